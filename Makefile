@@ -1,0 +1,47 @@
+# Two entry points for people: `make demo` (install, build the demo database, run the assistant)
+# and `make test` (install test dependencies, make sure MariaDB is up, run every test).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+ASKDB_HOME ?= $(HOME)/.askdb
+export ASKDB_HOME
+# The packaged embedding model loads from site-packages; never reach for a model hub.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: install demo test mariadb lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# CPU torch first: any other torch spec pulls several GB of CUDA packages.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+
+demo: install
+	@test -f "$(ASKDB_HOME)/ads.db" || $(BIN)/askdb demo-db
+	$(BIN)/askdb schema show
+
+mariadb:
+	@if ! mariadb-admin --host=127.0.0.1 --user=root ping >/dev/null 2>&1; then \
+	  echo "starting MariaDB"; \
+	  start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd; \
+	  for i in $$(seq 1 30); do mariadb-admin --host=127.0.0.1 --user=root ping >/dev/null 2>&1 && break; sleep 1; done; \
+	fi
+	@mariadb-admin --host=127.0.0.1 --user=root ping
+
+test: install mariadb
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check askdb tests bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

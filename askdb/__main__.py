@@ -1,0 +1,3 @@
+from askdb.cli import main
+
+main()

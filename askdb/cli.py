@@ -1,0 +1,123 @@
+"""The ``askdb`` command line: noun groups with verb subcommands, ``--json`` where a program may read."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from askdb.errors import AskdbError
+from askdb.settings import Settings, load_settings
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn askdb errors into one line on stderr and an exit code; no traceback for bad input."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except AskdbError as exc:
+            _fail(exc.one_line(), exc.exit_code)
+        except KeyboardInterrupt:
+            _fail("interrupted; nothing half-written was left behind", 130)
+
+    return wrapper
+
+
+def settings_from(ctx: click.Context) -> Settings:
+    """The settings object built once per invocation by the root group."""
+    return ctx.find_root().obj
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="askdb")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """askdb: ask the ads database questions in Chinese, get checked SQL and an analysis."""
+    try:
+        ctx.obj = load_settings()
+    except AskdbError as exc:
+        _fail(exc.one_line(), exc.exit_code)
+
+
+@main.command("demo-db")
+@click.option("--url", help="load into this MySQL/MariaDB database instead of the embedded SQLite file")
+@click.option("--scale", type=click.FloatRange(0, 10, min_open=True), default=1.0, show_default=True,
+              help="fraction of the full size (1.0 is about 190,000 ads_summary rows)")
+@click.option("--seed", type=int, default=None, help="random seed; the same seed gives the same rows")
+@click.option("--replace", is_flag=True, help="MySQL: replace ads tables that already exist")
+@click.pass_context
+@handle_errors
+def demo_db(ctx: click.Context, url: str | None, scale: float, seed: int | None, replace: bool) -> None:
+    """Build the demo ads database (SQLite under $ASKDB_HOME by default, or MySQL with --url)."""
+    from tqdm import tqdm
+
+    from askdb.db import safe_url
+    from askdb.schemas.demo import DEFAULT_SEED, expected_rows
+    from askdb.schemas.load import build_sqlite, load_mysql
+
+    settings = settings_from(ctx)
+    seed = DEFAULT_SEED if seed is None else seed
+    with tqdm(total=expected_rows(scale), unit="rows", unit_scale=True, desc="demo-db", file=sys.stderr,
+              disable=None) as bar:
+
+        def progress(table: str, rows: int) -> None:
+            bar.set_description(table)
+            bar.update(rows)
+
+        if url:
+            load_mysql(url, scale=scale, seed=seed, replace=replace, progress=progress)
+            where = safe_url(url)
+        else:
+            where = str(build_sqlite(settings.demo_db_path, scale=scale, seed=seed, progress=progress))
+    click.echo(f"demo ads database ready: {where}")
+
+
+@main.group()
+def schema() -> None:
+    """Inspect the catalog: tables, columns, comments and keys."""
+
+
+@schema.command("show")
+@click.option("--db", "db_url", help="database URL (default: ASKDB_DB_URL or the demo database)")
+@click.option("--ddl", "ddl_file", type=click.Path(path_type=Path), help="read the catalog from a DDL file")
+@click.option("--json", "as_json", is_flag=True, help="print the catalog as JSON")
+@click.pass_context
+@handle_errors
+def schema_show(ctx: click.Context, db_url: str | None, ddl_file: Path | None, as_json: bool) -> None:
+    """Print the catalog as compact DDL (what the model sees) or as JSON."""
+    from askdb.schemas.catalog import Catalog, catalog_for_engine
+
+    if ddl_file is not None:
+        catalog = Catalog.from_ddl_file(ddl_file)
+    else:
+        from askdb.db import make_engine
+
+        engine = make_engine(db_url or settings_from(ctx).database_url)
+        try:
+            catalog = catalog_for_engine(engine)
+        finally:
+            engine.dispose()
+    if as_json:
+        print_json(catalog.to_dict())
+    else:
+        click.echo(catalog.ddl())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,59 @@
+"""Typed settings read from ``ASKDB_*`` environment variables and a ``.env`` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from askdb.errors import ConfigError
+
+DEMO_DB_FILENAME = "ads.db"
+
+
+class Settings(BaseSettings):
+    """Everything askdb can be told from outside; one instance is passed to the parts that need it."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ASKDB_", env_file=".env", env_file_encoding="utf-8", extra="forbid"
+    )
+
+    home: Path = Field(default=Path("~/.askdb"), description="where the demo database, indexes and logs live")
+    db_url: str | None = Field(default=None, description="SQLAlchemy URL; default: the demo SQLite file in home")
+    row_limit: int = Field(default=10, ge=1, description="LIMIT the guard puts on queries (the seed asks for 10)")
+    max_rows: int = Field(default=1000, ge=1, description="rows the runner fetches at most")
+    statement_timeout_s: float = Field(default=15.0, gt=0, description="per-statement time limit")
+    llm_backend: str = Field(default="ollama", description="ollama | openai | vllm | llamacpp | replay")
+    llm_model: str = Field(default="deepseek-r1:7b")
+    ollama_host: str = Field(default="http://127.0.0.1:11434")
+    openai_base_url: str = Field(default="http://127.0.0.1:8000/v1")
+    openai_api_key: str | None = None
+    embedding_model: str = Field(default="all-MiniLM-L6-v2", description="sentence-transformers name or path")
+
+    @field_validator("home")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @property
+    def demo_db_path(self) -> Path:
+        return self.home / DEMO_DB_FILENAME
+
+    @property
+    def database_url(self) -> str:
+        """The configured database, or the embedded demo database in ``home``."""
+        return self.db_url or f"sqlite:///{self.demo_db_path}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, turning validation failures into a ConfigError that names the variable."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "ASKDB_" + str(first["loc"][0]).upper() if first.get("loc") else "a setting"
+        raise ConfigError(
+            f"invalid setting {name}: {first['msg']}",
+            hint=f"fix {name} in the environment or in .env",
+        ) from None
