@@ -69,6 +69,10 @@ class Catalog:
 
     tables: tuple[Table, ...] = field(default_factory=tuple)
 
+    def __post_init__(self) -> None:
+        # Sources list tables in different orders (file order, reflection order); compare by content.
+        object.__setattr__(self, "tables", tuple(sorted(self.tables, key=lambda t: t.name.lower())))
+
     # -- lookup -----------------------------------------------------------------------------
     def table(self, name: str) -> Table | None:
         lowered = name.lower()

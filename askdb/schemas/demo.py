@@ -270,12 +270,13 @@ def _summary(rng: random.Random, sizes: DemoSizes, accounts: list[tuple]) -> Tab
     per_second = sizes.snapshots / sum(lifetimes)
     visits = []
     for index, (first, life) in enumerate(zip(firsts, lifetimes)):
-        crawls = max(1, round(life * per_second))
+        crawls = max(1, math.ceil(life * per_second))
         step = life / crawls
         visits.extend((first + timedelta(seconds=int(step * (k + rng.uniform(0.1, 0.9)))), index)
                       for k in range(crawls))
+    # Rounding up gave a few visits too many: drop a random few so the size is exact.
+    visits = [visits[i] for i in sorted(rng.sample(range(len(visits)), sizes.snapshots))]
     visits.sort()  # ids grow with crawl time, as in a crawler's table
-    del visits[sizes.snapshots:]
     rows = [_snapshot(rng, notes[index], moment, row_id) for row_id, (moment, index) in enumerate(visits, 1)]
     return TableRows(
         "ads_summary",

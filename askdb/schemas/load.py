@@ -160,7 +160,9 @@ def _mysql_engine_creating_database(url: URL) -> Engine:
             return engine
     except DatabaseNotFound:
         engine.dispose()
-    server = make_engine(url.set(database=None))
+    # URL.set(database=None) keeps the old name; build the server-level URL explicitly.
+    server_url = URL.create(url.drivername, url.username, url.password, url.host, url.port, query=url.query)
+    server = make_engine(server_url)
     try:
         with translate_errors(url), server.connect() as conn:
             name = url.database.replace("`", "``")
@@ -236,9 +238,12 @@ def table_checksums(engine: Engine, catalog: Catalog) -> dict[str, tuple[int, st
             cols = ", ".join(quote(c) for c in table.column_names)
             order = ", ".join(quote(c) for c in table.primary_key)
             result = conn.execute(text(f"SELECT {cols} FROM {quote(table.name)} ORDER BY {order}"))
+            # SQLite keeps 6.00 in a DECIMAL column as the integer 6; compare such columns as numbers.
+            fractional = [c.type.startswith(("decimal", "float", "double")) for c in table.columns]
             digest, count = hashlib.sha256(), 0
             for row in result:
-                digest.update("\x1f".join(canonical_value(v) for v in row).encode("utf-8") + b"\x1e")
+                values = (float(v) if frac and v is not None else v for v, frac in zip(row, fractional))
+                digest.update("\x1f".join(canonical_value(v) for v in values).encode("utf-8") + b"\x1e")
                 count += 1
             out[table.name] = (count, digest.hexdigest()[:16])
     return out
