@@ -51,3 +51,56 @@ class DatabaseAuthError(DatabaseError):
 
 class DatabaseNotFound(DatabaseError):
     """The server is up but the named database does not exist."""
+
+
+class LLMError(AskdbError):
+    """The language model could not give an answer."""
+
+
+class LLMUnavailable(LLMError):
+    """Nothing answers at the backend's address (server not running, wrong URL)."""
+
+
+class ModelNotFound(LLMError):
+    """The server runs but does not have the model asked for."""
+
+
+class LLMTimeout(LLMError):
+    """The model took longer than the configured timeout."""
+
+
+class LLMServerError(LLMError):
+    """The server answered with an error (5xx, malformed stream)."""
+
+
+class SqlRejected(AskdbError):
+    """The guard refused a statement; ``violations`` says why, rule by rule, for the repair prompt."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, violations: tuple = (), hint: str | None = None, **details: Any) -> None:
+        super().__init__(message, hint=hint, **details)
+        self.violations = tuple(violations)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "violations": [v.to_dict() for v in self.violations]}
+
+
+class QueryError(DatabaseError):
+    """The database refused or failed to run an accepted statement."""
+
+
+class QueryTimeout(QueryError):
+    """A statement ran past the time limit and was stopped."""
+
+
+class LLMAuthError(LLMError):
+    """The server refused the API key (401/403)."""
+
+
+class IndexCorrupt(AskdbError):
+    """A retrieval index file on disk is missing, truncated or does not match its manifest."""
+
+
+class NoAnswer(AskdbError):
+    """The model did not produce an acceptable statement within the allowed attempts."""
