@@ -119,5 +119,10 @@ def schema_show(ctx: click.Context, db_url: str | None, ddl_file: Path | None, a
         click.echo(catalog.ddl())
 
 
+from askdb.sql.cli import sql as _sql_group  # noqa: E402 - registered after main exists
+
+main.add_command(_sql_group)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,134 @@
+"""The SQL guard: parse one MySQL statement, apply the rules in order, return it safe or refuse it.
+
+Two checks run before the tree exists because they are about text sqlglot does not keep:
+MySQL executes ``/*! ... */`` (and MariaDB ``/*M! ... */``) comments and obeys ``/*+ ... */``
+optimizer hints (one can lift ``MAX_EXECUTION_TIME``), while sqlglot treats them as comments.
+The statement that runs is always regenerated from the checked tree without comments, so even a
+comment trick the lexer check missed could not reach the server; refusing it still tells the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.dialects.mysql import MySQL
+from sqlglot.errors import SqlglotError
+from sqlglot.tokens import Token, TokenType
+
+from askdb.errors import SqlRejected
+from askdb.schemas.catalog import Catalog
+from askdb.sql.context import GuardContext, Rule, Violation, fragment
+from askdb.sql.dialect import to_dialect
+from askdb.sql.rules import RULES
+
+_QUERY_STARTS = {TokenType.SELECT, TokenType.WITH, TokenType.L_PAREN}
+# "/*+" anywhere, not only after SELECT: a hint-looking comment is refused rather than reasoned about.
+_EXECUTABLE_MARKERS = ("/*!", "/*M!", "/*m!", "/*+")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The guard's answer: the accepted tree and its MySQL text, or the violations."""
+
+    sql: str
+    tree: exp.Expression | None = None
+    violations: tuple[Violation, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, "sql": self.sql, "violations": [v.to_dict() for v in self.violations]}
+
+
+def _tokens(sql: str) -> list[Token] | tuple[Violation, ...]:
+    try:
+        # The sentinel ';' gives trailing comments a token to attach to: a statement that is only
+        # "/*!DROP TABLE t*/" has no other token, and its comment would be dropped unseen.
+        return MySQL().tokenize(sql + "\n;")
+    except SqlglotError as exc:
+        return (Violation("syntax", f"cannot read the statement: {exc}", sql[:120]),)
+
+
+def lexical_violations(sql: str, tokens: list[Token]) -> tuple[Violation, ...]:
+    """Executable comments and optimizer hints, which MySQL obeys and sqlglot does not."""
+    found = [Violation("comments", "optimizer hints /*+ ... */ are not allowed", t.text)
+             for t in tokens if t.token_type == TokenType.HINT]
+    # The tokenizer strips the '!' or '+' from comment text, so look at the raw text: a marker that
+    # no token (string, quoted name) covers sits in a comment, where MySQL would act on it.
+    spans = [(t.start, t.end) for t in tokens]
+    for marker in _EXECUTABLE_MARKERS:
+        at = sql.find(marker)
+        while at != -1:
+            if not any(start <= at <= end for start, end in spans):
+                found.append(Violation("comments", "executable comments /*! ... */ and hints /*+ ... */ are not "
+                                       "allowed: MySQL acts on their content", sql[at : at + 60]))
+            at = sql.find(marker, at + 1)
+    return tuple(found)
+
+
+def _parse_violation(sql: str, tokens: list[Token], exc: SqlglotError) -> Violation:
+    # sqlglot cannot parse SELECT ... INTO OUTFILE/DUMPFILE/@var; say what is wrong, not just "syntax".
+    types = [t.token_type for t in tokens]
+    if types and types[0] not in _QUERY_STARTS:
+        # An unparsable LOAD DATA, HANDLER, DO ...: the model needs to hear "not a query", not "syntax".
+        return Violation("query_only", f"only SELECT queries may run, not {tokens[0].text.upper()}", sql[:120])
+    if TokenType.INTO in types and TokenType.SELECT in types:
+        return Violation("into", "SELECT ... INTO (OUTFILE, DUMPFILE, variables) is not allowed", sql[:120])
+    first_error = getattr(exc, "errors", None) or [{}]
+    detail = first_error[0].get("description") or str(exc).splitlines()[0]
+    return Violation("syntax", f"not valid MySQL: {detail}", sql[:120])
+
+
+def parse_statement(sql: str) -> exp.Expression | tuple[Violation, ...]:
+    """Exactly one MySQL statement, parsed; or why not."""
+    tokens = _tokens(sql)
+    if isinstance(tokens, tuple):
+        return tokens
+    lexical = lexical_violations(sql, tokens)
+    if lexical:
+        return lexical
+    try:
+        statements = [s for s in sqlglot.parse(sql, read="mysql") if s is not None]
+    except SqlglotError as exc:
+        return (_parse_violation(sql, tokens, exc),)
+    if len(statements) != 1:
+        what = "no statement" if not statements else f"{len(statements)} statements"
+        return (Violation("single_statement", f"exactly one statement is allowed, got {what}",
+                          "; ".join(fragment(s, 60) for s in statements)),)
+    return statements[0]
+
+
+def apply_rules(tree: exp.Expression, ctx: GuardContext, rules: tuple[Rule, ...] = RULES) -> Verdict:
+    """Run the rules in order; the first that refuses ends the check."""
+    for rule in rules:
+        outcome = rule(tree, ctx)
+        if isinstance(outcome, tuple):
+            return Verdict(sql=tree.sql("mysql", comments=False), violations=outcome)
+        tree = outcome
+    return Verdict(sql=to_dialect(tree, "mysql"), tree=tree)
+
+
+def check(sql: str, ctx: GuardContext) -> Verdict:
+    """Check one statement; never raises for bad SQL (the verdict carries the violations)."""
+    parsed = parse_statement(sql)
+    if isinstance(parsed, tuple):
+        return Verdict(sql=sql, violations=parsed)
+    return apply_rules(parsed, ctx)
+
+
+def guard(sql: str, catalog: Catalog, *, row_limit: int = 10, database: str | None = None) -> exp.Expression:
+    """The checked, LIMITed tree of ``sql``, or SqlRejected with every violation."""
+    verdict = check(sql, GuardContext(catalog=catalog, row_limit=row_limit, database=database))
+    if verdict.ok:
+        assert verdict.tree is not None
+        return verdict.tree
+    first = verdict.violations[0]
+    raise SqlRejected(
+        f"SQL rejected ({first.rule}): {first.message}",
+        hint="rewrite it as one read-only SELECT over the catalog's tables",
+        violations=verdict.violations,
+    )
