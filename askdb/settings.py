@@ -29,6 +29,13 @@ class Settings(BaseSettings):
     ollama_host: str = Field(default="http://127.0.0.1:11434")
     openai_base_url: str = Field(default="http://127.0.0.1:8000/v1")
     openai_api_key: str | None = None
+    max_attempts: int = Field(default=3, ge=1, le=10, description="SQL attempts per question, repairs included")
+    llm_timeout_s: float = Field(default=120.0, gt=0, description="seconds to wait for the model")
+    llm_num_ctx: int = Field(default=4096, ge=512, description="Ollama context window (num_ctx), as the seed's Modelfile")
+    llm_temperature: float = Field(default=0.1, ge=0, le=2)
+    llm_think: bool | None = Field(default=None, description="ask for separate reasoning where the model can")
+    llm_system_in_user: bool = Field(default=False, description="DeepSeek-R1: put instructions in the user turn")
+    replay_file: Path | None = Field(default=None, description="JSONL of recorded replies for the replay backend")
     embedding_model: str = Field(default="all-MiniLM-L6-v2", description="sentence-transformers name or path")
 
     @field_validator("home")

@@ -1,0 +1,1 @@
+"""LLM backends behind one small interface, reasoning/SQL extraction, and the HTTP API."""
