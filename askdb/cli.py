@@ -123,6 +123,11 @@ from askdb.sql.cli import sql as _sql_group  # noqa: E402 - registered after mai
 
 main.add_command(_sql_group)
 
+from askdb.rag.cli import index as _index_cmd, retrieve as _retrieve_cmd  # noqa: E402
+
+main.add_command(_index_cmd)
+main.add_command(_retrieve_cmd)
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()

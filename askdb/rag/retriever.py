@@ -1,0 +1,444 @@
+"""Retrievers: the hybrid one askdb uses, and plain dense top-k as a baseline.
+
+Hybrid retrieval turns each signal into a ranking of tables and fuses the rankings with weighted
+reciprocal-rank fusion (RRF): a dense search over every schema document, BM25 over the same, notes,
+verified examples, and column values found verbatim in the question. RRF needs no score calibration
+between signals whose scales have nothing in common (cosine vs BM25 vs "this value occurs").
+Then tables on the foreign-key path between chosen tables are added, and the whole is cut to a
+token budget without silently dropping anything: what does not fit is listed in ``dropped``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Collection as Sized
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from functools import cached_property
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from askdb.rag.documents import WIDE_TABLE_COLUMNS, ColumnValues, Document
+from askdb.rag.embed import Embedder
+from askdb.rag.index import Collection, top_n
+from askdb.rag.text import estimate_tokens, has_cjk, tokenize
+from askdb.rag.values import ValueMatcher
+from askdb.schemas.catalog import Catalog, Table, compact_ddl
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    """How signals are weighed and how much context may be returned."""
+
+    candidates: int = 100  # documents taken from each of the dense and BM25 searches
+    rrf_k: float = 10.0  # small: the first few ranks of a signal should count for much more than the tenth
+    weight_dense: float = 1.0
+    # all-MiniLM-L6-v2 is English-centric: for Chinese questions its vectors are close to noise, and
+    # halving dense weight measured better on the Chinese set (bench/bench_retrieval.py) and no worse elsewhere.
+    weight_dense_cjk: float = 0.5
+    weight_bm25: float = 1.0
+    weight_notes: float = 0.5
+    weight_examples: float = 0.7
+    weight_values: float = 1.0  # a value found verbatim in the question
+    weight_value_docs: float = 0.3  # BM25 over value lists: partial mentions, but nicknames hold common words
+    join_hops: int = 3  # longest foreign-key path (in edges) searched to connect two chosen tables
+    budget_tokens: int = 2048
+    max_notes: int = 2
+    max_examples: int = 3
+    wide_columns: int = WIDE_TABLE_COLUMNS
+
+
+@dataclass(frozen=True)
+class TableHit:
+    name: str
+    score: float
+    via: str = "rank"  # "rank": chosen on its own; "join": on the key path between chosen tables
+    columns: tuple[str, ...] = ()  # the columns shown to the model
+
+
+@dataclass(frozen=True)
+class ColumnHit:
+    table: str
+    name: str
+    score: float
+
+
+@dataclass(frozen=True)
+class NoteHit:
+    name: str
+    score: float
+    text: str
+
+
+@dataclass(frozen=True)
+class ExampleHit:
+    question: str
+    sql: str
+    score: float
+
+
+@dataclass(frozen=True)
+class ValueMatch:
+    table: str
+    column: str
+    value: str
+
+
+@dataclass
+class Retrieval:
+    """What the model may see, with scores, and what the budget left out."""
+
+    question: str
+    tables: list[TableHit] = field(default_factory=list)
+    columns: list[ColumnHit] = field(default_factory=list)
+    notes: list[NoteHit] = field(default_factory=list)
+    examples: list[ExampleHit] = field(default_factory=list)
+    values: list[ValueMatch] = field(default_factory=list)
+    context: str = ""
+    tokens: int = 0
+    budget: int = 0
+    dropped: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def table_names(self) -> list[str]:
+        return [t.name for t in self.tables]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for table in data["tables"]:
+            table["columns"] = list(table["columns"])
+        return data
+
+
+@runtime_checkable
+class Retriever(Protocol):
+    """Finds what a question needs from the schema."""
+
+    def retrieve(self, question: str, k: int = 5, *, scope: Sized[str] | None = None) -> Retrieval: ...
+
+
+@dataclass
+class RagIndex:
+    """Everything retrieval searches: schema documents, examples, values, and the catalog they describe."""
+
+    catalog: Catalog
+    schema: Collection
+    examples: Collection
+    values: tuple[ColumnValues, ...] = ()
+    model: str = ""
+
+    @cached_property
+    def tables_by_lower(self) -> dict[str, Table]:
+        return {t.name.lower(): t for t in self.catalog.tables}
+
+    @cached_property
+    def graph(self) -> dict[str, set[str]]:
+        """Undirected foreign-key graph over table names."""
+        graph: dict[str, set[str]] = {t.name: set() for t in self.catalog.tables}
+        for table in self.catalog.tables:
+            for fk in table.foreign_keys:
+                ref = self.tables_by_lower.get(fk.ref_table.lower())
+                if ref is not None and ref.name != table.name:
+                    graph[table.name].add(ref.name)
+                    graph[ref.name].add(table.name)
+        return graph
+
+    @cached_property
+    def referenced_columns(self) -> dict[str, set[str]]:
+        """Columns other tables' foreign keys point at: a wide table must show them to be joinable."""
+        found: dict[str, set[str]] = {}
+        for table in self.catalog.tables:
+            for fk in table.foreign_keys:
+                ref = self.tables_by_lower.get(fk.ref_table.lower())
+                if ref is not None:
+                    found.setdefault(ref.name, set()).update(fk.ref_columns)
+        return found
+
+    @cached_property
+    def matcher(self) -> ValueMatcher:
+        return ValueMatcher(self.values)
+
+    @cached_property
+    def docs_by_table(self) -> dict[str, list[int]]:
+        found: dict[str, list[int]] = {}
+        for i, doc in enumerate(self.schema.docs):
+            for table in doc.tables:
+                found.setdefault(table, []).append(i)
+        return found
+
+    @cached_property
+    def table_doc_ids(self) -> np.ndarray:
+        return np.array([i for i, d in enumerate(self.schema.docs) if d.kind == "table"], dtype=np.int64)
+
+    @cached_property
+    def column_tokens(self) -> dict[tuple[str, str], set[str]]:
+        return {(t.name, c.name): set(tokenize(f"{c.name} {c.comment}")) for t in self.catalog.tables
+                for c in t.columns}
+
+
+def _table_ranks(order: Iterable[int], docs: Sequence[Document]) -> dict[str, int]:
+    """Rank tables by the first document that names them; tables of one document share its rank."""
+    ranks: dict[str, int] = {}
+    rank = 0
+    for doc_id in order:
+        new = [t for t in docs[doc_id].tables if t not in ranks]
+        if new:
+            rank += 1
+            for table in new:
+                ranks[table] = rank
+    return ranks
+
+
+def _rrf(rankings: Iterable[tuple[float, dict[Any, int]]], k: float) -> dict[Any, float]:
+    fused: dict[Any, float] = {}
+    for weight, ranking in rankings:
+        for key, rank in ranking.items():
+            fused[key] = fused.get(key, 0.0) + weight / (k + rank)
+    return fused
+
+
+def _order(ids: np.ndarray, scores: np.ndarray) -> list[int]:
+    return [int(i) for i in ids[np.argsort(-scores, kind="stable")]]
+
+
+class HybridRetriever:
+    """Dense + BM25 + notes + examples + values, fused by RRF, then join-path expansion and a budget."""
+
+    def __init__(self, index: RagIndex, embedder: Embedder, config: RetrievalConfig | None = None) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.config = config or RetrievalConfig()
+
+    # -- signals ------------------------------------------------------------------------------
+    def _schema_orders(self, query: np.ndarray, tokens: list[str], allowed: np.ndarray | None
+                       ) -> tuple[list[int], list[int]]:
+        """Schema documents by dense score and by BM25 score, best first."""
+        schema, n = self.index.schema, self.config.candidates
+        if allowed is None:
+            dense_ids, _ = schema.dense.search(query, n)
+            dense = [int(i) for i in dense_ids]
+            bm25 = [int(i) for i in top_n(schema.bm25.scores(tokens), n)]
+            return dense, bm25
+        # A scope (one database picked by the user) is small: score exactly within it.
+        dense_scores = schema.vectors[allowed] @ query
+        dense = [int(allowed[i]) for i in np.argsort(-dense_scores, kind="stable")[:n]]
+        lexical = schema.bm25.scores(tokens)[allowed]
+        bm25 = [int(allowed[i]) for i in top_n(lexical, n)]
+        return dense, bm25
+
+    def _example_order(self, query: np.ndarray, tokens: list[str], scope: Sized[str] | None) -> list[tuple[int, float]]:
+        examples = self.index.examples
+        if len(examples) == 0:
+            return []
+        ids = np.arange(len(examples))
+        if scope is not None:
+            ids = np.array([i for i, d in enumerate(examples.docs) if all(t in scope for t in d.tables)], dtype=np.int64)
+            if len(ids) == 0:
+                return []
+        dense = _order(ids, examples.vectors[ids] @ query)
+        lexical = examples.bm25.scores(tokens)[ids]
+        bm25 = [int(ids[i]) for i in top_n(lexical, len(ids))]
+        fused = _rrf([(1.0, {d: r for r, d in enumerate(dense, 1)}),
+                      (1.0, {d: r for r, d in enumerate(bm25, 1)})], self.config.rrf_k)
+        return sorted(fused.items(), key=lambda item: -item[1])
+
+    def _allowed(self, scope: Sized[str] | None) -> np.ndarray | None:
+        if scope is None:
+            return None
+        ids = sorted({i for t in scope for i in self.index.docs_by_table.get(t, ())
+                      if all(x in scope for x in self.index.schema.docs[i].tables)})
+        return np.array(ids, dtype=np.int64)
+
+    # -- the whole ----------------------------------------------------------------------------
+    def rank_tables(self, question: str, *, scope: Sized[str] | None = None) -> tuple[dict[str, float], dict[str, Any]]:
+        """Fused table scores, and the intermediate hits that the result reports."""
+        cfg, docs = self.config, self.index.schema.docs
+        query = self.embedder.encode([question])[0]
+        tokens = tokenize(question)
+        dense, bm25 = self._schema_orders(query, tokens, self._allowed(scope))
+        schema_dense = [i for i in dense if docs[i].kind in ("table", "column")]
+        schema_bm25 = [i for i in bm25 if docs[i].kind in ("table", "column")]
+        value_docs = [i for i in bm25 if docs[i].kind == "values"]
+        note_fused = _rrf([(1.0, {d: r for r, d in enumerate((i for i in dense if docs[i].kind == "note"), 1)}),
+                           (1.0, {d: r for r, d in enumerate((i for i in bm25 if docs[i].kind == "note"), 1)})],
+                          cfg.rrf_k)
+        notes = sorted(note_fused.items(), key=lambda item: -item[1])
+        examples = self._example_order(query, tokens, scope)
+        values = [h for h in self.index.matcher.match(question) if scope is None or h.table in scope]
+        value_ranks: dict[str, int] = {}
+        for hit in values:
+            value_ranks.setdefault(hit.table, len(value_ranks) + 1)
+        dense_weight = cfg.weight_dense_cjk if has_cjk(question) else cfg.weight_dense
+        fused = _rrf([
+            (dense_weight, _table_ranks(schema_dense, docs)),
+            (cfg.weight_value_docs, _table_ranks(value_docs, docs)),
+            (cfg.weight_bm25, _table_ranks(schema_bm25, docs)),
+            (cfg.weight_notes, _table_ranks((i for i, _ in notes), docs)),
+            (cfg.weight_examples, _table_ranks((i for i, _ in examples), self.index.examples.docs)),
+            (cfg.weight_values, value_ranks),
+        ], cfg.rrf_k)
+        if scope is not None:
+            fused = {t: s for t, s in fused.items() if t in scope}
+        return fused, {"tokens": tokens, "notes": notes, "examples": examples, "values": values}
+
+    def retrieve(self, question: str, k: int = 5, *, scope: Sized[str] | None = None) -> Retrieval:
+        """The top ``k`` tables, the tables joining them, and their columns, notes, examples and values."""
+        fused, hits = self.rank_tables(question, scope=scope)
+        ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
+        tables = [TableHit(name, round(score, 6)) for name, score in ranked]
+        tables += self._join_tables(tables)
+        chosen = {t.name for t in tables}
+        values = [ValueMatch(h.table, h.column, h.value) for h in hits["values"] if h.table in chosen]
+        notes = self._notes(hits["notes"], chosen)
+        examples = self._examples(hits["examples"], chosen)
+        columns = self._columns(tables, hits["tokens"], values, notes)
+        tables = [replace(t, columns=self._shown(t.name, columns)) for t in tables]
+        result = Retrieval(question, tables, columns, notes, examples, values)
+        return fit_budget(result, self.index.tables_by_lower, self.config.budget_tokens)
+
+    # -- parts of the result --------------------------------------------------------------------
+    def _join_tables(self, tables: list[TableHit]) -> list[TableHit]:
+        """Tables on the shortest key path from each chosen table to those ranked above it."""
+        added: dict[str, float] = {}
+        placed = [tables[0].name] if tables else []
+        for hit in tables[1:]:
+            path = _shortest_path(self.index.graph, hit.name, set(placed) | set(added), self.config.join_hops)
+            for table in path[1:-1]:
+                if table not in added and all(t.name != table for t in tables):
+                    added[table] = hit.score
+            placed.append(hit.name)
+        return [TableHit(name, round(score, 6), via="join") for name, score in added.items()]
+
+    def _notes(self, notes: list[tuple[int, float]], chosen: set[str]) -> list[NoteHit]:
+        found = []
+        for doc_id, score in notes:
+            doc = self.index.schema.docs[doc_id]
+            if not doc.tables or chosen.intersection(doc.tables):
+                found.append(NoteHit(doc.meta.get("name", doc.id), round(score, 6), doc.dense))
+            if len(found) == self.config.max_notes:
+                break
+        return found
+
+    def _examples(self, examples: list[tuple[int, float]], chosen: set[str]) -> list[ExampleHit]:
+        found = []
+        for doc_id, score in examples:
+            doc = self.index.examples.docs[doc_id]
+            # An example over tables the model will not see would teach it names it cannot use.
+            if set(doc.tables) <= chosen:
+                found.append(ExampleHit(doc.meta["question"], doc.meta["sql"], round(score, 6)))
+            if len(found) == self.config.max_examples:
+                break
+        return found
+
+    def _columns(self, tables: list[TableHit], tokens: list[str], values: list[ValueMatch],
+                 notes: list[NoteHit]) -> list[ColumnHit]:
+        """Columns of the chosen tables that the question's words, values or notes point at."""
+        wanted = set(tokens)
+        bm25 = self.index.schema.bm25
+        valued = {(v.table, v.column) for v in values}
+        noted = {tuple(c.split(".", 1)) for n in notes for c in self._note_columns(n.name)}
+        hits = []
+        for hit in tables:
+            table = self.index.tables_by_lower[hit.name.lower()]
+            for col in table.columns:
+                key = (table.name, col.name)
+                score = sum(bm25.idf(t) for t in wanted & self.index.column_tokens.get(key, set()))
+                score += 2.0 * (key in valued) + 0.5 * (key in noted)
+                if score > 0:
+                    hits.append(ColumnHit(table.name, col.name, round(score, 4)))
+        return sorted(hits, key=lambda c: -c.score)
+
+    def _note_columns(self, name: str) -> list[str]:
+        doc = next((d for d in self.index.schema.docs if d.kind == "note" and d.meta.get("name") == name), None)
+        return doc.meta.get("columns", []) if doc else []
+
+    def _shown(self, table_name: str, columns: list[ColumnHit]) -> tuple[str, ...]:
+        """All columns of a narrow table; keys and matched columns of a wide one."""
+        table = self.index.tables_by_lower[table_name.lower()]
+        if len(table.columns) <= self.config.wide_columns:
+            return table.column_names
+        keys = set(table.primary_key) | {c for fk in table.foreign_keys for c in fk.columns}
+        keys |= {c.name for c in columns if c.table == table.name}
+        keys |= self.index.referenced_columns.get(table.name, set())
+        shown = [c for c in table.column_names if c in keys]
+        return tuple(shown[: self.config.wide_columns * 2]) or table.column_names[: self.config.wide_columns]
+
+
+class DenseTableRetriever:
+    """Plain dense top-k over one document per table: what LlamaIndex's ObjectIndex does. A baseline."""
+
+    def __init__(self, index: RagIndex, embedder: Embedder) -> None:
+        self.index = index
+        self.embedder = embedder
+
+    def retrieve(self, question: str, k: int = 5, *, scope: Sized[str] | None = None) -> Retrieval:
+        query = self.embedder.encode([question])[0]
+        ids = self.index.table_doc_ids
+        if scope is not None:
+            ids = np.array([i for i in ids if self.index.schema.docs[i].tables[0] in scope], dtype=np.int64)
+        scores = self.index.schema.vectors[ids] @ query
+        best = np.argsort(-scores, kind="stable")[:k]
+        docs = self.index.schema.docs
+        return Retrieval(question, [TableHit(docs[ids[i]].tables[0], round(float(scores[i]), 6)) for i in best])
+
+
+def _shortest_path(graph: dict[str, set[str]], start: str, targets: set[str], max_hops: int) -> list[str]:
+    """Breadth-first path from ``start`` to the nearest of ``targets``; empty when none within reach."""
+    if start in targets:
+        return [start]
+    previous: dict[str, str | None] = {start: None}
+    frontier = deque([(start, 0)])
+    while frontier:
+        node, depth = frontier.popleft()
+        if depth == max_hops:
+            continue
+        for nxt in sorted(graph.get(node, ())):
+            if nxt in previous:
+                continue
+            previous[nxt] = node
+            if nxt in targets:
+                path = [nxt]
+                while (back := previous[path[-1]]) is not None:
+                    path.append(back)
+                return path[::-1]
+            frontier.append((nxt, depth + 1))
+    return []
+
+
+# -- budget ---------------------------------------------------------------------------------------
+
+
+def fit_budget(result: Retrieval, tables: dict[str, Table], budget: int) -> Retrieval:
+    """Render the context in priority order (tables, values, notes, examples) within ``budget`` tokens.
+
+    The first table always goes in. Whatever else does not fit is named in ``dropped`` so that a
+    caller (or a person reading ``askdb retrieve``) sees it instead of losing it silently.
+    """
+    sections: list[tuple[str, str, str]] = []
+    for hit in result.tables:
+        table = tables.get(hit.name.lower())
+        if table is not None:
+            shown = replace(table, columns=tuple(c for c in table.columns if c.name in set(hit.columns)))
+            sections.append(("table", hit.name, compact_ddl(shown)))
+    sections += [("value", f"{v.table}.{v.column}", f"-- {v.table}.{v.column} = '{v.value}'")
+                 for v in result.values]
+    sections += [("note", n.name, n.text) for n in result.notes]
+    sections += [("example", e.question, f"-- {e.question}\n{e.sql};") for e in result.examples]
+    kept: list[tuple[str, str, str]] = []
+    used, dropped = 0, []
+    for kind, name, text in sections:
+        cost = estimate_tokens(text)
+        if used + cost <= budget or (kind == "table" and not kept):
+            kept.append((kind, name, text))
+            used += cost
+        else:
+            dropped.append({"kind": kind, "name": name, "tokens": cost})
+    keep_names = {(k, n) for k, n, _ in kept}
+    result.tables = [t for t in result.tables if ("table", t.name) in keep_names]
+    result.values = [v for v in result.values if ("value", f"{v.table}.{v.column}") in keep_names]
+    result.notes = [n for n in result.notes if ("note", n.name) in keep_names]
+    result.examples = [e for e in result.examples if ("example", e.question) in keep_names]
+    result.context = "\n\n".join(text for _, _, text in kept)
+    result.tokens, result.budget, result.dropped = used, budget, dropped
+    return result

@@ -1,0 +1,46 @@
+"""Wiring for callers (CLI, assistant): from settings and a database URL to a ready retriever."""
+
+from __future__ import annotations
+
+from askdb.rag.embed import Embedder, SentenceTransformerEmbedder
+from askdb.rag.retriever import HybridRetriever, RetrievalConfig
+from askdb.rag.store import IndexStore, Progress, _no_progress
+from askdb.schemas.knowledge import Example, packaged_examples, packaged_notes
+from askdb.settings import Settings
+
+
+def store_for(settings: Settings) -> IndexStore:
+    return IndexStore(settings.home / "index")
+
+
+def open_retriever(settings: Settings, *, db_url: str | None = None, embedder: Embedder | None = None,
+                   rebuild: bool = False, config: RetrievalConfig | None = None,
+                   progress: Progress = _no_progress) -> tuple[HybridRetriever, bool]:
+    """Reflect the database's catalog and load its index, building it when needed. Returns (retriever, built).
+
+    Column values are read from the database only when the index is (re)built: a question then
+    costs no query against the database.
+    """
+    from askdb.db import make_engine
+    from askdb.rag.values import sample_values
+    from askdb.schemas.catalog import catalog_for_engine
+
+    embedder = embedder or SentenceTransformerEmbedder(settings.embedding_model)
+    engine = make_engine(db_url or settings.database_url, read_only=True)
+    try:
+        catalog = catalog_for_engine(engine)
+        index, built = store_for(settings).load_or_build(
+            catalog, embedder, notes=packaged_notes(), examples=packaged_examples(),
+            values=lambda: sample_values(engine, catalog, progress=lambda c: progress("values", 1, 0)),
+            rebuild=rebuild, progress=progress,
+        )
+    finally:
+        engine.dispose()
+    return HybridRetriever(index, embedder, config), built
+
+
+def add_example(settings: Settings, question: str, sql: str) -> Example:
+    """Store a verified question-SQL pair; the next retrieval finds it without an index rebuild."""
+    example = Example.create(question, sql)
+    store_for(settings).add_example(example)
+    return example

@@ -1,0 +1,45 @@
+"""`askdb index` and `askdb retrieve` end to end on the demo database in an isolated home."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from click.testing import CliRunner
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from askdb.cli import main
+from askdb.rag.embed import SentenceTransformerEmbedder
+from askdb.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def shared_embedder() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder()
+
+
+def test_index_then_retrieve_json(settings: Settings, shared_embedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    from askdb.schemas.load import build_sqlite
+
+    build_sqlite(settings.demo_db_path, scale=0.01)
+    # One model load per session: the commands get the already-loaded embedder.
+    monkeypatch.setattr("askdb.rag.service.SentenceTransformerEmbedder", lambda _name: shared_embedder)
+    runner = CliRunner()
+    first = runner.invoke(main, ["index", "--json"])
+    assert first.exit_code == 0, first.output
+    summary = json.loads(first.stdout)
+    assert summary["built"] is True and summary["tables"] == 6 and summary["value_columns"] > 0
+    again = json.loads(runner.invoke(main, ["index", "--json"]).stdout)
+    assert again["built"] is False  # same catalog, model, notes and values: nothing to do
+    result = runner.invoke(main, ["retrieve", "点赞最多的笔记", "-k", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["tables"][0]["name"] == "ads_summary" and isinstance(data["tables"][0]["score"], float)
+    assert {"columns", "notes", "examples", "values"} <= set(data)
+
+
+def test_retrieve_without_a_database_says_how_to_make_one(settings: Settings) -> None:
+    result = CliRunner().invoke(main, ["retrieve", "点赞最多的笔记"])
+    assert result.exit_code != 0 and "askdb demo-db" in result.output

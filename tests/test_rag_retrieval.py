@@ -1,0 +1,227 @@
+"""Retrieval over the ads schema: Chinese questions reach the right tables, values find their columns,
+examples are added without a rebuild, and damaged or stale index files are rebuilt, not crashed on."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the packaged model must never reach for the hub
+
+from askdb.rag.documents import ColumnValues
+from askdb.rag.embed import SentenceTransformerEmbedder
+from askdb.rag.retriever import HybridRetriever
+from askdb.rag.store import IndexStore
+from askdb.rag.values import sample_values
+from askdb.schemas.catalog import packaged_catalog
+from askdb.schemas.knowledge import Example, packaged_examples, packaged_notes
+
+
+@pytest.fixture(scope="session")
+def embedder() -> SentenceTransformerEmbedder:
+    model = SentenceTransformerEmbedder()
+    model.encode(["load once per session"])
+    return model
+
+
+@pytest.fixture(scope="session")
+def demo_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from askdb.schemas.load import build_sqlite
+
+    return build_sqlite(tmp_path_factory.mktemp("rag-demo") / "ads.db", scale=0.01)
+
+
+@pytest.fixture(scope="session")
+def ads_values(demo_sqlite: Path) -> tuple[ColumnValues, ...]:
+    from askdb.db import make_engine
+
+    engine = make_engine(f"sqlite:///{demo_sqlite}", read_only=True)
+    try:
+        return sample_values(engine, packaged_catalog())
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def ads_store(tmp_path_factory: pytest.TempPathFactory) -> IndexStore:
+    return IndexStore(tmp_path_factory.mktemp("rag-index"))
+
+
+@pytest.fixture(scope="session")
+def retriever(ads_store: IndexStore, embedder, ads_values) -> HybridRetriever:
+    index, built = ads_store.load_or_build(packaged_catalog(), embedder, notes=packaged_notes(),
+                                           examples=packaged_examples(), values=lambda: ads_values)
+    assert built
+    return HybridRetriever(index, embedder)
+
+
+def _open(store: IndexStore, embedder, values=()):
+    return store.load_or_build(packaged_catalog(), embedder, notes=packaged_notes(), examples=packaged_examples(),
+                               values=lambda: tuple(values))
+
+
+# -- tables ---------------------------------------------------------------------------------------
+
+
+def test_most_liked_notes_land_on_ads_summary_first(retriever: HybridRetriever) -> None:
+    result = retriever.retrieve("点赞最多的笔记", k=3)
+    assert result.tables[0].name == "ads_summary"
+    assert any(n.name == "engagement_counts" for n in result.notes)  # the '1.2万' note comes along
+
+
+def test_roi_by_brand_brings_orders_campaigns_and_the_cost_path(retriever: HybridRetriever) -> None:
+    result = retriever.retrieve("各品牌的ROI", k=3)
+    names = set(result.table_names)
+    assert {"ads_order", "ads_campaign", "ads_material_hourly", "ads_material"} <= names
+    ranked = [t.name for t in result.tables if t.via == "rank"]
+    assert len(ranked) == 3  # ads_material came by the key path or by rank, never past k by rank
+
+
+def test_join_path_adds_the_table_between_two_chosen_ones(retriever: HybridRetriever) -> None:
+    from askdb.rag.retriever import TableHit
+
+    added = retriever._join_tables([TableHit("ads_material_hourly", 1.0), TableHit("ads_campaign", 0.5)])
+    assert [(t.name, t.via) for t in added] == [("ads_material", "join")]
+
+
+@pytest.mark.parametrize(
+    ("template", "table", "column"),
+    [
+        ("{}博主有多少个", "ads_account", "category"),
+        ("{}的达人粉丝量排名", "ads_account", "city"),
+        ("{}的投放预算", "ads_campaign", "brand"),
+        ("{}的计划", "ads_campaign", "status"),
+    ],
+)
+def test_a_value_in_the_question_finds_its_column(retriever, ads_values, template, table, column) -> None:
+    # The value comes from the database, as at run time: which brands exist depends on the data.
+    value = next(v for v in ads_values if (v.table, v.column) == (table, column)).values[0]
+    result = retriever.retrieve(template.format(value), k=3)
+    assert any((v.table, v.column, v.value) == (table, column, value) for v in result.values)
+    assert table in result.table_names
+    assert any((c.table, c.name) == (table, column) for c in result.columns)
+
+
+def test_an_account_value_finds_the_account_columns(retriever: HybridRetriever, ads_values) -> None:
+    account = next(v for v in ads_values if (v.table, v.column) == ("ads_account", "account")).values[0]
+    result = retriever.retrieve(f"{account} 发过哪些笔记", k=3)
+    assert {(v.table, v.column) for v in result.values} >= {("ads_account", "account")}
+
+
+def test_budget_keeps_the_first_table_and_names_what_it_dropped(retriever: HybridRetriever) -> None:
+    from dataclasses import replace
+
+    tight = HybridRetriever(retriever.index, retriever.embedder, replace(retriever.config, budget_tokens=150))
+    result = tight.retrieve("各品牌的ROI", k=4)
+    assert len(result.tables) >= 1 and result.dropped
+    assert all(d["tokens"] > 0 for d in result.dropped)
+    assert result.tokens <= 150 or len(result.tables) == 1
+
+
+def test_result_serialises_to_the_documented_shape(retriever: HybridRetriever) -> None:
+    data = json.loads(json.dumps(retriever.retrieve("各平台的达人数量", k=2).to_dict(), ensure_ascii=False))
+    assert {"tables", "columns", "notes", "examples", "values"} <= set(data)
+    assert all(isinstance(t["name"], str) and isinstance(t["score"], float) for t in data["tables"])
+
+
+def test_scope_restricts_candidates(retriever: HybridRetriever) -> None:
+    result = retriever.retrieve("点赞最多的笔记", k=3, scope={"ads_account", "ads_campaign"})
+    assert set(result.table_names) <= {"ads_account", "ads_campaign"}
+
+
+# -- persistence ----------------------------------------------------------------------------------
+
+
+def test_second_open_loads_instead_of_rebuilding(tmp_path: Path, embedder) -> None:
+    store = IndexStore(tmp_path / "index")
+    assert _open(store, embedder)[1] is True
+    index, built = _open(store, embedder)
+    assert built is False and len(index.schema) > 0
+
+
+def test_an_added_example_is_retrieved_without_a_rebuild(tmp_path: Path, embedder) -> None:
+    store = IndexStore(tmp_path / "index")
+    _open(store, embedder)
+    folder = store.folder(packaged_catalog(), embedder.name)
+    stamps = {p.name: p.stat().st_mtime_ns for p in folder.iterdir() if p.name != "example_vectors.npz"}
+    question = "种草转化漏斗里退款拖后腿的素材"
+    sql = ("SELECT m.title, AVG(o.is_refunded) AS refund_rate FROM ads_order o "
+           "JOIN ads_material m ON m.material_id = o.material_id GROUP BY m.title ORDER BY refund_rate DESC")
+    store.add_example(Example.create(question, sql))
+    index, built = _open(store, embedder)
+    assert built is False
+    assert stamps == {p.name: p.stat().st_mtime_ns for p in folder.iterdir() if p.name in stamps}
+    result = HybridRetriever(index, embedder).retrieve(question, k=3)
+    assert result.examples and result.examples[0].question == question
+    assert {"ads_order", "ads_material"} <= set(result.table_names)
+
+
+@pytest.mark.parametrize("damage", ["truncate-faiss", "garbage-docs", "manifest-not-json", "delete-bm25"])
+def test_a_damaged_index_is_rebuilt_not_crashed_on(tmp_path: Path, embedder, damage: str) -> None:
+    store = IndexStore(tmp_path / "index")
+    _open(store, embedder)
+    folder = store.folder(packaged_catalog(), embedder.name)
+    if damage == "truncate-faiss":
+        data = (folder / "dense.faiss").read_bytes()
+        (folder / "dense.faiss").write_bytes(data[: len(data) // 3])
+    elif damage == "garbage-docs":
+        (folder / "docs.json").write_text("[{\"id\": ", encoding="utf-8")
+    elif damage == "manifest-not-json":
+        (folder / "manifest.json").write_text("{not json", encoding="utf-8")
+    else:
+        (folder / "bm25.npz").unlink()
+    index, built = _open(store, embedder)
+    assert built is True
+    assert HybridRetriever(index, embedder).retrieve("点赞最多的笔记", k=1).tables[0].name == "ads_summary"
+    assert _open(store, embedder)[1] is False  # and the rebuilt one is whole again
+
+
+def test_content_that_matches_its_checksum_but_not_the_format_is_rebuilt(tmp_path: Path, embedder) -> None:
+    import hashlib
+
+    store = IndexStore(tmp_path / "index")
+    _open(store, embedder)
+    folder = store.folder(packaged_catalog(), embedder.name)
+    bad = b"not an npz file"
+    (folder / "bm25.npz").write_bytes(bad)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"]["bm25.npz"] = hashlib.sha256(bad).hexdigest()
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    assert _open(store, embedder)[1] is True
+
+
+@pytest.mark.parametrize("field", ["format", "notes"])
+def test_a_stale_index_is_rebuilt(tmp_path: Path, embedder, field: str) -> None:
+    store = IndexStore(tmp_path / "index")
+    _open(store, embedder)
+    path = store.folder(packaged_catalog(), embedder.name) / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest[field] = "something older"
+    path.write_text(json.dumps(manifest))
+    assert _open(store, embedder)[1] is True
+
+
+def test_changed_values_rebuild_only_when_asked_to_recheck(tmp_path: Path, embedder) -> None:
+    store = IndexStore(tmp_path / "index")
+    catalog = packaged_catalog()
+    first = (ColumnValues("ads_account", "city", ("上海",)),)
+    store.load_or_build(catalog, embedder, values=lambda: first)
+    second = (ColumnValues("ads_account", "city", ("上海", "拉萨")),)
+    assert store.load_or_build(catalog, embedder, values=lambda: second)[1] is False  # retrieve: no recheck
+    index, built = store.load_or_build(catalog, embedder, values=lambda: second, rebuild=True)  # `askdb index`
+    assert built is True and index.matcher.match("拉萨的博主")
+    assert store.load_or_build(catalog, embedder, values=lambda: second, rebuild=True)[1] is False
+
+
+def test_a_different_catalog_gets_its_own_index(tmp_path: Path, embedder) -> None:
+    from askdb.schemas.catalog import Catalog
+
+    store = IndexStore(tmp_path / "index")
+    full = packaged_catalog()
+    small = Catalog(full.tables[:2])
+    assert store.folder(full, embedder.name) != store.folder(small, embedder.name)
+    assert store.load_or_build(small, embedder)[1] is True
+    assert store.load_or_build(full, embedder)[1] is True
