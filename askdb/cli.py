@@ -119,6 +119,31 @@ def schema_show(ctx: click.Context, db_url: str | None, ddl_file: Path | None, a
         click.echo(catalog.ddl())
 
 
+@main.command("ask")
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="print the whole answer as JSON at the end")
+@click.option("--trace", "show_trace", is_flag=True, help="print every workflow step with its time")
+@click.option("--backend", help="LLM backend (ollama, openai, vllm, llamacpp, replay)")
+@click.option("--model", help="model name or path for the backend")
+@click.option("--db", "db_url", help="database URL (default: ASKDB_DB_URL or the demo database)")
+@click.pass_context
+@handle_errors
+def ask(ctx: click.Context, question: str, as_json: bool, show_trace: bool, backend: str | None,
+        model: str | None, db_url: str | None) -> None:
+    """Answer one question: SQL, the result table and a short analysis, streamed as they form."""
+    from askdb.assistant import Assistant
+    from askdb.cli_render import render_stream
+    from askdb.serving.registry import create_llm
+
+    settings = settings_from(ctx)
+    if db_url:
+        settings = settings.model_copy(update={"db_url": db_url})
+    assistant = Assistant.from_settings(settings, llm=create_llm(settings, backend=backend, model=model))
+    answer = render_stream(assistant.stream(question), live=not as_json, show_trace=show_trace)
+    if as_json:
+        print_json(answer.to_dict() if show_trace else {k: v for k, v in answer.to_dict().items() if k != "trace"})
+
+
 from askdb.sql.cli import sql as _sql_group  # noqa: E402 - registered after main exists
 
 main.add_command(_sql_group)

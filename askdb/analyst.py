@@ -1,0 +1,93 @@
+"""From rows to an answer: the markdown table, a chart spec drawn from the data, the analyst's messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from askdb.prompts import messages
+from askdb.serving.base import Message
+
+EMPTY_RESULT = "没有查询到相关数据"
+ANALYST_MAX_ROWS = 50  # rows shown to the analyst model; the table in the answer has them all
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """The result as a GitHub markdown table (tabulate), numbers as the database returned them."""
+    if frame.empty:
+        return ""
+    shown = frame.copy()
+    shown.columns = [str(c) for c in shown.columns]
+    for column in shown.columns:
+        if pd.api.types.is_float_dtype(shown[column]):
+            shown[column] = shown[column].map(_number_text)
+    # disable_numparse: keep the texts above (tabulate would turn 2026000.0 back into 2.026e+06)
+    return shown.to_markdown(index=False, tablefmt="github", disable_numparse=True)
+
+
+def _number_text(value: float) -> str:
+    """Plain digits a person reads: no exponents; whole numbers without decimals."""
+    if pd.isna(value):
+        return ""
+    if float(value).is_integer():
+        return f"{value:.0f}"
+    return f"{value:.2f}" if abs(value) >= 1 else f"{value:.4g}"
+
+
+def analyst_messages(
+    question: str, sql: str, frame: pd.DataFrame, *, truncated: bool, system_in_user: bool = False
+) -> list[Message]:
+    """The data-analyst prompt for one result."""
+    return messages(
+        "analyst",
+        system_in_user=system_in_user,
+        question=question,
+        sql=sql,
+        row_count=len(frame),
+        truncated=truncated or len(frame) > ANALYST_MAX_ROWS,
+        table=markdown_table(frame.head(ANALYST_MAX_ROWS)),
+    )
+
+
+def chart_spec(frame: pd.DataFrame) -> dict[str, Any] | None:
+    """A chart when the result suits one: a date with a number -> line; a category with a number -> bar.
+
+    The spec names columns of the result; nothing the model wrote is run to draw it.
+    """
+    if len(frame) < 2 or frame.shape[1] < 2:
+        return None
+    numeric = [c for c in frame.columns if _is_number(frame[c])]
+    others = [c for c in frame.columns if c not in numeric]
+    if not numeric:
+        return None
+    y = numeric[-1]
+    if others:
+        x = others[0]
+        kind = "line" if _is_date(frame[x]) else "bar"
+    elif len(numeric) >= 2:
+        x, kind = numeric[0], "bar"
+    else:
+        return None
+    if x == y:
+        return None
+    return {"type": kind, "x": str(x), "y": str(y)}
+
+
+def _is_number(series: pd.Series) -> bool:
+    if pd.api.types.is_bool_dtype(series):
+        return False
+    if pd.api.types.is_numeric_dtype(series):
+        return True
+    # MySQL returns DECIMAL as decimal.Decimal objects in an object column.
+    sample = series.dropna().head(20)
+    return not sample.empty and all(isinstance(v, (int, float)) or type(v).__name__ == "Decimal" for v in sample)
+
+
+def _is_date(series: pd.Series) -> bool:
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return True
+    sample = series.dropna().astype(str).head(20)
+    if sample.empty or not sample.str.match(r"^\d{4}-\d{2}(-\d{2})?").all():
+        return False
+    return bool(pd.to_datetime(sample.str[:10], errors="coerce", format="mixed").notna().all())

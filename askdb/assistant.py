@@ -1,0 +1,410 @@
+"""The workflow: retrieve -> prompt -> LLM -> extract -> guard -> run (with repairs) -> analyst.
+
+One generator of events drives everything; ``ask`` collects it into an ``Answer``, the CLI prints
+it as it comes, the UI and the HTTP API stream it. Every step lands in the trace with its input,
+output, time and tokens, the way a Dify workflow run shows each node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import re
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from askdb.analyst import EMPTY_RESULT, analyst_messages, chart_spec, markdown_table
+from askdb.errors import AskdbError, LLMError, NoAnswer, QueryError
+from askdb.prompts import messages as prompt_messages
+from askdb.schemas.catalog import Catalog
+from askdb.serving.base import LLM, Message, Usage
+from askdb.serving.extract import NoSql, extract
+from askdb.sql.context import GuardContext, Violation
+from askdb.sql.guard import check
+from askdb.sql.runner import QueryResult, Runner, run_tree
+
+if TYPE_CHECKING:
+    from askdb.rag.retriever import Retrieval, Retriever
+    from askdb.settings import Settings
+
+
+@dataclass(frozen=True)
+class Turn:
+    """An earlier question in the conversation and the SQL that answered it."""
+
+    question: str
+    sql: str | None = None
+
+
+@dataclass
+class Step:
+    """One node of the workflow run, as the trace shows it."""
+
+    name: str
+    input: Any = None
+    output: Any = None
+    elapsed_ms: float = 0.0
+    tokens: Usage | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        tokens = None if self.tokens is None else {
+            "prompt": self.tokens.prompt_tokens, "completion": self.tokens.completion_tokens}
+        return {"name": self.name, "input": self.input, "output": self.output,
+                "elapsed_ms": round(self.elapsed_ms, 2), "tokens": tokens, "error": self.error}
+
+
+@dataclass
+class Answer:
+    """Everything one question produced."""
+
+    question: str
+    outcome: str = "answered"  # answered | empty | declined
+    sql: str | None = None
+    frame: pd.DataFrame | None = None
+    truncated: bool = False
+    table: str = ""
+    analysis: str = ""
+    reasoning: str = ""
+    chart: dict[str, Any] | None = None
+    from_example: bool = False
+    repairs: int = 0
+    notice: str | None = None
+    trace: list[Step] = field(default_factory=list)
+
+    @property
+    def markdown(self) -> str:
+        """The answer as a person reads it: the result table first, then the analysis."""
+        if self.outcome == "empty":
+            return EMPTY_RESULT
+        return "\n\n".join(part for part in (self.table, self.analysis) if part)
+
+    def to_dict(self) -> dict[str, Any]:
+        frame = self.frame if self.frame is not None else pd.DataFrame()
+        return {
+            "question": self.question, "outcome": self.outcome, "sql": self.sql,
+            "columns": [str(c) for c in frame.columns],
+            "rows": [list(r) for r in frame.itertuples(index=False, name=None)],
+            "truncated": self.truncated, "markdown": self.markdown, "analysis": self.analysis,
+            "reasoning": self.reasoning, "chart": self.chart, "from_example": self.from_example,
+            "repairs": self.repairs, "notice": self.notice, "trace": [s.to_dict() for s in self.trace],
+        }
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing that happened: ``kind`` says what, ``data`` carries it."""
+
+    kind: str  # step | reasoning | content | sql | rejected | table | analysis | notice | answer
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Run:
+    """Mutable state of one question's run."""
+
+    question: str
+    history: Sequence[Turn]
+    answer: Answer
+
+
+class Assistant:
+    """Text-to-SQL over one database. Parts are passed in; ``from_settings`` builds the usual ones."""
+
+    def __init__(
+        self,
+        *,
+        retriever: Retriever,
+        llm: LLM,
+        runner: Runner,
+        catalog: Catalog,
+        analyst_llm: LLM | None = None,
+        row_limit: int = 10,
+        max_attempts: int = 3,
+        example_match: float = 0.92,
+        system_in_user: bool = False,
+        temperature: float = 0.1,
+        k: int = 5,
+    ) -> None:
+        self.retriever = retriever
+        self.llm = llm
+        self.analyst_llm = analyst_llm
+        self.runner = runner
+        self.catalog = catalog
+        self.row_limit = row_limit
+        self.max_attempts = max_attempts
+        self.example_match = example_match
+        self.system_in_user = system_in_user
+        self.temperature = temperature
+        self.k = k
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, **parts: Any) -> Assistant:
+        """The assistant for the configured database and model; any part may be passed in instead."""
+        from askdb.db import make_engine
+        from askdb.rag.service import open_retriever
+        from askdb.schemas.catalog import catalog_for_engine
+        from askdb.serving.registry import create_llm
+        from askdb.settings import load_settings
+        from askdb.sql.runner import SqlAlchemyRunner
+
+        settings = settings or load_settings()
+        if "runner" not in parts or "catalog" not in parts:
+            engine = make_engine(settings.database_url, read_only=True)
+            parts.setdefault("runner", SqlAlchemyRunner(
+                engine, timeout_s=settings.statement_timeout_s, max_rows=settings.max_rows))
+            parts.setdefault("catalog", catalog_for_engine(engine))
+        if "retriever" not in parts:
+            parts["retriever"], _built = open_retriever(settings)
+        parts.setdefault("llm", create_llm(settings))
+        defaults = {
+            "row_limit": settings.row_limit, "max_attempts": settings.max_attempts,
+            "system_in_user": settings.llm_system_in_user, "temperature": settings.llm_temperature,
+        }
+        return cls(**{**defaults, **parts})
+
+    # -- public API -----------------------------------------------------------------------------
+    def ask(self, question: str, *, history: Sequence[Turn] = ()) -> Answer:
+        """Answer one question; raises an askdb error when no acceptable SQL could be produced."""
+        answer: Answer | None = None
+        for event in self.stream(question, history=history):
+            if event.kind == "answer":
+                answer = event.data["answer"]
+        assert answer is not None
+        return answer
+
+    async def aask(self, question: str, *, history: Sequence[Turn] = ()) -> Answer:
+        """``ask`` without blocking the event loop."""
+        return await asyncio.to_thread(self.ask, question, history=history)
+
+    async def astream(self, question: str, *, history: Sequence[Turn] = ()) -> AsyncIterator[Event]:
+        """``stream`` for async callers: events as they happen, the work in a worker thread."""
+        queue: asyncio.Queue[Event | BaseException | None] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+
+        def produce() -> None:
+            try:
+                for event in self.stream(question, history=history):
+                    loop.call_soon_threadsafe(queue.put_nowait, event)
+                loop.call_soon_threadsafe(queue.put_nowait, None)
+            except BaseException as exc:  # handed to the consumer, raised there
+                loop.call_soon_threadsafe(queue.put_nowait, exc)
+
+        worker = loop.run_in_executor(None, produce)
+        while (item := await queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+        await worker
+
+    def stream(self, question: str, *, history: Sequence[Turn] = ()) -> Iterator[Event]:
+        """Run the workflow, yielding events; the last one is ``answer``."""
+        question = question.strip()
+        if not question:
+            raise AskdbError("the question is empty", hint="ask something about the data, e.g. 点赞最多的笔记")
+        run = _Run(question, tuple(history), Answer(question=question))
+        retrieval = yield from self._retrieve(run)
+        reused = yield from self._reuse_example(run, retrieval)
+        result = reused if reused is not None else (yield from self._write_and_run(run, retrieval))
+        if result is not None:
+            yield from self._analyse(run, result)
+        yield Event("answer", {"answer": run.answer})
+
+    def conversation(self) -> Conversation:
+        return Conversation(self)
+
+    # -- steps ----------------------------------------------------------------------------------
+    def _step(self, run: _Run, step: Step, started: float) -> Event:
+        step.elapsed_ms = (time.perf_counter() - started) * 1000
+        run.answer.trace.append(step)
+        return Event("step", {"step": step})
+
+    def _retrieve(self, run: _Run) -> Iterator[Event]:
+        started = time.perf_counter()
+        # A follow-up ("那抖音的呢?") names too little on its own; search with the last question too.
+        query = " ".join([t.question for t in run.history[-1:]] + [run.question])
+        retrieval = self.retriever.retrieve(query, self.k)
+        yield self._step(run, Step("retrieve", {"query": query, "k": self.k}, {
+            "tables": [{"name": t.name, "score": round(t.score, 4), "via": t.via} for t in retrieval.tables],
+            "values": [f"{v.table}.{v.column}={v.value}" for v in retrieval.values],
+            "examples": [e.question for e in retrieval.examples],
+            "notes": [n.name for n in retrieval.notes],
+            "tokens": retrieval.tokens,
+        }), started)
+        return retrieval
+
+    def _reuse_example(self, run: _Run, retrieval: Retrieval) -> Iterator[Event]:
+        """A verified example asking the same thing answers without the model."""
+        if run.history:
+            return None
+        match = _best_example(run.question, retrieval)
+        if match is None or match[1] < self.example_match:
+            return None
+        started = time.perf_counter()
+        example, similarity = match
+        verdict = check(example.sql, self._guard_context())
+        if not verdict.ok:
+            return None
+        yield self._step(run, Step("example", {"question": example.question, "similarity": round(similarity, 3)},
+                                   {"sql": verdict.sql, "reused": True}), started)
+        yield Event("sql", {"sql": verdict.sql, "from_example": True})
+        result = yield from self._execute(run, verdict, attempt=0)
+        if isinstance(result, AskdbError):
+            return None  # the data changed under the example: let the model write fresh SQL
+        run.answer.from_example = True
+        return result
+
+    def _write_and_run(self, run: _Run, retrieval: Retrieval) -> Iterator[Event]:
+        chat = prompt_messages(
+            "sql_expert", system_in_user=self.system_in_user, context=retrieval.context,
+            history=[{"question": t.question, "sql": t.sql} for t in run.history],
+            question=run.question, row_limit=self.row_limit,
+        )
+        problem = ""
+        for attempt in range(1, self.max_attempts + 1):
+            reply = yield from self._generate(run, chat, "sql_llm" if attempt == 1 else "repair_llm")
+            found = yield from self._extract(run, reply)
+            if isinstance(found, NoSql):
+                run.answer.outcome = "declined"
+                run.answer.analysis = found.text.strip() or "无法回答这个问题。"
+                return None
+            verdict = yield from self._guard(run, found.sql)
+            if verdict.ok:
+                result = yield from self._execute(run, verdict, attempt)
+                if not isinstance(result, AskdbError):
+                    run.answer.repairs = attempt - 1
+                    return result
+                problem = result.message
+                repair = {"sql": verdict.sql, "violations": [], "error": result.message}
+            else:
+                problem = "; ".join(f"[{v.rule}] {v.message}" for v in verdict.violations)
+                repair = {"sql": found.sql, "violations": [_violation(v) for v in verdict.violations], "error": None}
+            chat = [*chat, Message("assistant", reply), *prompt_messages("repair", **repair)]
+        raise NoAnswer(
+            f"no acceptable SQL after {self.max_attempts} attempts; last problem: {problem}",
+            hint="rephrase the question, add a verified example for it, or use a stronger model",
+            trace=[s.to_dict() for s in run.answer.trace],
+        )
+
+    def _generate(self, run: _Run, chat: list[Message], name: str) -> Iterator[Event]:
+        started = time.perf_counter()
+        content, reasoning, usage = [], [], None
+        for chunk in self.llm.stream(chat, temperature=self.temperature):
+            if chunk.reasoning:
+                reasoning.append(chunk.reasoning)
+                yield Event("reasoning", {"text": chunk.reasoning})
+            if chunk.content:
+                content.append(chunk.content)
+                yield Event("content", {"text": chunk.content})
+            usage = chunk.usage or usage
+        reply = "".join(content)
+        # Backends that split reasoning give it here; R1 text with <think> is split by extract().
+        run.answer.reasoning += "".join(reasoning)
+        yield self._step(run, Step(name, {"messages": len(chat), "model": self.llm.model},
+                                   {"reply": reply}, tokens=usage), started)
+        return reply
+
+    def _extract(self, run: _Run, reply: str) -> Iterator[Event]:
+        started = time.perf_counter()
+        extraction = extract(reply)
+        if extraction.reasoning:
+            run.answer.reasoning += extraction.reasoning
+        outcome = extraction.outcome
+        output = {"declined": outcome.reason} if isinstance(outcome, NoSql) else {"sql": outcome.sql,
+                                                                                 "source": outcome.source}
+        yield self._step(run, Step("extract", {"chars": len(reply)}, output), started)
+        return outcome
+
+    def _guard_context(self) -> GuardContext:
+        return GuardContext(catalog=self.catalog, row_limit=self.row_limit)
+
+    def _guard(self, run: _Run, sql: str) -> Iterator[Event]:
+        started = time.perf_counter()
+        verdict = check(sql, self._guard_context())
+        output = {"ok": verdict.ok, "sql": verdict.sql, "violations": [_violation(v) for v in verdict.violations]}
+        yield self._step(run, Step("guard", {"sql": sql}, output), started)
+        if verdict.ok:
+            yield Event("sql", {"sql": verdict.sql})
+        else:
+            yield Event("rejected", output)
+        return verdict
+
+    def _execute(self, run: _Run, verdict: Any, attempt: int) -> Iterator[Event]:
+        started = time.perf_counter()
+        try:
+            result = run_tree(self.runner, verdict.tree)
+        except QueryError as exc:  # bad column, bad function, timeout: the model can fix these
+            yield self._step(run, Step("run", {"sql": verdict.sql, "attempt": attempt}, None,
+                                       error=exc.message), started)
+            yield Event("rejected", {"sql": verdict.sql, "error": exc.message})
+            return exc
+        run.answer.sql = verdict.sql
+        yield self._step(run, Step("run", {"sql": result.sql, "dialect": self.runner.dialect},
+                                   {"rows": len(result.frame), "truncated": result.truncated}), started)
+        return result
+
+    def _analyse(self, run: _Run, result: QueryResult) -> Iterator[Event]:
+        answer = run.answer
+        answer.frame, answer.truncated = result.frame, result.truncated
+        if result.frame.empty:
+            answer.outcome = "empty"
+            yield Event("analysis", {"text": EMPTY_RESULT})
+            return
+        answer.table = markdown_table(result.frame)
+        answer.chart = chart_spec(result.frame)
+        yield Event("table", {"markdown": answer.table, "columns": [str(c) for c in result.frame.columns],
+                              "rows": [list(r) for r in result.frame.itertuples(index=False, name=None)],
+                              "truncated": result.truncated, "chart": answer.chart})
+        started = time.perf_counter()
+        llm = self.analyst_llm or self.llm
+        chat = analyst_messages(run.question, answer.sql or "", result.frame, truncated=result.truncated,
+                                system_in_user=self.system_in_user)
+        parts, usage = [], None
+        try:
+            for chunk in llm.stream(chat, temperature=self.temperature):
+                if chunk.content:
+                    parts.append(chunk.content)
+                    yield Event("analysis", {"text": chunk.content})
+                usage = chunk.usage or usage
+        except LLMError as exc:  # the rows are still the answer; say why the analysis is missing
+            answer.notice = f"分析未生成:{exc.one_line()}"
+            yield self._step(run, Step("analyst", {"rows": len(result.frame)}, None, error=exc.message), started)
+            yield Event("notice", {"text": answer.notice})
+            return
+        answer.analysis = extract(''.join(parts)).answer.strip()
+        yield self._step(run, Step("analyst", {"rows": len(result.frame)}, {"chars": len(answer.analysis)},
+                                   tokens=usage), started)
+
+
+class Conversation:
+    """Follow-up questions keep their context: each answered turn is remembered."""
+
+    def __init__(self, assistant: Assistant) -> None:
+        self.assistant = assistant
+        self.turns: list[Turn] = []
+
+    def ask(self, question: str) -> Answer:
+        answer = self.assistant.ask(question, history=self.turns)
+        self.turns.append(Turn(question, answer.sql))
+        return answer
+
+
+def _violation(v: Violation) -> dict[str, str]:
+    return v.to_dict()
+
+
+_PUNCT = re.compile(r"[\s,。,.!?!?、;;::\"'“”‘’()()]+")
+
+
+def _normalise(text: str) -> str:
+    return _PUNCT.sub("", text).lower()
+
+
+def _best_example(question: str, retrieval: Retrieval) -> tuple[Any, float] | None:
+    wanted = _normalise(question)
+    scored = [(e, difflib.SequenceMatcher(None, wanted, _normalise(e.question)).ratio()) for e in retrieval.examples]
+    return max(scored, key=lambda pair: pair[1], default=None)

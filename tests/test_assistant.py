@@ -1,0 +1,201 @@
+"""The workflow with a scripted fake LLM and a real read-only runner over the small demo database."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+import pytest
+from sqlalchemy import text
+
+from askdb.assistant import Assistant, Turn
+from askdb.db import make_engine
+from askdb.errors import LLMUnavailable, NoAnswer
+from askdb.rag.retriever import ExampleHit, Retrieval, TableHit
+from askdb.schemas.catalog import packaged_catalog
+from askdb.sql.runner import SqlAlchemyRunner
+from askdb.testing.scripted import ScriptedFakeLLM, ScriptedReply
+
+CATALOG = packaged_catalog()
+TOP_LIKES = "SELECT `desc`, account, star FROM ads_summary ORDER BY id DESC LIMIT 3"
+
+
+@dataclass
+class FakeRetriever:
+    """Returns the whole ads schema and the examples it is given; records the queries."""
+
+    examples: list[ExampleHit] = field(default_factory=list)
+    queries: list[str] = field(default_factory=list)
+
+    def retrieve(self, question: str, k: int = 5, *, scope=None) -> Retrieval:
+        self.queries.append(question)
+        return Retrieval(
+            question=question,
+            tables=[TableHit(name, 1.0) for name in CATALOG.table_names],
+            examples=list(self.examples),
+            context=CATALOG.ddl(),
+        )
+
+
+@pytest.fixture(scope="module")
+def runner(small_demo):
+    path, _ = small_demo
+    return SqlAlchemyRunner(make_engine(f"sqlite:///{path}", read_only=True), timeout_s=5)
+
+
+def make(runner, replies, **kwargs) -> tuple[Assistant, ScriptedFakeLLM]:
+    llm = ScriptedFakeLLM(replies)
+    retriever = kwargs.pop("retriever", FakeRetriever())
+    return Assistant(retriever=retriever, llm=llm, runner=runner, catalog=CATALOG, **kwargs), llm
+
+
+def step_names(answer) -> list[str]:
+    return [s.name for s in answer.trace]
+
+
+def test_clean_answer_has_sql_table_analysis_and_trace(runner):
+    assistant, llm = make(runner, [f"```sql\n{TOP_LIKES}\n```", "- 第一条笔记点赞最多"])
+    answer = assistant.ask("最近抓取的三条笔记的点赞数")
+    assert answer.outcome == "answered"
+    assert answer.sql == TOP_LIKES
+    assert len(answer.frame) == 3 and list(answer.frame.columns) == ["desc", "account", "star"]
+    assert answer.markdown.startswith("| desc")  # the table first, then the analysis
+    assert answer.markdown.endswith("- 第一条笔记点赞最多")
+    assert step_names(answer) == ["retrieve", "sql_llm", "extract", "guard", "run", "analyst"]
+    assert all(s.elapsed_ms >= 0 for s in answer.trace)
+    assert answer.trace[1].tokens.prompt_tokens > 0
+    sql_prompt = llm.calls[0]
+    assert sql_prompt[0].role == "system" and "<context>" in sql_prompt[1].content
+    assert "COMMENT '点赞数量'" in sql_prompt[1].content and "最近抓取的三条笔记的点赞数" in sql_prompt[1].content
+
+
+def test_r1_reply_without_opening_think_tag(runner):
+    reply = "用户想看最近的笔记,按 id 倒序。\n</think>\n\n" + TOP_LIKES
+    assistant, _ = make(runner, [reply, "分析"])
+    answer = assistant.ask("最近的笔记")
+    assert answer.sql == TOP_LIKES
+    assert "按 id 倒序" in answer.reasoning
+
+
+def test_reasoning_from_the_backend_is_kept(runner):
+    assistant, _ = make(runner, [ScriptedReply(TOP_LIKES, reasoning="先看表结构"), "分析"])
+    answer = assistant.ask("最近的笔记")
+    assert answer.reasoning == "先看表结构"
+
+
+def test_guard_rejection_is_repaired_with_the_violations(runner):
+    bad = "SELECT stars FROM ads_summary"
+    assistant, llm = make(runner, [bad, TOP_LIKES, "分析"])
+    answer = assistant.ask("点赞数")
+    assert answer.sql == TOP_LIKES and answer.repairs == 1
+    repair_turn = llm.calls[1][-1].content
+    assert "stars" in repair_turn and "star" in repair_turn  # the violation and its suggestion
+    assert llm.calls[1][-2].role == "assistant" and llm.calls[1][-2].content == bad
+    assert step_names(answer).count("guard") == 2
+
+
+def test_database_error_is_repaired(runner):
+    # Accepted by the guard (known names, allowed function) but the engine refuses it.
+    failing = "SELECT CAST(star AS UNSIGNED) / 0 FROM ads_summary WHERE JSON_EXTRACT(`desc`, '$[') IS NULL"
+    assistant, llm = make(runner, [failing, TOP_LIKES, "分析"])
+    answer = assistant.ask("点赞数")
+    if answer.repairs == 0:
+        pytest.fail("the failing statement ran; pick one the engine refuses")
+    assert answer.sql == TOP_LIKES
+    assert "数据库返回的错误" in llm.calls[1][-1].content
+
+
+def test_three_failures_end_in_a_clear_error(runner):
+    assistant, llm = make(runner, ["DELETE FROM ads_summary"] * 3)
+    with pytest.raises(NoAnswer) as info:
+        assistant.ask("删掉所有数据")
+    assert "3 attempts" in info.value.message and info.value.hint
+    assert len(llm.calls) == 3
+
+
+def test_empty_result_answers_without_calling_the_model(runner):
+    empty = "SELECT id FROM ads_summary WHERE account = 'nobody' LIMIT 10"
+    assistant, llm = make(runner, [empty])
+    answer = assistant.ask("nobody 的笔记")
+    assert answer.outcome == "empty"
+    assert answer.markdown == "没有查询到相关数据"
+    assert len(llm.calls) == 1  # the analyst was not asked
+
+
+def test_decline_is_an_outcome_not_sql(runner):
+    assistant, _ = make(runner, ["无法回答:表中没有天气数据。"])
+    answer = assistant.ask("明天上海天气如何")
+    assert answer.outcome == "declined" and answer.sql is None
+    assert "天气" in answer.analysis
+
+
+def test_follow_up_question_sees_the_previous_turn(runner):
+    retriever = FakeRetriever()
+    first = "SELECT COUNT(*) FROM ads_account WHERE platform = '小红书'"
+    second = "SELECT COUNT(*) FROM ads_account WHERE platform = '抖音'"
+    assistant, llm = make(runner, [first, "分析一", second, "分析二"], retriever=retriever)
+    conversation = assistant.conversation()
+    conversation.ask("小红书有多少达人")
+    answer = conversation.ask("那抖音的呢?")
+    assert answer.sql == second
+    follow_up_prompt = llm.calls[2][-1].content
+    assert "小红书有多少达人" in follow_up_prompt and first in follow_up_prompt
+    assert retriever.queries[-1] == "小红书有多少达人 那抖音的呢?"
+
+
+def test_verified_example_answers_without_the_model(runner):
+    example = ExampleHit(question="最近抓取的三条笔记", sql=TOP_LIKES, score=0.9)
+    llm_down = LLMUnavailable("nothing at 127.0.0.1:11434", hint="start it with `ollama serve`")
+    assistant, llm = make(runner, [llm_down], retriever=FakeRetriever(examples=[example]))
+    answer = assistant.ask("最近抓取的三条笔记?")
+    assert answer.from_example and answer.sql == TOP_LIKES
+    assert len(answer.frame) == 3
+    assert "ollama serve" in answer.notice  # the analysis could not be written, the rows are there
+    assert step_names(answer)[:3] == ["retrieve", "example", "run"]
+
+
+def test_model_down_without_an_example_raises_the_backend_error(runner):
+    down = LLMUnavailable("nothing at 127.0.0.1:11434", hint="start it with `ollama serve`")
+    assistant, _ = make(runner, [down])
+    with pytest.raises(LLMUnavailable):
+        assistant.ask("点赞最多的笔记")
+
+
+def test_instructions_go_in_the_user_turn_for_r1(runner):
+    assistant, llm = make(runner, [TOP_LIKES, "分析"], system_in_user=True)
+    assistant.ask("最近的笔记")
+    assert [m.role for m in llm.calls[0]] == ["user"]
+    assert "核心规则" in llm.calls[0][0].content
+
+
+def test_stream_events_arrive_in_order(runner):
+    assistant, _ = make(runner, [ScriptedReply(TOP_LIKES, reasoning="想一想"), "一条分析"])
+    kinds = [e.kind for e in assistant.stream("最近的笔记")]
+    assert kinds.index("reasoning") < kinds.index("sql") < kinds.index("table") < kinds.index("analysis")
+    assert kinds[-1] == "answer"
+
+
+def test_async_twins(runner):
+    assistant, _ = make(runner, [TOP_LIKES, "分析", TOP_LIKES, "分析"])
+    answer = asyncio.run(assistant.aask("最近的笔记"))
+    assert answer.sql == TOP_LIKES
+
+    async def collect():
+        return [e.kind async for e in assistant.astream("最近的笔记")]
+
+    assert asyncio.run(collect())[-1] == "answer"
+
+
+def test_chart_for_a_category_and_a_number(runner):
+    sql = "SELECT platform, COUNT(*) AS n FROM ads_account GROUP BY platform ORDER BY n DESC"
+    assistant, _ = make(runner, [sql, "分析"])
+    answer = assistant.ask("各平台达人数")
+    assert answer.chart == {"type": "bar", "x": "platform", "y": "n"}
+    assert "LIMIT 10" in answer.sql  # the guard added the seed's limit
+
+
+def test_runner_is_read_only_even_if_asked_nicely(small_demo):
+    path, _ = small_demo
+    engine = make_engine(f"sqlite:///{path}", read_only=True)
+    with pytest.raises(Exception), engine.connect() as conn:
+        conn.execute(text("DELETE FROM ads_summary"))
