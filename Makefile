@@ -25,9 +25,14 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# The question matches a verified example, so it is answered even before a model is running;
+# with Ollama up (`ollama serve`, ASKDB_LLM_MODEL pulled) the analysis is written too.
+DEMO_QUESTION ?= 点赞最多的10篇笔记是哪些?
+
 demo: install
 	@test -f "$(ASKDB_HOME)/ads.db" || $(BIN)/askdb demo-db
-	$(BIN)/askdb schema show
+	$(BIN)/askdb index
+	$(BIN)/askdb ask "$(DEMO_QUESTION)" --trace
 
 mariadb:
 	@if ! mariadb-admin --host=127.0.0.1 --user=root ping >/dev/null 2>&1; then \

@@ -86,3 +86,13 @@ def small_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path,
         with admin.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
         admin.close()
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The packaged all-MiniLM-L6-v2, loaded once for the whole test session."""
+    from askdb.rag.embed import SentenceTransformerEmbedder
+
+    model = SentenceTransformerEmbedder()
+    model.encode(["load once per session"])
+    return model

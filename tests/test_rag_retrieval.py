@@ -21,13 +21,6 @@ from askdb.schemas.knowledge import Example, packaged_examples, packaged_notes
 
 
 @pytest.fixture(scope="session")
-def embedder() -> SentenceTransformerEmbedder:
-    model = SentenceTransformerEmbedder()
-    model.encode(["load once per session"])
-    return model
-
-
-@pytest.fixture(scope="session")
 def demo_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from askdb.schemas.load import build_sqlite
 

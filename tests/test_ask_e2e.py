@@ -1,0 +1,172 @@
+"""The whole assistant through the wire: real `ollama`/`openai` clients against fake servers on loopback,
+the real retriever, guard and read-only runner over the small demo database."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from askdb.assistant import Assistant
+from askdb.db import make_engine
+from askdb.errors import LLMTimeout, LLMUnavailable, ModelNotFound
+from askdb.rag.retriever import HybridRetriever
+from askdb.rag.store import IndexStore
+from askdb.schemas.catalog import packaged_catalog
+from askdb.schemas.knowledge import packaged_examples, packaged_notes
+from askdb.serving.ollama_backend import OllamaLLM
+from askdb.serving.openai_backend import OpenAICompatibleLLM
+from askdb.sql.runner import SqlAlchemyRunner
+from askdb.testing import FakeOllamaServer, FakeOpenAIServer, FakeReply
+
+ROOT = Path(__file__).resolve().parents[1]
+TOP_NOTES = ("SELECT `desc`, account, star FROM ads_summary "
+             "ORDER BY CAST(REPLACE(star, '万', '') AS DECIMAL(12, 2)) DESC LIMIT 5")
+ANALYSIS = "- 第一条笔记的点赞数最高"
+
+
+def is_analyst(messages: Sequence[dict]) -> bool:
+    return any("数据分析师" in m["content"] for m in messages)
+
+
+def scripted(sql_reply: str | FakeReply):
+    """Answer SQL prompts with ``sql_reply`` and analyst prompts with a fixed analysis."""
+    return lambda messages: ANALYSIS if is_analyst(messages) else sql_reply
+
+
+@pytest.fixture(scope="module")
+def parts(small_demo, embedder, tmp_path_factory):
+    from askdb.rag.values import sample_values
+
+    path, _ = small_demo
+    engine = make_engine(f"sqlite:///{path}", read_only=True)
+    catalog = packaged_catalog()
+    index, _ = IndexStore(tmp_path_factory.mktemp("e2e-index")).load_or_build(
+        catalog, embedder, notes=packaged_notes(), examples=packaged_examples(),
+        values=lambda: sample_values(engine, catalog))
+    return {"retriever": HybridRetriever(index, embedder), "runner": SqlAlchemyRunner(engine, timeout_s=5),
+            "catalog": catalog}
+
+
+def ollama(url: str, **kwargs) -> OllamaLLM:
+    return OllamaLLM("fake-model", host=url, timeout_s=kwargs.pop("timeout_s", 10), num_ctx=4096, **kwargs)
+
+
+def test_clean_answer_through_ollama(parts):
+    with FakeOllamaServer(scripted(f"```sql\n{TOP_NOTES}\n```")) as server:
+        answer = Assistant(llm=ollama(server.url), **parts).ask("点赞最多的笔记")
+        chats = [r.json for r in server.requests_to("/api/chat")]
+    assert answer.sql == TOP_NOTES and len(answer.frame) == 5
+    assert answer.markdown.startswith("| desc") and answer.markdown.endswith(ANALYSIS)
+    sql_request = chats[0]
+    assert sql_request["options"]["num_ctx"] == 4096 and sql_request["stream"] is True
+    prompt = "\n".join(m["content"] for m in sql_request["messages"])
+    assert "CREATE TABLE `ads_summary`" in prompt  # the retriever put the right table in context
+    assert answer.trace[1].tokens.completion_tokens > 0  # Ollama's eval_count came through
+
+
+def test_r1_reply_without_opening_think_tag_through_ollama(parts):
+    reply = f"用户要点赞最多的笔记,star 可能是 '1.2万'。\n</think>\n\n{TOP_NOTES}"
+    with FakeOllamaServer(scripted(reply)) as server:
+        answer = Assistant(llm=ollama(server.url), **parts).ask("点赞最多的笔记")
+    assert answer.sql == TOP_NOTES
+    assert "1.2万" in answer.reasoning
+
+
+def test_thinking_field_through_ollama(parts):
+    with FakeOllamaServer(scripted(FakeReply(TOP_NOTES, reasoning="先找 star 字段"))) as server:
+        answer = Assistant(llm=ollama(server.url, think=True), **parts).ask("点赞最多的笔记")
+        assert server.requests_to("/api/chat")[0].json["think"] is True
+    assert answer.reasoning == "先找 star 字段" and answer.sql == TOP_NOTES
+
+
+@pytest.mark.parametrize("field", ["reasoning", "reasoning_content"])
+def test_reasoning_fields_through_openai_compatible_server(parts, field):
+    with FakeOpenAIServer(scripted(FakeReply(TOP_NOTES, reasoning="想一想")), reasoning_field=field) as server:
+        llm = OpenAICompatibleLLM("fake-model", base_url=server.url + "/v1", api_key="none", timeout_s=10)
+        answer = Assistant(llm=llm, **parts).ask("点赞最多的笔记")
+    assert answer.reasoning == "想一想" and answer.sql == TOP_NOTES
+
+
+def test_rejected_then_repaired_through_ollama(parts):
+    replies = iter(["SELECT stars FROM ads_summary", TOP_NOTES])
+    with FakeOllamaServer(lambda m: ANALYSIS if is_analyst(m) else next(replies)) as server:
+        answer = Assistant(llm=ollama(server.url), **parts).ask("点赞最多的笔记")
+        repair_prompt = server.requests_to("/api/chat")[1].json["messages"][-1]["content"]
+    assert answer.repairs == 1 and answer.sql == TOP_NOTES
+    assert "did you mean" in repair_prompt and "`star`" in repair_prompt
+
+
+def test_server_down_says_how_to_start_it(parts):
+    with FakeOllamaServer() as server:
+        url = server.url  # the port is free again once the fake has stopped
+    with pytest.raises(LLMUnavailable) as info:
+        Assistant(llm=ollama(url), **parts).ask("各平台的达人数量")
+    assert "ollama serve" in info.value.hint
+
+
+def test_missing_model_says_how_to_pull_it(parts):
+    with FakeOllamaServer(models=("qwen2.5:7b",)) as server, pytest.raises(ModelNotFound) as info:
+        Assistant(llm=ollama(server.url), **parts).ask("各平台的达人数量")
+    assert "ollama pull fake-model" in info.value.one_line()
+
+
+def test_timeout_returns_within_the_limit_plus_a_second(parts):
+    with FakeOllamaServer([FakeReply(TOP_NOTES, delay=5)]) as server:
+        assistant = Assistant(llm=ollama(server.url, timeout_s=1), **parts)
+        started = time.perf_counter()
+        with pytest.raises(LLMTimeout):
+            assistant.ask("各平台的达人数量")
+        elapsed = time.perf_counter() - started
+    assert elapsed < 1 + 1 + 0.5  # the timeout, a second, and the retrieval before the call
+
+
+def _env(home: Path, **extra: str) -> dict[str, str]:
+    return {**os.environ, "ASKDB_HOME": str(home), "HF_HUB_OFFLINE": "1", **extra}
+
+
+@pytest.fixture(scope="module")
+def home_with_demo(tmp_path_factory, small_demo) -> Path:
+    home = tmp_path_factory.mktemp("cli-home")
+    (home / "ads.db").write_bytes(small_demo[0].read_bytes())
+    return home
+
+
+def test_cli_ask_json_against_the_fake_ollama(home_with_demo):
+    with FakeOllamaServer(scripted(TOP_NOTES)) as server:
+        result = subprocess.run(
+            [sys.executable, "-m", "askdb", "ask", "点赞最多的笔记", "--json"], capture_output=True, text=True,
+            env=_env(home_with_demo, ASKDB_OLLAMA_HOST=server.url, ASKDB_LLM_MODEL="fake-model"), timeout=300)
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["sql"] == TOP_NOTES and answer["columns"] == ["desc", "account", "star"]
+    assert len(answer["rows"]) == 5 and answer["analysis"] == ANALYSIS
+
+
+def test_cli_ask_with_no_model_running_is_one_clear_line(home_with_demo):
+    with FakeOllamaServer() as server:
+        url = server.url
+    result = subprocess.run([sys.executable, "-m", "askdb", "ask", "各平台的达人数量"], capture_output=True,
+                            text=True, env=_env(home_with_demo, ASKDB_OLLAMA_HOST=url), timeout=300)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: ") and "ollama serve" in result.stderr
+
+
+def test_readme_library_example_runs(home_with_demo, monkeypatch):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    code = re.search(r"## Python library\n.*?```python\n(.*?)```", readme, re.S).group(1)
+    with FakeOllamaServer(scripted(TOP_NOTES)) as server:
+        monkeypatch.setenv("ASKDB_HOME", str(home_with_demo))
+        monkeypatch.setenv("ASKDB_OLLAMA_HOST", server.url)
+        monkeypatch.setenv("ASKDB_LLM_MODEL", "fake-model")
+        namespace: dict = {}
+        exec(compile(code, "README.md", "exec"), namespace)
+    answer = namespace["answer"]
+    assert answer.sql is not None and answer.frame is not None and not answer.frame.empty
