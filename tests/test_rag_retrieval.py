@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the packaged model must never reach for the hub
@@ -218,3 +219,12 @@ def test_a_different_catalog_gets_its_own_index(tmp_path: Path, embedder) -> Non
     assert store.folder(full, embedder.name) != store.folder(small, embedder.name)
     assert store.load_or_build(small, embedder)[1] is True
     assert store.load_or_build(full, embedder)[1] is True
+
+
+@pytest.mark.parametrize("text", ["点赞最多的笔记", "How many singers are there?", "各品牌的ROI " * 80])
+def test_single_query_fast_path_matches_sentence_transformers(embedder, text: str) -> None:
+    model = embedder._load()
+    expected = model.encode([text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+    fast = embedder.encode([text])
+    assert fast.shape == expected.shape == (1, 384)
+    assert np.allclose(fast, expected, atol=1e-5)

@@ -81,6 +81,10 @@ class SentenceTransformerEmbedder:
         model = self._load()
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if len(texts) == 1 and progress is None:
+            fast = self._encode_one(model, texts[0])
+            if fast is not None:
+                return fast
         chunks = []
         step = self.batch_size * 4
         for start in range(0, len(texts), step):
@@ -90,3 +94,24 @@ class SentenceTransformerEmbedder:
             if progress:
                 progress(len(batch))
         return np.ascontiguousarray(np.vstack(chunks), dtype=np.float32)
+
+    def _encode_one(self, model: Any, text: str) -> np.ndarray | None:
+        """One query straight through tokenizer and transformer, for mean-pooled normalised models.
+
+        sentence-transformers' batching machinery costs about 4 ms per call on a small CPU, a
+        quarter of a question's whole retrieval; the numbers are the same (tested against encode).
+        Other model layouts return None and take the general path.
+        """
+        modules = [type(m).__name__ for m in model]
+        pooling = getattr(model[1], "pooling_mode", None) if len(modules) > 1 else None
+        if modules != ["Transformer", "Pooling", "Normalize"] or pooling != "mean":
+            return None
+        import torch
+
+        with torch.inference_mode():
+            batch = model.tokenizer([text], return_tensors="pt", truncation=True, max_length=model.max_seq_length)
+            hidden = model[0].auto_model(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            vector = torch.nn.functional.normalize(pooled, dim=-1)
+        return np.ascontiguousarray(vector.numpy(), dtype=np.float32)
