@@ -62,8 +62,7 @@ def sql_check(ctx: click.Context, statement: str, db_url: str | None, as_json: b
 @handle_errors
 def sql_run(ctx: click.Context, statement: str, db_url: str | None, as_json: bool) -> None:
     """Guard STATEMENT, then execute it read-only with a time limit and a row cap."""
-    from tabulate import tabulate
-
+    from askdb.analyst import markdown_table
     from askdb.sql.guard import guard
     from askdb.sql.runner import open_runner, run_tree
 
@@ -79,6 +78,6 @@ def sql_run(ctx: click.Context, statement: str, db_url: str | None, as_json: boo
     if as_json:
         print_json(result.to_dict())
         return
-    click.echo(tabulate(result.rows(), headers=result.columns, tablefmt="github"))
+    click.echo(markdown_table(result.frame) or "(no rows)")
     more = " (truncated)" if result.truncated else ""
     click.echo(f"{len(result.frame)} rows{more} in {result.elapsed_s * 1000:.0f} ms")
