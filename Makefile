@@ -25,14 +25,12 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-# The question matches a verified example, so it is answered even before a model is running;
-# with Ollama up (`ollama serve`, ASKDB_LLM_MODEL pulled) the analysis is written too.
-DEMO_QUESTION ?= 点赞最多的10篇笔记是哪些?
-
+# Ends in the chat on http://127.0.0.1:7860. Without a running model, the example questions that
+# match verified examples and the "运行 SQL" tab still work; `ollama serve` brings the rest.
 demo: install
 	@test -f "$(ASKDB_HOME)/ads.db" || $(BIN)/askdb demo-db
 	$(BIN)/askdb index
-	$(BIN)/askdb ask "$(DEMO_QUESTION)" --trace
+	$(BIN)/askdb chat
 
 mariadb:
 	@if ! mariadb-admin --host=127.0.0.1 --user=root ping >/dev/null 2>&1; then \
@@ -43,6 +41,7 @@ mariadb:
 	@mariadb-admin --host=127.0.0.1 --user=root ping
 
 test: install mariadb
+	sh scripts/install-test-deps.sh
 	$(BIN)/python -m pytest
 
 lint: install

@@ -132,6 +132,7 @@ def ask(ctx: click.Context, question: str, as_json: bool, show_trace: bool, back
         model: str | None, db_url: str | None) -> None:
     """Answer one question: SQL, the result table and a short analysis, streamed as they form."""
     from askdb.assistant import Assistant
+    from askdb.audit import audit_log, audited
     from askdb.cli_render import render_stream
     from askdb.serving.registry import create_llm
 
@@ -139,19 +140,55 @@ def ask(ctx: click.Context, question: str, as_json: bool, show_trace: bool, back
     if db_url:
         settings = settings.model_copy(update={"db_url": db_url})
     assistant = Assistant.from_settings(settings, llm=create_llm(settings, backend=backend, model=model))
-    answer = render_stream(assistant.stream(question), live=not as_json, show_trace=show_trace)
+    events = audited(assistant, question, log=audit_log(settings), caller="cli")
+    answer = render_stream(events, live=not as_json, show_trace=show_trace)
     if as_json:
         print_json(answer.to_dict() if show_trace else {k: v for k, v in answer.to_dict().items() if k != "trace"})
 
 
-from askdb.sql.cli import sql as _sql_group  # noqa: E402 - registered after main exists
+@main.group()
+def audit() -> None:
+    """The audit log: every question, who asked, the SQL that ran or was refused, and the outcome."""
+
+
+@audit.command("tail")
+@click.option("-n", "count", type=click.IntRange(1, 100_000), default=20, show_default=True, help="entries to show")
+@click.option("--json", "as_json", is_flag=True, help="print the entries as a JSON list")
+@click.pass_context
+@handle_errors
+def audit_tail(ctx: click.Context, count: int, as_json: bool) -> None:
+    """Show the last entries of the audit log, oldest first."""
+    from askdb.audit import audit_log
+
+    entries = audit_log(settings_from(ctx)).tail(count)
+    if as_json:
+        print_json([e.to_dict() for e in entries])
+        return
+    for e in entries:
+        sql = e.sql or (e.refused[-1]["sql"] if e.refused else "")
+        why = f"  refused {len(e.refused)}x: {e.refused[-1]['reason']}" if e.refused else ""
+        error = f"  {e.error}" if e.error else ""
+        rows = "" if e.rows is None else f" {e.rows} rows"
+        click.echo(f"{e.at}  {e.caller:<14} {e.outcome:<8}{rows} {e.duration_ms:8.0f} ms  {e.question}")
+        if sql or why or error:
+            click.echo(f"    {sql}{why}{error}")
+
+
+from askdb.sql.cli import sql as _sql_group
 
 main.add_command(_sql_group)
 
-from askdb.rag.cli import index as _index_cmd, retrieve as _retrieve_cmd  # noqa: E402
+from askdb.rag.cli import index as _index_cmd
+from askdb.rag.cli import retrieve as _retrieve_cmd
 
 main.add_command(_index_cmd)
 main.add_command(_retrieve_cmd)
+
+from askdb.serving.cli import serve as _serve_cmd
+from askdb.ui.cli import chat as _chat_cmd
+
+main.add_command(_serve_cmd)
+main.add_command(_chat_cmd)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     llm_system_in_user: bool = Field(default=False, description="DeepSeek-R1: put instructions in the user turn")
     replay_file: Path | None = Field(default=None, description="JSONL of recorded replies for the replay backend")
     embedding_model: str = Field(default="all-MiniLM-L6-v2", description="sentence-transformers name or path")
+    api_keys: dict[str, str] = Field(
+        default_factory=dict,
+        description='bearer keys for `askdb serve`, name -> key, as JSON: {"dify": "sk-..."}; empty: no key needed')
 
     @field_validator("home")
     @classmethod

@@ -96,3 +96,27 @@ def embedder():
     model = SentenceTransformerEmbedder()
     model.encode(["load once per session"])
     return model
+
+
+@pytest.fixture(scope="session")
+def demo_retrieval_parts(small_demo, embedder, tmp_path_factory):
+    """Retriever, read-only runner and catalog over the small demo SQLite file, built once per session.
+
+    Tests that change the retriever (a 👍 adds an example) must wrap its index in a new HybridRetriever.
+    """
+    from askdb.db import make_engine
+    from askdb.rag.retriever import HybridRetriever
+    from askdb.rag.store import IndexStore
+    from askdb.rag.values import sample_values
+    from askdb.schemas.catalog import packaged_catalog
+    from askdb.schemas.knowledge import packaged_examples, packaged_notes
+    from askdb.sql.runner import SqlAlchemyRunner
+
+    path, _ = small_demo
+    engine = make_engine(f"sqlite:///{path}", read_only=True)
+    catalog = packaged_catalog()
+    index, _ = IndexStore(tmp_path_factory.mktemp("shared-index")).load_or_build(
+        catalog, embedder, notes=packaged_notes(), examples=packaged_examples(),
+        values=lambda: sample_values(engine, catalog))
+    return {"retriever": HybridRetriever(index, embedder), "runner": SqlAlchemyRunner(engine, timeout_s=5),
+            "catalog": catalog}

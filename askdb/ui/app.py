@@ -1,0 +1,437 @@
+"""The Gradio chat (``askdb chat``): answers stream in as they form.
+
+Each answer shows the model's reasoning in a collapsed block, the SQL in a code block, the result
+table, the analyst's markdown and the workflow's trace (collapsed); below the chat, the same rows
+in a sortable table with a CSV download, and a chart when the result suits one. The chart is drawn
+by Gradio from the rows and the ``chart`` spec (column names); nothing the model wrote is run.
+A 👍 stores the question and its SQL as a verified example; 👎 is logged. When the model cannot be
+reached a banner says how to start it; verified examples and the "运行 SQL" tab keep working.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from askdb.errors import AskdbError, ConfigError, LLMAuthError, LLMUnavailable, ModelNotFound
+from askdb.service import AssistantService
+
+if TYPE_CHECKING:
+    from askdb.assistant import Answer, Event, Step
+    from askdb.settings import Settings
+
+EXAMPLES = [
+    "点赞最多的10篇笔记是哪些?",
+    "小红书上粉丝最多的5个达人是谁?",
+    "各平台的达人数量",
+    "各品牌的ROI是多少?",
+    "每天的订单金额是多少?",
+    "哪些投放计划的预算最高?",
+]
+CSS = """
+#askdb-banner {background: #fff4e5; border: 1px solid #f0b45a; border-radius: 8px; padding: 4px 12px;}
+footer {display: none !important;}
+"""
+REFRESH_S = 0.12  # streamed text is redrawn at most this often; structural events redraw at once
+
+
+def _gradio() -> Any:
+    try:
+        import gradio
+    except ImportError:
+        raise ConfigError("the chat needs Gradio, which is not installed", hint="pip install 'askdb[ui]'") from None
+    return gradio
+
+
+# -- what one answer looks like while it forms -----------------------------------------------------------
+@dataclass
+class _Draft:
+    """The pieces of one answer as events arrive, rendered into chat messages."""
+
+    question: str
+    reasoning: str = ""
+    reply: str = ""  # the SQL model's raw reply, shown while there is no separate reasoning
+    sql: str | None = None
+    from_example: bool = False
+    rejected: list[str] = field(default_factory=list)
+    table: str = ""
+    truncated: bool = False
+    analysis: str = ""
+    notice: str = ""
+    error: str = ""
+    steps: list[Step] = field(default_factory=list)
+    done: bool = False
+    started: float = field(default_factory=time.perf_counter)
+
+    def apply(self, event: Event) -> None:
+        kind, data = event.kind, event.data
+        if kind == "reasoning":
+            self.reasoning += data["text"]
+        elif kind == "content":
+            self.reply += data["text"]
+        elif kind == "sql":
+            self.sql, self.from_example = data["sql"], bool(data.get("from_example"))
+        elif kind == "rejected":
+            reason = data.get("error") or "; ".join(v["message"] for v in data.get("violations", []))
+            self.rejected.append(f"`{data.get('sql', '')}`: {reason}")
+            self.reply = ""
+        elif kind == "table":
+            self.table, self.truncated = data["markdown"], data["truncated"]
+        elif kind == "analysis":
+            self.analysis += data["text"]
+        elif kind == "notice":
+            self.notice = data["text"]
+        elif kind == "step":
+            self.steps.append(data["step"])
+        elif kind == "answer":
+            self.finish(data["answer"])
+
+    def finish(self, answer: Answer) -> None:
+        self.done = True
+        self.reasoning = answer.reasoning or self.reasoning
+        self.sql = answer.sql or self.sql
+        if answer.outcome == "declined":
+            self.analysis = answer.analysis
+        elif answer.outcome == "answered":
+            self.analysis = answer.analysis or self.analysis
+
+    def messages(self) -> list[dict[str, Any]]:
+        status = "done" if self.done or self.error else "pending"
+        out = []
+        thought = self.reasoning.strip() or ("" if self.done else self.reply.strip())
+        if thought:
+            out.append({"role": "assistant", "content": thought,
+                        "metadata": {"title": "🧠 思考过程", "status": "done" if self.sql or self.done else status}})
+        out.append({"role": "assistant", "content": self.body()})
+        if self.steps and (self.done or self.error):
+            total = sum(s.elapsed_ms for s in self.steps) / 1000
+            out.append({"role": "assistant", "content": trace_markdown(self.steps),
+                        "metadata": {"title": f"🔧 工作流:{len(self.steps)} 步", "duration": round(total, 2),
+                                     "status": "done"}})
+        return out
+
+    def body(self) -> str:
+        parts = []
+        for problem in self.rejected:
+            parts.append(f"⚠️ SQL 未通过,已让模型修正:{problem}")
+        if self.sql:
+            source = "(来自已验证示例)" if self.from_example else ""
+            parts.append(f"**SQL**{source}\n\n```sql\n{self.sql}\n```")
+        if self.table:
+            parts.append(self.table + ("\n\n*(结果过多,只显示了一部分)*" if self.truncated else ""))
+        if self.analysis:
+            parts.append(self.analysis)
+        if self.notice:
+            parts.append(f"> ⚠️ {self.notice}")
+        if self.error:
+            parts.append(f"❌ {self.error}")
+        if not parts:
+            parts.append("⏳ 正在检索表结构、生成 SQL…" if not self.steps else "⏳ 正在生成 SQL…")
+        return "\n\n".join(parts)
+
+
+def trace_markdown(steps: list[Step]) -> str:
+    """The workflow's steps as a table, then what retrieval found and any repairs."""
+    lines = ["| 步骤 | 用时 (ms) | tokens | 结果 |", "|---|---:|---:|---|"]
+    for s in steps:
+        tokens = f"{s.tokens.prompt_tokens or 0}/{s.tokens.completion_tokens or 0}" if s.tokens else ""
+        lines.append(f"| {s.name} | {s.elapsed_ms:.1f} | {tokens} | {_step_result(s)} |")
+    retrieve = next((s for s in steps if s.name == "retrieve"), None)
+    if retrieve and isinstance(retrieve.output, dict):
+        out = retrieve.output
+        tables = ", ".join(f"`{t['name']}` ({t['score']:.3f}{', join' if t['via'] == 'join' else ''})"
+                           for t in out.get("tables", []))
+        lines += ["", f"**检索到的表:** {tables or '无'}"]
+        if out.get("values"):
+            lines.append(f"**匹配的字段值:** {', '.join(f'`{v}`' for v in out['values'])}")
+        if out.get("examples"):
+            lines.append(f"**参考示例:** {'; '.join(out['examples'])}")
+        if out.get("notes"):
+            lines.append(f"**业务说明:** {', '.join(out['notes'])}")
+    return "\n".join(lines)
+
+
+def _step_result(step: Step) -> str:
+    if step.error:
+        return f"✗ {_cell(step.error)}"
+    out = step.output if isinstance(step.output, dict) else {}
+    if step.name == "guard":
+        return "通过" if out.get("ok") else "未通过: " + _cell("; ".join(v["message"] for v in out.get("violations", [])))
+    if step.name == "run":
+        return f"{out.get('rows')} 行"
+    if step.name == "example":
+        return "复用已验证示例"
+    return ""
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")[:160]
+
+
+# -- rows for the table, the chart and the CSV ---------------------------------------------------------
+def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows with Decimal as float and column names as text, which Gradio's table and plots need."""
+    shown = frame.copy()
+    shown.columns = [str(c) for c in shown.columns]
+    for column in shown.columns:
+        if shown[column].map(lambda v: isinstance(v, Decimal)).any():
+            shown[column] = shown[column].map(lambda v: float(v) if isinstance(v, Decimal) else v)
+    return shown
+
+
+def chart_frame(frame: pd.DataFrame, chart: dict[str, Any]) -> pd.DataFrame:
+    """The two columns the spec names, typed for plotting (dates parsed, numbers as float)."""
+    x, y = chart["x"], chart["y"]
+    data = display_frame(frame)[[x, y]].copy()
+    data[y] = pd.to_numeric(data[y], errors="coerce")
+    if chart["type"] == "line":
+        data[x] = pd.to_datetime(data[x].astype(str).str[:19], errors="coerce", format="mixed")
+    else:
+        data[x] = data[x].astype(str)
+    return data.dropna()
+
+
+def csv_file(frame: pd.DataFrame, folder: Path) -> str:
+    """The rows as CSV with a BOM, so that Excel opens the Chinese text correctly."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkstemp(prefix="askdb-", suffix=".csv", dir=folder)[1])
+    display_frame(frame).to_csv(path, index=False, encoding="utf-8-sig")
+    return str(path)
+
+
+# -- the app -------------------------------------------------------------------------------------------
+class ChatApp:
+    """Services by (backend, model, database), built when first asked for; the settings panel picks one."""
+
+    def __init__(self, settings: Settings, *, service: AssistantService | None = None) -> None:
+        self.settings = settings
+        self.default = (settings.llm_backend, settings.llm_model, settings.database_url)
+        self._services: dict[tuple[str, str, str], AssistantService] = {}
+        if service is not None:
+            self._services[self.default] = service
+        self._lock = threading.Lock()
+        self.files = Path(tempfile.mkdtemp(prefix="askdb-ui-"))
+
+    def service(self, config: dict[str, str] | None) -> AssistantService:
+        key = self._key(config)
+        with self._lock:
+            if key not in self._services:
+                backend, model, url = key
+                settings = self.settings.model_copy(update={"llm_backend": backend, "llm_model": model,
+                                                            "db_url": url})
+                self._services[key] = AssistantService(settings)
+            return self._services[key]
+
+    def _key(self, config: dict[str, str] | None) -> tuple[str, str, str]:
+        config = config or {}
+        return (config.get("backend") or self.default[0], config.get("model") or self.default[1],
+                config.get("db") or self.default[2])
+
+    # -- handlers ---------------------------------------------------------------------------------
+    def respond(self, question: str, chat: list, history: list, answers: dict, config: dict,
+                request: Any = None) -> Iterator[tuple]:
+        """Stream one answer into the chat; then the sortable table, the CSV, the chart and the trace."""
+        gr = _gradio()
+        question = (question or "").strip()
+        chat, answers = list(chat or []), dict(answers or {})
+        if not question:
+            yield (chat, "", *self._no_result(), gr.update(), history, answers)
+            return
+        chat.append({"role": "user", "content": question})
+        draft, base = _Draft(question), len(chat)
+        banner = gr.update()
+        yield (chat + draft.messages(), "", *self._no_result(), banner, history, answers)
+        from askdb.assistant import Turn
+
+        turns = [Turn(q, s) for q, s in history or []]
+        answer, last = None, 0.0
+        try:
+            service = self.service(config)
+            for event in service.stream(question, caller=_caller(request), history=turns):
+                draft.apply(event)
+                if event.kind == "answer":
+                    answer = event.data["answer"]
+                elif event.kind in ("reasoning", "content", "analysis") and time.perf_counter() - last < REFRESH_S:
+                    continue
+                last = time.perf_counter()
+                yield (chat + draft.messages(), "", *self._no_result(), banner, history, answers)
+        except AskdbError as exc:
+            draft.error = exc.one_line()
+            if isinstance(exc, (LLMUnavailable, ModelNotFound, LLMAuthError)):
+                banner = gr.update(value=_banner_text(exc.one_line()), visible=True)
+        messages = draft.messages()
+        chat = chat + messages
+        if answer is not None:
+            history = [*(history or []), [question, answer.sql]][-5:]
+            for i in range(base, len(chat)):
+                answers[str(i)] = {"question": question, "sql": answer.sql}
+            if answer.notice and "分析未生成" in answer.notice:
+                banner = gr.update(value=_banner_text(answer.notice), visible=True)
+        yield (chat, "", *self._result(answer), banner, history, answers)
+
+    def _no_result(self) -> tuple:
+        gr = _gradio()
+        return (gr.update(), gr.update(), gr.update(), gr.update(), gr.update())
+
+    def _result(self, answer: Answer | None) -> tuple:
+        """Updates for: table, CSV button, bar chart, line chart, trace panel."""
+        gr = _gradio()
+        if answer is None or answer.frame is None or answer.frame.empty:
+            trace = trace_markdown(answer.trace) if answer is not None else ""
+            return (gr.update(value=None, visible=False), gr.update(value=None, visible=False),
+                    gr.update(visible=False), gr.update(visible=False), gr.update(value=trace))
+        frame = display_frame(answer.frame)
+        chart = answer.chart
+        bar = line = gr.update(visible=False, value=None)
+        if chart and chart["type"] == "bar":
+            bar = gr.update(value=chart_frame(answer.frame, chart), x=chart["x"], y=chart["y"], visible=True,
+                            y_lim=[0, None],
+                            title=answer.question)
+        elif chart and chart["type"] == "line":
+            line = gr.update(value=chart_frame(answer.frame, chart), x=chart["x"], y=chart["y"], visible=True,
+                             title=answer.question)
+        return (gr.update(value=frame, visible=True, label=f"查询结果({len(frame)} 行,点击列名排序)"),
+                gr.update(value=csv_file(answer.frame, self.files), visible=True),
+                bar, line, gr.update(value=trace_markdown(answer.trace)))
+
+    def like(self, answers: dict, config: dict, data: Any, request: Any = None) -> None:
+        """👍: the question and its SQL become a verified example; 👎: logged."""
+        gr = _gradio()
+        index = data.index if isinstance(data.index, int) else data.index[0]
+        found = (answers or {}).get(str(index))
+        if found is None:
+            return
+        liked = data.liked is True or data.liked == "Like"
+        service = self.service(config)
+        try:
+            service.feedback(question=found["question"], sql=found["sql"], liked=liked, caller=_caller(request))
+        except AskdbError as exc:
+            gr.Warning(exc.one_line())
+            return
+        if liked and found["sql"]:
+            gr.Info("已保存为已验证示例,之后的相同问题会直接使用这条 SQL")
+        elif not liked:
+            gr.Info("已记录反馈")
+
+    def run_sql(self, sql: str, config: dict, request: Any = None) -> tuple:
+        """The "运行 SQL" box: the guard, then the read-only runner."""
+        gr = _gradio()
+        try:
+            result = self.service(config).run_sql(sql or "", caller=_caller(request))
+        except AskdbError as exc:
+            return f"❌ {exc.one_line()}", gr.update(value=None, visible=False)
+        note = "(结果过多,只显示了一部分)" if result.truncated else ""
+        return (f"✅ 已执行:`{result.sql}` — {len(result.frame)} 行{note}",
+                gr.update(value=display_frame(result.frame), visible=True))
+
+    def check_model(self, config: dict) -> Any:
+        gr = _gradio()
+        status = self.service(config).model_status()
+        return gr.update(value="" if status.ok else _banner_text(status.message), visible=not status.ok)
+
+    def apply_settings(self, backend: str, model: str, db: str, config: dict) -> tuple:
+        config = {"backend": backend.strip(), "model": model.strip(), "db": db.strip()}
+        return config, self.check_model(config), [], [], {}
+
+
+def _caller(request: Any) -> str:
+    session = getattr(request, "session_hash", None) if request is not None else None
+    return f"ui:{session[:12]}" if session else "ui"
+
+
+def _banner_text(message: str) -> str:
+    return f"⚠️ **模型暂时无法使用。** {message}"
+
+
+def build_app(settings: Settings, *, service: AssistantService | None = None) -> Any:
+    """The Blocks app; ``service`` replaces the one built from settings (tests)."""
+    gr = _gradio()
+    from askdb.db import safe_url
+    from askdb.serving.registry import known_backends
+
+    app = ChatApp(settings, service=service)
+    with gr.Blocks(title="askdb · 广告数据问答") as demo:
+        demo.askdb = app
+        history, answers = gr.State([]), gr.State({})
+        config = gr.State({})
+        gr.Markdown("## askdb · 广告数据问答\n用中文提问,得到经过检查的 SQL、查询结果和简短分析。")
+        banner = gr.Markdown("", visible=False, elem_id="askdb-banner")
+        with gr.Tab("问答"):
+            chatbot = gr.Chatbot(label="对话", height=560, elem_id="askdb-chat", buttons=["copy"],
+                                 feedback_options=("Like", "Dislike"), group_consecutive_messages=True)
+            with gr.Row():
+                question = gr.Textbox(placeholder="例如:小红书上粉丝最多的5个达人是谁?", show_label=False, scale=8,
+                                      elem_id="askdb-question", lines=1, max_lines=4, submit_btn="提问")
+                clear = gr.Button("新对话", scale=1)
+            gr.Examples(EXAMPLES, inputs=[question], label="示例问题")
+            table = gr.Dataframe(visible=False, interactive=False, wrap=True, elem_id="askdb-table",
+                                 buttons=["copy", "fullscreen"])
+            download = gr.DownloadButton("下载 CSV", visible=False, elem_id="askdb-csv")
+            bar = gr.BarPlot(visible=False, elem_id="askdb-bar", height=320, x_label_angle=-30)
+            line = gr.LinePlot(visible=False, elem_id="askdb-line", height=320)
+            with gr.Accordion("工作流追踪(最近一次)", open=False):
+                trace = gr.Markdown("", elem_id="askdb-trace")
+        with gr.Tab("运行 SQL"):
+            gr.Markdown("直接运行一条 SQL:先经过安全检查,再以只读方式执行(不需要模型)。")
+            sql_box = gr.Code(language="sql", label="SQL", value="SELECT platform, COUNT(*) AS n FROM ads_account "
+                                                                "GROUP BY platform", elem_id="askdb-sql")
+            run_button = gr.Button("运行", variant="primary")
+            sql_status = gr.Markdown("")
+            sql_table = gr.Dataframe(visible=False, interactive=False, wrap=True)
+        with gr.Accordion("设置", open=False):
+            backend = gr.Dropdown(known_backends(), value=settings.llm_backend, label="模型后端")
+            model = gr.Textbox(settings.llm_model, label="模型")
+            db = gr.Textbox(safe_url(settings.database_url) if settings.db_url else settings.database_url,
+                            label="数据库 URL")
+            apply = gr.Button("应用")
+
+        respond, like, run_sql = _with_request(gr, app)
+        outputs = [chatbot, question, table, download, bar, line, trace, banner, history, answers]
+        question.submit(respond, [question, chatbot, history, answers, config], outputs, api_name="ask",
+                        concurrency_limit=None)
+        chatbot.like(like, [answers, config], None)
+        clear.click(lambda: ([], [], {}, "", gr.update(visible=False), gr.update(visible=False),
+                             gr.update(visible=False), gr.update(visible=False)),
+                    None, [chatbot, history, answers, trace, table, download, bar, line], api_name=False)
+        run_button.click(run_sql, [sql_box, config], [sql_status, sql_table], api_name="run_sql")
+        apply.click(app.apply_settings, [backend, model, db, config], [config, banner, chatbot, history, answers],
+                    api_name=False)
+        demo.load(app.check_model, [config], [banner], api_name=False)
+    return demo
+
+
+def _with_request(gr: Any, app: ChatApp) -> tuple:
+    """Handlers whose annotations name gr.Request and gr.LikeData, which Gradio fills in by type."""
+
+    def respond(question, chat, history, answers, config, request):
+        yield from app.respond(question, chat, history, answers, config, request)
+
+    def like(answers, config, data, request):
+        return app.like(answers, config, data, request)
+
+    def run_sql(sql, config, request):
+        return app.run_sql(sql, config, request)
+
+    respond.__annotations__ = {"request": gr.Request}
+    like.__annotations__ = {"data": gr.LikeData, "request": gr.Request}
+    run_sql.__annotations__ = {"request": gr.Request}
+    return respond, like, run_sql
+
+
+def launch(settings: Settings, *, host: str = "127.0.0.1", port: int = 7860, block: bool = True,
+           service: AssistantService | None = None) -> Any:
+    """Start the chat; with ``block=False`` returns the running app (tests, notebooks)."""
+    gr = _gradio()
+    demo = build_app(settings, service=service)
+    demo.queue(default_concurrency_limit=8)
+    demo.launch(server_name=host, server_port=port, prevent_thread_lock=not block, quiet=not block,
+                css=CSS, theme=gr.themes.Soft(), footer_links=[], show_error=True)
+    return demo

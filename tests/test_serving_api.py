@@ -1,0 +1,296 @@
+"""``askdb serve``'s routes: /v1/ask (JSON and SSE), the OpenAI-compatible model (driven by the real
+``openai`` client over a real socket), Dify's External Knowledge API, errors and bad input, and a
+schemathesis run over the OpenAPI schema that finds no 500s."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+from fastapi.testclient import TestClient
+
+from askdb.assistant import Assistant
+from askdb.service import AssistantService
+from askdb.serving.api import create_app, jsonable
+from askdb.serving.ollama_backend import OllamaLLM
+from askdb.settings import Settings
+from askdb.testing import FakeOllamaServer
+
+SQL = "SELECT platform, COUNT(*) AS n FROM ads_account GROUP BY platform"
+ANALYSIS = "- 小红书的达人最多"
+
+
+def reply(messages: list[dict]) -> str:
+    if any("数据分析师" in m["content"] for m in messages):
+        return ANALYSIS
+    return f"<think>按平台统计达人</think>\n```sql\n{SQL}\n```"
+
+
+@pytest.fixture(scope="module")
+def fake_llm() -> Iterator[FakeOllamaServer]:
+    with FakeOllamaServer(reply) as server:
+        yield server
+
+
+def make_service(parts, url: str, settings: Settings) -> AssistantService:
+    llm = OllamaLLM("fake-model", host=url, timeout_s=10, num_ctx=4096)
+    return AssistantService(settings, assistant=Assistant(llm=llm, **parts))
+
+
+@pytest.fixture
+def client(demo_retrieval_parts, fake_llm, settings) -> Iterator[TestClient]:
+    app = create_app(service=make_service(demo_retrieval_parts, fake_llm.url, settings))
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def keyed_client(demo_retrieval_parts, fake_llm, settings) -> Iterator[TestClient]:
+    settings = settings.model_copy(update={"api_keys": {"dify": "key-dify", "webui": "key-webui"}})
+    app = create_app(service=make_service(demo_retrieval_parts, fake_llm.url, settings))
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def sse_events(text: str) -> list[tuple[str | None, str]]:
+    events = []
+    for block in text.strip().split("\n\n"):
+        name = next((line[7:] for line in block.splitlines() if line.startswith("event: ")), None)
+        data = "\n".join(line[6:] for line in block.splitlines() if line.startswith("data: "))
+        events.append((name, data))
+    return events
+
+
+# -- /healthz, /v1/ask -------------------------------------------------------------------------------------
+def test_healthz(client):
+    body = client.get("/healthz").json()
+    assert body["status"] == "ok" and body["assistant"] == "ready"
+
+
+def test_ask_returns_plain_json(client):
+    response = client.post("/v1/ask", json={"question": "各平台的达人数量"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["sql"].startswith(SQL) and body["columns"] == ["platform", "n"]
+    assert sum(row[1] for row in body["rows"]) > 0 and body["analysis"] == ANALYSIS
+    assert body["conversation_id"] and body["trace"][0]["name"] == "retrieve"
+    json.dumps(body)  # nothing but plain JSON
+
+
+def test_ask_streams_the_workflow_as_server_sent_events(client):
+    with client.stream("POST", "/v1/ask", json={"question": "各平台的达人数量", "stream": True}) as response:
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+        text = "".join(response.iter_text())
+    events = sse_events(text)
+    kinds = [name for name, _ in events]
+    assert kinds[0] == "step" and kinds[-1] == "answer"
+    assert {"content", "sql", "table", "analysis"} <= set(kinds)
+    steps = [json.loads(d)["name"] for n, d in events if n == "step"]
+    assert steps == ["retrieve", "sql_llm", "extract", "guard", "run", "analyst"]
+    assert json.loads(events[-1][1])["sql"].startswith(SQL)
+
+
+def test_follow_up_questions_keep_their_context(client, fake_llm):
+    first = client.post("/v1/ask", json={"question": "各平台的达人数量"}).json()
+    client.post("/v1/ask", json={"question": "那粉丝数呢?", "conversation_id": first["conversation_id"]})
+    prompt = json.dumps(fake_llm.requests_to("/api/chat")[-2].json["messages"], ensure_ascii=False)
+    assert "各平台的达人数量" in prompt and "那粉丝数呢" in prompt
+
+
+def test_decimal_and_dates_become_json():
+    import datetime as dt
+
+    import numpy as np
+
+    assert jsonable({"a": Decimal("12.50"), "b": Decimal(3), "c": dt.date(2025, 3, 1), "d": np.int64(4),
+                     "e": float("nan")}) == {"a": 12.5, "b": 3, "c": "2025-03-01", "d": 4, "e": None}
+
+
+# -- errors --------------------------------------------------------------------------------------------
+def test_model_down_is_503_with_how_to_start_it(demo_retrieval_parts, settings):
+    with FakeOllamaServer() as server:
+        url = server.url
+    app = create_app(service=make_service(demo_retrieval_parts, url, settings))
+    with TestClient(app) as test_client:
+        plain = test_client.post("/v1/ask", json={"question": "各平台的达人数量"})
+        streamed = test_client.post("/v1/ask", json={"question": "各平台的达人数量", "stream": True})
+    for response in (plain, streamed):
+        assert response.status_code == 503
+        error = response.json()["error"]
+        assert error["type"] == "LLMUnavailable" and "ollama serve" in error["hint"]
+
+
+@pytest.mark.parametrize(("body", "status"), [
+    ({"question": ""}, 422),
+    ({"question": "   "}, 422),
+    ({"question": "问" * 5000}, 422),
+    ({"question": "x" * (1024 * 1024)}, 413),
+    ({"question": 3}, 422),
+    ({"question": "各平台", "unknown": 1}, 422),
+])
+def test_bad_ask_bodies_are_clear_4xx(client, body, status):
+    response = client.post("/v1/ask", json=body)
+    assert response.status_code == status
+    assert response.json()["error"]["message"]
+
+
+def test_invalid_json_is_422(client):
+    response = client.post("/v1/ask", content=b'{"question": ', headers={"content-type": "application/json"})
+    assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_request"
+
+
+def test_a_chunked_body_over_the_limit_is_413(client):
+    def chunks():
+        for _ in range(300):
+            yield b"x" * 1024
+
+    response = client.post("/v1/ask", content=chunks(), headers={"content-type": "application/json"})
+    assert response.status_code == 413
+
+
+def test_api_keys(keyed_client):
+    assert keyed_client.get("/v1/models").status_code == 401
+    wrong = keyed_client.get("/v1/models", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "invalid_api_key"
+    assert keyed_client.get("/v1/models", headers={"Authorization": "Bearer key-webui"}).status_code == 200
+    assert keyed_client.get("/healthz").status_code == 200  # liveness needs no key
+
+
+# -- OpenAI-compatible, through the real client over a real socket -------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def live_api(demo_retrieval_parts, fake_llm, settings) -> Iterator[str]:
+    import uvicorn
+
+    settings = settings.model_copy(update={"api_keys": {"webui": "key-webui"}})
+    app = create_app(service=make_service(demo_retrieval_parts, fake_llm.url, settings))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{server.config.port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_openai_client_lists_and_chats(live_api, settings):
+    import openai
+
+    client = openai.OpenAI(base_url=live_api + "/v1", api_key="key-webui")
+    assert [m.id for m in client.models.list()] == ["askdb"]
+    completion = client.chat.completions.create(
+        model="askdb", user="analyst-1",
+        messages=[{"role": "system", "content": "你是助手"}, {"role": "user", "content": "各平台的达人数量"}])
+    content = completion.choices[0].message.content
+    assert f"```sql\n{SQL}" in content and "| platform" in content and content.rstrip().endswith(ANALYSIS)
+    assert completion.choices[0].message.model_extra["reasoning_content"] == "按平台统计达人"
+    assert completion.usage.total_tokens > 0
+
+    stream = client.chat.completions.create(
+        model="askdb", stream=True, stream_options={"include_usage": True},
+        messages=[{"role": "user", "content": "各平台的达人数量"}, {"role": "assistant", "content": content},
+                  {"role": "user", "content": [{"type": "text", "text": "那粉丝数呢?"}]}])
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    reasoning = "".join((c.choices[0].delta.model_extra or {}).get("reasoning_content") or ""
+                        for c in chunks if c.choices)
+    assert "| platform" in text and ANALYSIS in text and reasoning == "按平台统计达人"
+    assert chunks[-1].usage is not None and chunks[-1].choices == []
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+
+    from askdb.audit import audit_log
+
+    callers = {e.caller for e in audit_log(settings).tail(10)}
+    assert "webui:analyst-1" in callers and "webui" in callers
+
+
+def test_openai_client_errors(live_api):
+    import openai
+
+    client = openai.OpenAI(base_url=live_api + "/v1", api_key="key-webui", max_retries=0)
+    with pytest.raises(openai.NotFoundError, match="does not exist"):
+        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=live_api + "/v1", api_key="wrong", max_retries=0).models.list()
+    with pytest.raises(openai.BadRequestError, match="no user message"):
+        client.chat.completions.create(model="askdb", messages=[{"role": "system", "content": "hi"}])
+
+
+# -- Dify's External Knowledge API -----------------------------------------------------------------------
+def dify_body(**setting) -> dict:
+    return {"knowledge_id": "askdb", "query": "小红书上粉丝最多的达人",
+            "retrieval_setting": {"top_k": 5, "score_threshold": 0.0, **setting}}
+
+
+def test_dify_retrieval_records(keyed_client):
+    auth = {"Authorization": "Bearer key-dify"}
+    response = keyed_client.post("/retrieval", json=dify_body(), headers=auth)
+    assert response.status_code == 200
+    records = response.json()["records"]
+    assert 0 < len(records) <= 5
+    for record in records:
+        assert set(record) == {"content", "score", "title", "metadata"}
+        assert isinstance(record["content"], str) and 0 <= record["score"] <= 1
+        assert isinstance(record["metadata"], dict)  # Dify breaks on null metadata
+    assert records == sorted(records, key=lambda r: -r["score"])
+    assert any(r["metadata"]["kind"] == "table" and r["content"].startswith("CREATE TABLE") for r in records)
+    top1 = keyed_client.post("/retrieval", json=dify_body(top_k=1), headers=auth).json()["records"]
+    assert len(top1) == 1
+    strict = keyed_client.post("/retrieval", json=dify_body(top_k=20, score_threshold=0.9), headers=auth)
+    assert all(r["score"] >= 0.9 for r in strict.json()["records"])
+
+
+@pytest.mark.parametrize(("headers", "body", "status", "code"), [
+    ({}, dify_body(), 403, 1001),
+    ({"Authorization": "key-dify"}, dify_body(), 403, 1001),
+    ({"Authorization": "Bearer wrong"}, dify_body(), 403, 1002),
+    ({"Authorization": "Bearer key-dify"}, {**dify_body(), "knowledge_id": "other"}, 404, 2001),
+])
+def test_dify_error_codes(keyed_client, headers, body, status, code):
+    response = keyed_client.post("/retrieval", json=body, headers=headers)
+    assert response.status_code == status
+    assert response.json()["error_code"] == code and response.json()["error_msg"]
+
+
+def test_dify_bodyless_probe_is_not_404(keyed_client):
+    response = keyed_client.post("/retrieval", headers={"Authorization": "Bearer key-dify"})
+    assert response.status_code in (400, 422)
+
+
+# -- property-based: the schema's every operation, no 500s ------------------------------------------------------
+def test_openapi_schema_fuzzed_finds_no_server_errors(demo_retrieval_parts, fake_llm, settings):
+    import schemathesis
+    from hypothesis import HealthCheck, given
+    from hypothesis import settings as hsettings
+    from schemathesis.checks import not_a_server_error
+
+    app = create_app(service=make_service(demo_retrieval_parts, fake_llm.url, settings))
+    with TestClient(app):
+        schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+        failures = []
+        for result in schema.get_all_operations():
+            operation = result.ok()
+
+            @hsettings(max_examples=12, deadline=None, database=None,
+                       suppress_health_check=list(HealthCheck))
+            @given(case=operation.as_strategy())
+            def run(case):
+                response = case.call()
+                if response.status_code >= 500:
+                    label = operation.label  # noqa: B023 - run() is called within this iteration
+                    failures.append((label, case.body, response.status_code, response.text[:300]))
+                case.validate_response(response, checks=[not_a_server_error])
+
+            run()
+    assert not failures
