@@ -199,3 +199,12 @@ def test_runner_is_read_only_even_if_asked_nicely(small_demo):
     engine = make_engine(f"sqlite:///{path}", read_only=True)
     with pytest.raises(Exception), engine.connect() as conn:
         conn.execute(text("DELETE FROM ads_summary"))
+
+
+def test_any_sqlite_runner_has_the_mysql_functions(small_demo):
+    # Built the way Assistant.from_settings builds it: a plain engine, no open_runner.
+    path, _ = small_demo
+    runner = SqlAlchemyRunner(make_engine(f"sqlite:///{path}", read_only=True))
+    assistant, _ = make(runner, ["SELECT DATEDIFF(end_date, start_date) AS days FROM ads_campaign", "分析"])
+    answer = assistant.ask("投放周期")
+    assert answer.repairs == 0 and answer.frame["days"].min() >= 7

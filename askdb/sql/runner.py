@@ -70,6 +70,11 @@ class SqlAlchemyRunner:
         self.timeout_s = timeout_s
         self.max_rows = max_rows
         self.dialect = "sqlite" if engine.dialect.name == "sqlite" else "mysql"
+        if self.dialect == "sqlite" and not event.contains(engine, "connect", register_mysql_functions):
+            # The transpiled SQL calls MySQL-compatible functions (DATEDIFF, YEAR...) that every SQLite
+            # connection of this engine must have; pooled connections made before now would lack them.
+            event.listen(engine, "connect", register_mysql_functions)
+            engine.dispose()
 
     def execute(self, sql: str) -> QueryResult:
         """Run one statement read-only; raise QueryTimeout, QueryError or a connection error."""
@@ -148,7 +153,6 @@ def open_runner(url: str, *, timeout_s: float = 15.0, max_rows: int = 1000) -> S
     parsed = parse_url(url)
     if is_sqlite(parsed):
         engine = make_engine(parsed, read_only=True)
-        event.listen(engine, "connect", register_mysql_functions)
     else:
         # The client gives up a little after the server should have: a hung server cannot hang us.
         engine = make_engine(parsed, read_only=True, connect_args={"read_timeout": int(timeout_s) + 10})
