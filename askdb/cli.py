@@ -184,6 +184,10 @@ from askdb.rag.cli import retrieve as _retrieve_cmd
 main.add_command(_index_cmd)
 main.add_command(_retrieve_cmd)
 
+from askdb.eval.cli import eval_group as _eval_group  # noqa: E402
+
+main.add_command(_eval_group)
+
 from askdb.serving.cli import serve as _serve_cmd
 from askdb.ui.cli import chat as _chat_cmd
 

@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import resource
-import statistics
 import sys
 import tempfile
 import time
@@ -33,56 +32,27 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-import sqlglot
-from sqlglot import exp
 
+from askdb.eval.external import KS, retrieval_recall
+from askdb.eval.external import spider_questions as _spider_questions
+from askdb.eval.external import spider_tables as _spider_tables
 from askdb.rag.embed import SentenceTransformerEmbedder
 from askdb.rag.retriever import DenseTableRetriever, HybridRetriever, RetrievalConfig
 from askdb.rag.store import build_index
-from askdb.schemas.catalog import Catalog, Column, ForeignKey, Table, packaged_catalog
+from askdb.schemas.catalog import Catalog, packaged_catalog
 from askdb.schemas.knowledge import packaged_examples, packaged_notes
 
 ROOT = Path(__file__).resolve().parents[1]
 SPIDER = ROOT.parent / "shared" / "bench" / "spider"
 ZH_SET = Path(__file__).resolve().parent / "data" / "ads_retrieval_zh.jsonl"
-KS = (1, 3, 5, 10)
-_TYPES = {"number": "int", "time": "datetime", "boolean": "tinyint", "text": "varchar(255)", "others": "text"}
 
 
-def spider_tables(copy: int = 0) -> tuple[list[Table], dict[str, list[str]]]:
-    """Spider tables as askdb Tables (copy > 0 renames every database to make a synthetic duplicate)."""
-    dbs = json.loads((SPIDER / "tables.json").read_text(encoding="utf-8"))
-    tables, by_db = [], {}
-    for db in dbs:
-        prefix = db["db_id"] if copy == 0 else f"{db['db_id']}_copy{copy}"
-        names = [f"{prefix}__{t}" for t in db["table_names_original"]]
-        cols: list[list[Column]] = [[] for _ in names]
-        for (t, name), (_, natural), typ in zip(db["column_names_original"], db["column_names"], db["column_types"]):
-            if t >= 0:
-                cols[t].append(Column(name, _TYPES.get(typ, "text"), natural))
-        fks: list[list[ForeignKey]] = [[] for _ in names]
-        col_table = [t for t, _ in db["column_names_original"]]
-        col_name = [n for _, n in db["column_names_original"]]
-        for src, dst in db["foreign_keys"]:
-            fks[col_table[src]].append(ForeignKey((col_name[src],), names[col_table[dst]], (col_name[dst],)))
-        pks = {col_table[p]: col_name[p] for p in db["primary_keys"] if isinstance(p, int)}
-        for i, name in enumerate(names):
-            natural = db["table_names"][i]
-            tables.append(Table(name, tuple(cols[i]), natural, (pks[i],) if i in pks else (), tuple(fks[i])))
-        by_db[prefix] = names
-    return tables, by_db
+def spider_tables(copy: int = 0):
+    return _spider_tables(SPIDER.parent, copy)
 
 
 def spider_questions(by_db: dict[str, list[str]], limit: int | None) -> list[dict]:
-    rows = json.loads((SPIDER / "dev.json").read_text(encoding="utf-8"))[:limit]
-    out = []
-    for row in rows:
-        lookup = {n.split("__", 1)[1].lower(): n for n in by_db[row["db_id"]]}
-        tree = sqlglot.parse_one(row["query"], read="sqlite")
-        gold = sorted({lookup[t.name.lower()] for t in tree.find_all(exp.Table) if t.name.lower() in lookup})
-        if gold:
-            out.append({"question": row["question"], "db": row["db_id"], "gold": gold})
-    return out
+    return _spider_questions(SPIDER.parent, by_db, limit)
 
 
 def ads_questions() -> list[dict]:
@@ -105,46 +75,9 @@ def ads_values():
             engine.dispose()
 
 
-def _base(name: str) -> str:
-    return name.split("__", 1)[-1].lower()
-
-
 def evaluate(retriever, questions: list[dict], scopes: dict[str, list[str]] | None, join: bool) -> dict:
-    """recall@k strict and lenient, all@k, latency; scopes given means the db hint is used."""
-    recall = {m: {k: [] for k in KS} for m in ("strict", "lenient")}
-    complete = {k: [] for k in KS}
-    joined, sizes, latency = [], [], []
-    for q in questions:
-        scope = set(scopes[q["db"]]) if scopes is not None else None
-        start = time.perf_counter()
-        result = retriever.retrieve(q["question"], k=max(KS), scope=scope)
-        latency.append((time.perf_counter() - start) * 1000)
-        ranked = [t.name for t in result.tables if t.via == "rank"]
-        gold = q["gold"]
-        for k in KS:
-            top = ranked[:k]
-            recall["strict"][k].append(sum(g in top for g in gold) / len(gold))
-            bases = {_base(t) for t in top}
-            recall["lenient"][k].append(sum(_base(g) in bases for g in gold) / len(gold))
-            complete[k].append(all(g in top for g in gold))
-        if join:
-            top5 = result.tables[:5]
-            extra = [t.name for t in retriever._join_tables(list(top5))]
-            with5 = [t.name for t in top5] + extra
-            joined.append(sum(g in with5 for g in gold) / len(gold))
-            sizes.append(len(with5))
-    mean = statistics.fmean
-    lat = sorted(latency)
-    return {
-        "n": len(questions),
-        "strict": {k: round(mean(v), 4) for k, v in recall["strict"].items()},
-        "lenient": {k: round(mean(v), 4) for k, v in recall["lenient"].items()},
-        "all": {k: round(mean(v), 4) for k, v in complete.items()},
-        "join@5": round(mean(joined), 4) if joined else None,
-        "tables@5+join": round(mean(sizes), 2) if sizes else None,
-        "p50_ms": round(lat[len(lat) // 2], 1),
-        "p95_ms": round(lat[int(len(lat) * 0.95) - 1], 1),
-    }
+    """recall@k strict and lenient, all@k, latency (shared with `askdb eval --dataset spider-retrieval`)."""
+    return retrieval_recall(retriever, questions, scopes, join)
 
 
 def _fmt(name: str, mode: str, r: dict) -> str:

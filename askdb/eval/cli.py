@@ -1,0 +1,225 @@
+"""``askdb eval``: run a question set against a model and report; ``askdb eval compare`` two runs."""
+
+from __future__ import annotations
+
+import re
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from askdb.cli import handle_errors, print_json, settings_from
+
+DATASETS = ("ads", "defog", "spider-retrieval", "bird-guard")
+NO_REUSE = 1.01  # example_match above 1.0: the eval measures the model, never a reused verified example
+
+
+def _slug(*parts: str | None) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", "-".join(p for p in parts if p))
+
+
+def _bar(total: int, initial: int, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, unit="q", file=sys.stderr, disable=None)
+
+
+@click.group("eval", invoke_without_command=True)
+@click.option("--dataset", type=click.Choice(DATASETS), default="ads", show_default=True)
+@click.option("--split", type=click.Choice(["train", "test", "all"]), default="test", show_default=True,
+              help="ads question split (test is never used for fine-tuning or examples)")
+@click.option("--backend", help="LLM backend (ollama, openai, vllm, llamacpp, replay)")
+@click.option("--model", help="model name or path for the backend")
+@click.option("--limit", type=click.IntRange(min=1), help="only the first N questions")
+@click.option("--db", "db_url", help="ads: the database to ask (default ASKDB_DB_URL or the demo); "
+              "defog: a MySQL server URL to build its databases in (default: SQLite only)")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="folder for results (default under $ASKDB_HOME/eval)")
+@click.option("--resume", is_flag=True, help="skip questions already in the folder's results.jsonl")
+@click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
+@click.pass_context
+@handle_errors
+def eval_group(ctx: click.Context, dataset: str, split: str, backend: str | None, model: str | None,
+               limit: int | None, db_url: str | None, out_dir: Path | None, resume: bool, as_json: bool) -> None:
+    """Evaluate a model: accuracy, valid SQL, declines, latency; writes result.json and report.md."""
+    if ctx.invoked_subcommand is not None:
+        return
+    settings = settings_from(ctx)
+    if dataset == "bird-guard":
+        summary = _bird_guard()
+    elif dataset == "spider-retrieval":
+        summary = _spider_retrieval(settings, limit)
+    else:
+        name = backend or settings.llm_backend
+        out = out_dir or settings.home / "eval" / _slug(dataset, split, name, model or settings.llm_model)
+        runner = _run_ads if dataset == "ads" else _run_defog
+        summary = runner(settings, split=None if split == "all" else split, backend=backend, model=model,
+                         limit=limit, db_url=db_url, out=out, resume=resume)
+    if as_json:
+        print_json(summary)
+
+
+def _meta(dataset: str, split: str | None, llm: Any, db: str | None) -> dict[str, Any]:
+    from askdb.db import safe_url
+    from askdb.eval.runner import is_harness_backend
+
+    return {"dataset": dataset, "split": split, "backend": llm.name, "model": llm.model,
+            "db": safe_url(db) if db else None, "harness_only": is_harness_backend(llm.name),
+            "started": datetime.now(UTC).isoformat(timespec="seconds")}
+
+
+def _finish(out: Path, meta: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
+    from askdb.eval.metrics import summarize
+    from askdb.eval.report import write_report, write_result
+
+    summary = summarize(records)
+    result = {"meta": meta, "summary": summary, "records": records}
+    write_result(out / "result.json", meta, summary, records)
+    report = write_report(out, result)
+    tag = " (harness check: replayed/scripted replies, not a model's accuracy)" if meta["harness_only"] else ""
+    click.echo(f"{meta['backend']}/{meta['model']}{tag}: accuracy {summary['accuracy']}, "
+               f"EX {summary['execution_accuracy']}, valid SQL {summary['valid_sql_rate']} "
+               f"over {summary['questions']} questions; report: {report}", err=True)
+    return summary
+
+
+def _eval_assistant(settings: Any, backend: str | None, model: str | None) -> Any:
+    from askdb.assistant import Assistant
+    from askdb.serving.registry import create_llm
+
+    return Assistant.from_settings(settings, llm=create_llm(settings, backend=backend, model=model),
+                                   example_match=NO_REUSE)
+
+
+def _run_ads(settings: Any, *, split: str | None, backend: str | None, model: str | None, limit: int | None,
+             db_url: str | None, out: Path, resume: bool) -> dict[str, Any]:
+    from askdb.eval.dataset import load_ads_questions
+    from askdb.eval.runner import GoldExecutor
+    from askdb.sql.context import GuardContext
+
+    if db_url:
+        settings = settings.model_copy(update={"db_url": db_url})
+    questions = load_ads_questions(split)[:limit]
+    assistant = _eval_assistant(settings, backend, model)
+    gold = GoldExecutor(assistant.runner, GuardContext(assistant.catalog, row_limit=assistant.row_limit))
+    records = _run_with_bar(assistant, questions, out, gold, resume, "ads")
+    return _finish(out, _meta("ads", split, assistant.llm, settings.database_url), records)
+
+
+def _run_with_bar(assistant: Any, questions: list, out: Path, gold: Any, resume: bool, desc: str) -> list:
+    from askdb.eval.runner import read_results, run_questions
+
+    results = out / "results.jsonl"
+    done = {r["id"] for r in read_results(results)} if resume else set()
+    with _bar(len(questions), sum(q.id in done for q in questions), desc) as bar:
+        return run_questions(assistant, questions, results, gold, resume=resume, progress=lambda _r: bar.update(1))
+
+
+def _run_defog(settings: Any, *, split: str | None, backend: str | None, model: str | None, limit: int | None,
+               db_url: str | None, out: Path, resume: bool) -> dict[str, Any]:
+    from askdb.eval.external import bench_dir, build_defog, defog_databases, defog_questions
+    from askdb.eval.runner import GoldExecutor
+    from askdb.sql.context import GuardContext
+
+    bench = bench_dir()
+    questions = defog_questions(bench)[:limit]
+    dbs = sorted({q.db for q in questions})
+    server = db_url.rstrip("/") if db_url else None
+    urls = {db: f"{server}/defog_{db}" for db in dbs} if server else {}
+    built = build_defog(bench, [d for d in dbs if d in defog_databases(bench)], out / "defog",
+                        (lambda db: urls[db]) if server else None,
+                        progress=lambda db, t: click.echo(f"built defog {db}: {t}", err=True))
+    records, llm = [], None
+    for db in dbs:
+        url = urls.get(db) or f"sqlite:///{out / 'defog' / f'{db}.db'}"
+        assistant = _eval_assistant(settings.model_copy(update={"db_url": url}), backend, model)
+        llm = assistant.llm
+        gold = GoldExecutor(assistant.runner, GuardContext(assistant.catalog, row_limit=assistant.row_limit,
+                                                           database=db), strip_qualifiers=True)
+        records += _run_with_bar(assistant, [q for q in questions if q.db == db], out / db, gold, resume, db)
+    meta = _meta("defog", "test", llm, server)
+    meta["build_s"] = built
+    return _finish(out, meta, records)
+
+
+def _bird_guard() -> dict[str, Any]:
+    from askdb.eval.external import bench_dir, guard_false_rejections
+
+    total, rejected = guard_false_rejections(bench_dir())
+    click.echo(f"guard on BIRD mini-dev + defog MySQL gold: {total} statements, {len(rejected)} refused "
+               f"({len(rejected) / total:.2%} false rejections)", err=True)
+    for line in rejected:
+        click.echo(f"  {line}", err=True)
+    return {"statements": total, "rejected": len(rejected), "false_rejection_rate": round(len(rejected) / total, 4),
+            "refused": rejected}
+
+
+def _spider_retrieval(settings: Any, limit: int | None) -> dict[str, Any]:
+    from askdb.eval.external import bench_dir, retrieval_recall, spider_questions, spider_tables
+    from askdb.rag.embed import SentenceTransformerEmbedder
+    from askdb.rag.retriever import HybridRetriever, RetrievalConfig
+    from askdb.rag.store import build_index
+    from askdb.schemas.catalog import Catalog
+
+    bench = bench_dir()
+    tables, by_db = spider_tables(bench)
+    embedder = SentenceTransformerEmbedder(settings.embedding_model)
+    index = build_index(Catalog(tuple(tables)), embedder, notes=())
+    retriever = HybridRetriever(index, embedder, RetrievalConfig(budget_tokens=10**6))
+    questions = spider_questions(bench, by_db, limit)
+    out = {}
+    for label, scopes in (("pooled", None), ("db_hint", by_db)):
+        with _bar(len(questions), 0, f"spider {label}") as bar:
+            out[label] = retrieval_recall(retriever, questions, scopes, join=True, progress=lambda: bar.update(1))
+        r = out[label]
+        click.echo(f"spider {label}: {r['n']} questions, recall@5 strict {r['strict'][5]}, "
+                   f"lenient {r['lenient'][5]}, all@5 {r['all'][5]}, p50 {r['p50_ms']} ms", err=True)
+    return out
+
+
+@eval_group.command("compare")
+@click.argument("a", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("b", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="print the comparison as JSON")
+@handle_errors
+def compare_cmd(a: Path, b: Path, as_json: bool) -> None:
+    """Compare two result.json files: metric changes and every question that regressed."""
+    from askdb.eval.report import compare, compare_markdown, load_result
+
+    diff = compare(load_result(a), load_result(b))
+    if as_json:
+        print_json(diff)
+    else:
+        click.echo(compare_markdown(diff))
+    if diff["regressions"]:
+        sys.exit(1)
+
+
+@eval_group.command("record-gold")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--split", type=click.Choice(["train", "test", "all"]), default="test", show_default=True)
+@click.option("--limit", type=click.IntRange(min=1))
+@click.option("--db", "db_url", help="database to run against (default ASKDB_DB_URL or the demo)")
+@click.pass_context
+@handle_errors
+def record_gold(ctx: click.Context, path: Path, split: str, limit: int | None, db_url: str | None) -> None:
+    """Write a replay file whose replies are the ads gold SQL, to check the harness with --backend replay."""
+    import tempfile
+
+    from askdb.eval.dataset import load_ads_questions
+    from askdb.eval.replay import GoldOracleFakeLLM, record_gold_replay
+    from askdb.eval.runner import GoldExecutor
+    from askdb.sql.context import GuardContext
+
+    settings = settings_from(ctx)
+    if db_url:
+        settings = settings.model_copy(update={"db_url": db_url})
+    questions = load_ads_questions(None if split == "all" else split)[:limit]
+    from askdb.assistant import Assistant
+
+    assistant = Assistant.from_settings(settings, llm=GoldOracleFakeLLM(questions), example_match=NO_REUSE)
+    gold = GoldExecutor(assistant.runner, GuardContext(assistant.catalog, row_limit=assistant.row_limit))
+    with tempfile.TemporaryDirectory() as work:
+        n = record_gold_replay(assistant, questions, path, gold, Path(work))
+    click.echo(f"{n} replies for {len(questions)} questions written to {path}")

@@ -1,0 +1,185 @@
+"""The result of a run as JSON and as a markdown report with a chart; comparing two runs.
+
+A run whose replies came from a recording or a script says so at the top of its report: it shows
+that the harness scores what it should, not how good any model is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from askdb.errors import ConfigError
+
+HARNESS_NOTICE = ("**This run validates the evaluation harness, not a model**: the replies came from "
+                  "the `{backend}` backend (recorded or scripted answers), so its accuracy says nothing "
+                  "about any model.")
+BAR_WIDTH = 30
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.replace(tmp, path)
+
+
+def write_result(path: Path, meta: dict[str, Any], summary: dict[str, Any], records: list[dict[str, Any]]) -> None:
+    """The whole run as one JSON document (written atomically)."""
+    _atomic_write(path, json.dumps({"meta": meta, "summary": summary, "records": records},
+                                   ensure_ascii=False, indent=1, default=str))
+
+
+def load_result(path: Path) -> dict[str, Any]:
+    """A result file written by ``write_result``."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read eval result {path}: {exc}", hint="pass a result.json from askdb eval") from None
+    if not {"meta", "summary", "records"} <= set(data):
+        raise ConfigError(f"{path} is not an askdb eval result", hint="pass a result.json from askdb eval")
+    return data
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def _ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.1f}"
+
+
+def text_bars(items: list[tuple[str, float]], scale: float = 1.0, fmt: str = "{:.1%}") -> str:
+    """A bar chart in text, one line per item (for reports without matplotlib)."""
+    width = max((len(label) for label, _ in items), default=0)
+    lines = []
+    for label, value in items:
+        filled = round(BAR_WIDTH * (value / scale if scale else 0))
+        lines.append(f"{label.ljust(width)} {'█' * filled}{'·' * (BAR_WIDTH - filled)} {fmt.format(value)}")
+    return "\n".join(lines)
+
+
+def _png_chart(path: Path, summary: dict[str, Any]) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    categories = summary["by_category"]
+    latency = {k: v for k, v in summary["latency_ms"].items() if v["p50"] is not None}
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    left.barh(list(categories), [c["accuracy"] or 0 for c in categories.values()], color="#4C78A8")
+    left.set_xlim(0, 1)
+    left.set_title("accuracy by category")
+    names = list(latency)
+    right.barh([f"{n} p50" for n in names], [latency[n]["p50"] for n in names], color="#72B7B2")
+    right.barh([f"{n} p95" for n in names], [latency[n]["p95"] for n in names], color="#F58518")
+    right.set_title("latency per step (ms)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def markdown_report(result: dict[str, Any], chart: str | None = None) -> str:
+    """The report a person reads: who answered, the headline figures, accuracy by category, latency."""
+    meta, s = result["meta"], result["summary"]
+    lines = [f"# askdb eval: {meta['dataset']} ({meta.get('split') or 'all'})", ""]
+    if meta.get("harness_only"):
+        lines += [HARNESS_NOTICE.format(backend=meta["backend"]), ""]
+    lines += [
+        f"- backend: `{meta['backend']}`, model: `{meta['model']}`",
+        f"- database: `{meta.get('db')}`; questions: {s['questions']} ({s['answerable']} answerable, "
+        f"{s['should_decline']} to decline); started {meta.get('started')}",
+        "",
+        "| metric | value |", "|---|---|",
+        f"| accuracy (answers and declines) | {_pct(s['accuracy'])} |",
+        f"| execution accuracy (answerable) | {_pct(s['execution_accuracy'])} |",
+        f"| exact-set match | {_pct(s['exact_set_match'])} |",
+        f"| valid SQL | {_pct(s['valid_sql_rate'])} (first try {_pct(s['first_try_valid_rate'])}) |",
+        f"| guard rejections (of checked statements) | {_pct(s['guard_rejection_rate'])} |",
+        f"| repairs used | {s['repairs_used']} over {s['questions_repaired']} questions |",
+        f"| correct declines | {_pct(s['correct_declines'])} |",
+        f"| false declines (answerable) | {_pct(s['false_declines'])} |",
+        f"| table-retrieval recall | {_pct(s['table_recall'])} |",
+        f"| tokens (prompt / completion) | {s['tokens']['prompt']:,} / {s['tokens']['completion']:,} |",
+        f"| model errors | {s['errors']} |",
+        "",
+        "## Latency per step (ms)", "", "| step | p50 | p95 | n |", "|---|---|---|---|",
+    ]
+    lines += [f"| {name} | {_ms(v['p50'])} | {_ms(v['p95'])} | {v['n']} |" for name, v in s["latency_ms"].items()]
+    lines += ["", "## Accuracy by category", ""]
+    if chart:
+        lines += [f"![accuracy and latency]({chart})", ""]
+    bars = [(k, v["accuracy"] or 0.0) for k, v in s["by_category"].items()]
+    lines += ["```", text_bars(bars), "```", "", "## Accuracy by difficulty", "",
+              "```", text_bars([(k, v["accuracy"] or 0.0) for k, v in s["by_difficulty"].items()]), "```", ""]
+    wrong = [r for r in result["records"] if not r["correct"]]
+    if wrong:
+        lines += ["## Wrong answers", "", "| id | question | outcome | SQL |", "|---|---|---|---|"]
+        lines += [f"| {r['id']} | {r['question']} | {r['outcome']} | `{(r['pred_sql'] or r.get('error') or '')[:120]}` |"
+                  for r in wrong]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(out: Path, result: dict[str, Any]) -> Path:
+    """report.md (and chart.png when matplotlib is installed) in ``out``."""
+    chart = "chart.png" if _png_chart(out / "chart.png", result["summary"]) else None
+    path = out / "report.md"
+    _atomic_write(path, markdown_report(result, chart))
+    return path
+
+
+def compare(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """What changed from run A to run B: headline deltas, and every question that got worse or better."""
+    before = {r["id"]: r for r in a["records"]}
+    after = {r["id"]: r for r in b["records"]}
+    common = [i for i in after if i in before]
+    keys = ("accuracy", "execution_accuracy", "exact_set_match", "valid_sql_rate", "guard_rejection_rate",
+            "correct_declines", "table_recall")
+    deltas = {k: _delta(a["summary"].get(k), b["summary"].get(k)) for k in keys}
+    for step in ("total", "sql_llm"):
+        pa, pb = a["summary"]["latency_ms"].get(step, {}), b["summary"]["latency_ms"].get(step, {})
+        deltas[f"{step}_p50_ms"] = _delta(pa.get("p50"), pb.get("p50"))
+    return {
+        "a": {k: a["meta"].get(k) for k in ("backend", "model", "dataset", "split", "harness_only")},
+        "b": {k: b["meta"].get(k) for k in ("backend", "model", "dataset", "split", "harness_only")},
+        "common_questions": len(common),
+        "deltas": deltas,
+        "regressions": [_change(before[i], after[i]) for i in common if before[i]["correct"] and not after[i]["correct"]],
+        "fixes": [_change(before[i], after[i]) for i in common if not before[i]["correct"] and after[i]["correct"]],
+    }
+
+
+def _delta(x: float | None, y: float | None) -> dict[str, float | None]:
+    return {"a": x, "b": y, "change": None if x is None or y is None else round(y - x, 4)}
+
+
+def _change(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    return {"id": after["id"], "question": after["question"], "outcome_a": before["outcome"],
+            "outcome_b": after["outcome"], "sql_a": before["pred_sql"], "sql_b": after["pred_sql"]}
+
+
+def compare_markdown(diff: dict[str, Any]) -> str:
+    """The comparison as markdown: deltas, then regressions by question."""
+    def who(side: dict[str, Any]) -> str:
+        tag = " (harness check, not a model)" if side.get("harness_only") else ""
+        return f"`{side['backend']}` / `{side['model']}`{tag}"
+
+    lines = [f"# eval compare: A = {who(diff['a'])}, B = {who(diff['b'])}", "",
+             f"{diff['common_questions']} questions in both runs.", "",
+             "| metric | A | B | change |", "|---|---|---|---|"]
+    for key, d in diff["deltas"].items():
+        lines.append(f"| {key} | {d['a']} | {d['b']} | {d['change']} |")
+    lines += ["", f"## Regressions ({len(diff['regressions'])})", ""]
+    lines += [f"- {r['id']} {r['question']}: {r['outcome_a']} → {r['outcome_b']}; B wrote `{r['sql_b']}`"
+              for r in diff["regressions"]] or ["none"]
+    lines += ["", f"## Fixes ({len(diff['fixes'])})", ""]
+    lines += [f"- {r['id']} {r['question']}" for r in diff["fixes"]] or ["none"]
+    return "\n".join(lines) + "\n"
