@@ -87,3 +87,19 @@ def test_defog_database_builds_into_both_engines_with_equal_gold_results(db, tmp
         with admin.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
         admin.close()
+
+
+@pytest.mark.mariadb
+def test_defog_interval_abbreviations_build_on_mariadb(tmp_path):
+    # ewallet's data says INTERVAL '15 min'; MySQL knows only MINUTE.
+    bench = require_bench()
+    name = f"askdb_test_defog_{uuid.uuid4().hex[:8]}"
+    try:
+        build_defog(bench, ["ewallet"], tmp_path, lambda _db: mysql_url(name))
+        rows = open_runner(f"sqlite:///{tmp_path / 'ewallet.db'}").execute("SELECT COUNT(*) FROM users").rows()
+        assert rows[0][0] > 0
+    finally:
+        admin = mariadb_admin()
+        with admin.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.close()

@@ -137,9 +137,22 @@ def _defog_statements(bench: Path, db: str) -> list[exp.Expression]:
             node.comments = None
         for table in statement.find_all(exp.Table):
             table.set("db", None)
+        for interval in statement.find_all(exp.Interval):
+            _plain_unit(interval)
         if isinstance(statement, exp.Create):
             _simplify_ddl(statement)
     return statements
+
+
+# PostgreSQL accepts abbreviations ('15 min') that sqlglot passes through and MySQL refuses.
+_UNIT_ABBREVIATIONS = {"MIN": "MINUTE", "MINS": "MINUTE", "SEC": "SECOND", "SECS": "SECOND",
+                       "HR": "HOUR", "HRS": "HOUR"}
+
+
+def _plain_unit(interval: exp.Interval) -> None:
+    unit = interval.args.get("unit")
+    if unit is not None and unit.name.upper() in _UNIT_ABBREVIATIONS:
+        interval.set("unit", exp.var(_UNIT_ABBREVIATIONS[unit.name.upper()]))
 
 
 def _simplify_ddl(create: exp.Create) -> None:
