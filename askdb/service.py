@@ -168,7 +168,7 @@ def probe_model(settings: Settings, *, timeout_s: float = 2.0) -> ModelStatus:
         response.raise_for_status()
         served = names(response.json())
     except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
-        return ModelStatus(False, f"无法连接模型服务 {url}({type(exc).__name__})。{start}。"
+        return ModelStatus(False, f"无法连接模型服务 `{url}`({type(exc).__name__})。{start}。"
                                   "在此之前,已验证示例中的问题和“运行 SQL”仍可使用。")
     if model not in served and f"{model}:latest" not in served:
         return ModelStatus(False, f"模型服务在运行,但没有模型 `{model}`(已有:{', '.join(served) or '无'})。{start}。")
