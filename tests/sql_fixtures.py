@@ -1,4 +1,4 @@
-"""Helpers for the SQL tests: the packaged corpora and catalogs of the external benchmark schemas."""
+"""Helpers for the SQL tests: the packaged corpora, and the external benchmark folder."""
 
 from __future__ import annotations
 
@@ -22,6 +22,3 @@ def require_bench() -> Path:
         pytest.skip(f"external benchmark data not found at {BENCH} (see shared/bench/README.md)")
     return BENCH
 
-
-# One copy of the external-set readers, shared with `askdb eval --dataset bird-guard`.
-from askdb.eval.external import bird_catalogs, bird_queries, defog_catalog, defog_queries  # noqa: F401

@@ -15,15 +15,9 @@ from pathlib import Path
 import pytest
 
 from askdb.assistant import Assistant
-from askdb.db import make_engine
 from askdb.errors import LLMTimeout, LLMUnavailable, ModelNotFound
-from askdb.rag.retriever import HybridRetriever
-from askdb.rag.store import IndexStore
-from askdb.schemas.catalog import packaged_catalog
-from askdb.schemas.knowledge import packaged_examples, packaged_notes
 from askdb.serving.ollama_backend import OllamaLLM
 from askdb.serving.openai_backend import OpenAICompatibleLLM
-from askdb.sql.runner import SqlAlchemyRunner
 from askdb.testing import FakeOllamaServer, FakeOpenAIServer, FakeReply
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,17 +36,8 @@ def scripted(sql_reply: str | FakeReply):
 
 
 @pytest.fixture(scope="module")
-def parts(small_demo, embedder, tmp_path_factory):
-    from askdb.rag.values import sample_values
-
-    path, _ = small_demo
-    engine = make_engine(f"sqlite:///{path}", read_only=True)
-    catalog = packaged_catalog()
-    index, _ = IndexStore(tmp_path_factory.mktemp("e2e-index")).load_or_build(
-        catalog, embedder, notes=packaged_notes(), examples=packaged_examples(),
-        values=lambda: sample_values(engine, catalog))
-    return {"retriever": HybridRetriever(index, embedder), "runner": SqlAlchemyRunner(engine, timeout_s=5),
-            "catalog": catalog}
+def parts(demo_retrieval_parts):
+    return demo_retrieval_parts
 
 
 def ollama(url: str, **kwargs) -> OllamaLLM:

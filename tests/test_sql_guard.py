@@ -6,17 +6,11 @@ import pytest
 from sqlglot import exp
 
 from askdb.errors import SqlRejected
+from askdb.eval.external import guard_false_rejections
 from askdb.schemas.catalog import packaged_catalog
 from askdb.sql.context import GuardContext
 from askdb.sql.guard import check, guard
-from tests.sql_fixtures import (
-    bird_catalogs,
-    bird_queries,
-    corpus,
-    defog_catalog,
-    defog_queries,
-    require_bench,
-)
+from tests.sql_fixtures import corpus, require_bench
 
 HOSTILE = corpus("hostile.jsonl")
 LEGIT = corpus("legit_ads.jsonl")
@@ -100,27 +94,8 @@ def test_cte_names_only_resolve_inside_their_with() -> None:
     assert check(outside, CTX).violations[0].rule == "names"
 
 
-def _external_rejections() -> tuple[int, list[str]]:
-    bench = require_bench()
-    rejected, total = [], 0
-    catalogs = bird_catalogs(bench)
-    for sql, db in bird_queries(bench):
-        total += 1
-        verdict = check(sql, GuardContext(catalogs[db], database=db))
-        if not verdict.ok:
-            rejected.append(f"bird/{db}: {verdict.violations[0].message} :: {sql[:120]}")
-    defog: dict = {}
-    for name, db, sql in defog_queries(bench):
-        total += 1
-        catalog = defog.setdefault(db, defog_catalog(bench, db))
-        verdict = check(sql, GuardContext(catalog, database=db))
-        if not verdict.ok:
-            rejected.append(f"defog/{name}/{db}: {verdict.violations[0].message} :: {sql[:120]}")
-    return total, rejected
-
-
 def test_false_rejection_rate_on_external_mysql_gold_is_below_one_percent() -> None:
-    total, rejected = _external_rejections()
+    total, rejected = guard_false_rejections(require_bench())
     rate = len(rejected) / total
     print(f"\nexternal gold: {total} statements, {len(rejected)} rejected ({rate:.2%})", *rejected, sep="\n")
     assert total > 900
