@@ -12,39 +12,20 @@ from pathlib import Path
 import pytest
 
 from askdb.assistant import Assistant
-from askdb.db import make_engine
 from askdb.eval.dataset import load_ads_questions
 from askdb.eval.metrics import summarize
 from askdb.eval.replay import ANALYSIS_REPLY, DECLINE_REPLY, record_gold_replay, write_replies
 from askdb.eval.report import compare, load_result, markdown_report, write_report, write_result
 from askdb.eval.runner import GoldExecutor, read_results, run_questions
-from askdb.rag.retriever import HybridRetriever
-from askdb.rag.store import IndexStore
-from askdb.schemas.catalog import packaged_catalog
-from askdb.schemas.knowledge import packaged_examples, packaged_notes
 from askdb.serving.replay_backend import ReplayLLM
 from askdb.sql.context import GuardContext
-from askdb.sql.runner import SqlAlchemyRunner
 
 TEST = load_ads_questions("test")
 
 
 @pytest.fixture(scope="module")
-def parts(small_demo, embedder, tmp_path_factory):
-    from sqlalchemy import event
-
-    from askdb.rag.values import sample_values
-    from askdb.sql.sqlite_functions import register_mysql_functions
-
-    path, _ = small_demo
-    engine = make_engine(f"sqlite:///{path}", read_only=True)
-    event.listen(engine, "connect", register_mysql_functions)
-    catalog = packaged_catalog()
-    index, _ = IndexStore(tmp_path_factory.mktemp("eval-index")).load_or_build(
-        catalog, embedder, notes=packaged_notes(), examples=packaged_examples(),
-        values=lambda: sample_values(engine, catalog))
-    return {"retriever": HybridRetriever(index, embedder), "runner": SqlAlchemyRunner(engine, timeout_s=10),
-            "catalog": catalog}
+def parts(demo_retrieval_parts):
+    return demo_retrieval_parts
 
 
 def assistant_with(parts, llm) -> Assistant:
