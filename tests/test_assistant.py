@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pytest
 from sqlalchemy import text
 
-from askdb.assistant import Assistant, Turn
+from askdb.assistant import Assistant
 from askdb.db import make_engine
 from askdb.errors import LLMUnavailable, NoAnswer
 from askdb.rag.retriever import ExampleHit, Retrieval, TableHit

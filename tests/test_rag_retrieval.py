@@ -13,7 +13,6 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the packaged model must never reach for the hub
 
 from askdb.rag.documents import ColumnValues
-from askdb.rag.embed import SentenceTransformerEmbedder
 from askdb.rag.retriever import HybridRetriever
 from askdb.rag.store import IndexStore
 from askdb.rag.values import sample_values
