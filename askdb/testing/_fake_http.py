@@ -78,6 +78,9 @@ class ReplyScript:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive and chunked streaming, as the real servers do
+    # Ollama (Go) and vLLM (uvicorn) send with TCP_NODELAY; without it a reused connection waits
+    # ~40 ms per reply on Nagle plus delayed ACK, which no real server would charge.
+    disable_nagle_algorithm = True
     fake: FakeHTTPServer  # set on the subclass each server makes
 
     def log_message(self, format: str, *args: Any) -> None:
