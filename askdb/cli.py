@@ -194,6 +194,10 @@ from askdb.ui.cli import chat as _chat_cmd
 main.add_command(_serve_cmd)
 main.add_command(_chat_cmd)
 
+from askdb.finetune.cli import finetune as _finetune_group  # noqa: E402
+
+main.add_command(_finetune_group)
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,161 @@
+"""Deploy a GGUF to Ollama: a Modelfile whose TEMPLATE is the chat format the model was trained on.
+
+A template that differs from training by one newline silently degrades a fine-tuned model, so the
+template is not typed by hand per model: it is chosen from the family of the tokenizer's own
+``chat_template`` and a test renders both for the same conversation. Registering goes through
+Ollama's HTTP API (blob upload by digest, then ``/api/create`` with structured fields); with no
+server running, the Modelfile is written and the ``ollama create`` command printed instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from askdb.errors import ConfigError, LLMError
+
+# Parameters as the seed's Modelfile: near-greedy decoding, a 4k window.
+DEFAULT_PARAMETERS: dict[str, Any] = {"temperature": 0.1, "num_ctx": 4096}
+
+
+@dataclass(frozen=True)
+class ChatFormat:
+    """An Ollama chat template (Go text/template), its stop tokens and the default system message."""
+
+    family: str
+    template: str
+    stop: tuple[str, ...]
+    system: str | None = None
+
+
+# Qwen2 / Qwen2.5 ChatML. Ollama puts the Modelfile's SYSTEM in front of a conversation that has
+# no system message, which is exactly what the Jinja template does with its default system text.
+_CHATML_TEMPLATE = (
+    "{{- range .Messages }}<|im_start|>{{ .Role }}\n"
+    "{{ .Content }}<|im_end|>\n"
+    "{{ end }}<|im_start|>assistant\n"
+)
+
+
+def chat_format(chat_template: str | None) -> ChatFormat:
+    """The Ollama chat format for a tokenizer's Jinja ``chat_template``, by its family."""
+    if not chat_template:
+        raise ConfigError("the tokenizer has no chat_template", hint="fine-tune from a chat (instruct) model")
+    if "<|im_start|>" in chat_template:
+        return ChatFormat("chatml", _CHATML_TEMPLATE, ("<|im_start|>", "<|im_end|>"),
+                          system=_default_system(chat_template))
+    raise ConfigError("unsupported chat template family (only ChatML/Qwen2 is mapped so far)",
+                      hint="add its Ollama template to askdb/finetune/ollama.py with a parity test")
+
+
+_CHATML_DEFAULT_SYSTEM = re.compile(r"<\|im_start\|>system(?:\\n|\n)([^{}'+\n]*?)<\|im_end\|>")
+
+
+def _default_system(chat_template: str) -> str | None:
+    """The system text the Jinja template inserts when a conversation has none (Qwen: a fixed sentence)."""
+    found = _CHATML_DEFAULT_SYSTEM.search(chat_template)
+    return found.group(1) if found else None
+
+
+@dataclass
+class Modelfile:
+    """What ``ollama create`` reads: FROM, TEMPLATE, PARAMETERs and SYSTEM."""
+
+    gguf: Path
+    chat: ChatFormat
+    parameters: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_PARAMETERS))
+
+    def text(self) -> str:
+        lines = [f"FROM {self.gguf}", f'TEMPLATE """{self.chat.template}"""']
+        if self.chat.system:
+            lines.append(f'SYSTEM """{self.chat.system}"""')
+        lines += [f"PARAMETER {key} {value}" for key, value in self.parameters.items()]
+        lines += [f'PARAMETER stop "{stop}"' for stop in self.chat.stop]
+        return "\n".join(lines) + "\n"
+
+    def write(self, path: Path) -> Path:
+        """Write the Modelfile atomically."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(self.text())
+        os.replace(tmp, path)
+        return path
+
+    def create_request(self, name: str, digest: str) -> dict[str, Any]:
+        """The structured ``/api/create`` fields for this model, the GGUF already uploaded as ``digest``."""
+        parameters = {**self.parameters, "stop": list(self.chat.stop)}
+        request = {"model": name, "files": {self.gguf.name: digest}, "template": self.chat.template,
+                   "parameters": parameters}
+        if self.chat.system:
+            request["system"] = self.chat.system
+        return request
+
+
+def file_digest(path: Path) -> str:
+    """``sha256:<hex>`` of a file, read in chunks (GGUF files are gigabytes)."""
+    sha = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            sha.update(chunk)
+    return f"sha256:{sha.hexdigest()}"
+
+
+def upload_blob(host: str, path: Path, *, timeout_s: float = 600.0) -> str:
+    """Upload a file as a blob unless the server has it already (HEAD first). Returns its digest."""
+    import httpx
+
+    digest = file_digest(path)
+    url = f"{host.rstrip('/')}/api/blobs/{digest}"
+    with httpx.Client(timeout=timeout_s) as client:
+        if client.head(url).status_code == 200:
+            return digest
+        with path.open("rb") as f:
+            response = client.post(url, content=f)
+        if response.status_code not in (200, 201):
+            raise LLMError(f"Ollama refused the blob upload ({response.status_code}): {response.text[:200]}",
+                           hint="check the file and the Ollama server's disk space")
+    return digest
+
+
+def register(host: str, name: str, modelfile: Modelfile) -> dict[str, Any]:
+    """Upload the GGUF and create the model through Ollama's API. Returns the create request sent."""
+    import ollama
+
+    digest = upload_blob(host, modelfile.gguf)
+    request = modelfile.create_request(name, digest)
+    try:
+        ollama.Client(host=host).create(
+            model=name, files=request["files"], template=request["template"],
+            system=request.get("system"), parameters=request["parameters"], stream=False)
+    except ollama.ResponseError as exc:
+        raise LLMError(f"Ollama could not create {name}: {exc.error}", hint="see the Ollama server's log") from None
+    return request
+
+
+def server_running(host: str) -> bool:
+    """Whether an Ollama server answers at ``host``."""
+    import httpx
+
+    try:
+        return httpx.get(f"{host.rstrip('/')}/api/version", timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def tokenizer_chat_template(model_dir: Path) -> str | None:
+    """The Jinja chat template saved with a merged model (tokenizer_config.json or chat_template.jinja)."""
+    import json
+
+    jinja = model_dir / "chat_template.jinja"
+    if jinja.is_file():
+        return jinja.read_text(encoding="utf-8")
+    config = model_dir / "tokenizer_config.json"
+    if config.is_file():
+        return json.loads(config.read_text(encoding="utf-8")).get("chat_template")
+    return None
