@@ -225,8 +225,7 @@ class Assistant:
 
     def _retrieve(self, run: _Run) -> Iterator[Event]:
         started = time.perf_counter()
-        # A follow-up ("那抖音的呢?") names too little on its own; search with the last question too.
-        query = " ".join([t.question for t in run.history[-1:]] + [run.question])
+        query = retrieval_query(run.question, run.history)
         retrieval = self.retriever.retrieve(query, self.k)
         yield self._step(run, Step("retrieve", {"query": query, "k": self.k}, {
             "tables": [{"name": t.name, "score": round(t.score, 4), "via": t.via} for t in retrieval.tables],
@@ -259,11 +258,8 @@ class Assistant:
         return result
 
     def _write_and_run(self, run: _Run, retrieval: Retrieval) -> Iterator[Event]:
-        chat = prompt_messages(
-            "sql_expert", system_in_user=self.system_in_user, context=retrieval.context,
-            history=[{"question": t.question, "sql": t.sql} for t in run.history],
-            question=run.question, row_limit=self.row_limit,
-        )
+        chat = sql_messages(run.question, run.history, retrieval.context, row_limit=self.row_limit,
+                            system_in_user=self.system_in_user)
         problem = ""
         for attempt in range(1, self.max_attempts + 1):
             reply = yield from self._generate(run, chat, "sql_llm" if attempt == 1 else "repair_llm")
@@ -378,6 +374,22 @@ class Assistant:
         answer.analysis = extract(''.join(parts)).answer.strip()
         yield self._step(run, Step("analyst", {"rows": len(result.frame)}, {"chars": len(answer.analysis)},
                                    tokens=usage), started)
+
+
+def retrieval_query(question: str, history: Sequence[Turn]) -> str:
+    """What the retriever searches with: a follow-up ("那抖音的呢?") names too little on its own,
+    so the last earlier question comes along."""
+    return " ".join([t.question for t in history[-1:]] + [question])
+
+
+def sql_messages(question: str, history: Sequence[Turn], context: str, *, row_limit: int,
+                 system_in_user: bool = False) -> list[Message]:
+    """The SQL-expert chat for one question: the assistant sends it, fine-tuning trains on it."""
+    return prompt_messages(
+        "sql_expert", system_in_user=system_in_user, context=context,
+        history=[{"question": t.question, "sql": t.sql} for t in history],
+        question=question, row_limit=row_limit,
+    )
 
 
 class Conversation:

@@ -11,21 +11,16 @@ from sqlglot import exp
 
 from askdb.errors import AskdbError
 from askdb.eval.dataset import load_ads_questions
-from askdb.eval.external import BENCH, build_defog, defog_catalog, defog_questions
+from askdb.eval.external import build_defog, defog_catalog, defog_questions
 from askdb.eval.metrics import orders_at_top, results_match
 from askdb.schemas.catalog import packaged_catalog
 from askdb.sql.context import GuardContext
 from askdb.sql.guard import check
 from askdb.sql.runner import open_runner, run_tree
 from tests.conftest import mariadb_admin, mysql_url
+from tests.sql_fixtures import require_bench
 
 GOLD = [q for q in load_ads_questions() if q.sql]
-
-
-def require_bench():
-    if not BENCH.is_dir():
-        pytest.skip(f"external benchmark data not found at {BENCH} (see shared/bench/README.md)")
-    return BENCH
 
 
 @pytest.fixture(scope="module")

@@ -23,8 +23,8 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from askdb.assistant import Turn, retrieval_query, sql_messages
 from askdb.eval.dataset import NEAR_DUPLICATE, Question, load_ads_questions, normalise, similarity
-from askdb.prompts import messages as prompt_messages
 from askdb.rag.retriever import Retriever
 from askdb.schemas.catalog import Catalog
 from askdb.schemas.knowledge import Example, packaged_examples
@@ -85,19 +85,12 @@ def answer_text(sql: str | None) -> str:
     return DECLINE if sql is None else f"```sql\n{' '.join(sql.split())}\n```"
 
 
-def retrieval_query(question: str, history: Sequence[tuple[str, str]]) -> str:
-    """What the assistant searches with: the last earlier question and this one (see Assistant._retrieve)."""
-    return " ".join([q for q, _ in history[-1:]] + [question])
-
-
 def render(candidate: Candidate, retriever: Retriever, prompt: PromptSettings) -> list[dict[str, str]]:
     """The chat the assistant would send for this question, then the gold answer."""
-    retrieval = retriever.retrieve(retrieval_query(candidate.question, candidate.history), prompt.k)
-    chat = prompt_messages(
-        "sql_expert", system_in_user=prompt.system_in_user, context=retrieval.context,
-        history=[{"question": q, "sql": s} for q, s in candidate.history],
-        question=candidate.question, row_limit=prompt.row_limit,
-    )
+    history = [Turn(q, s) for q, s in candidate.history]
+    retrieval = retriever.retrieve(retrieval_query(candidate.question, history), prompt.k)
+    chat = sql_messages(candidate.question, history, retrieval.context, row_limit=prompt.row_limit,
+                        system_in_user=prompt.system_in_user)
     return [{"role": m.role, "content": m.content} for m in chat] + [
         {"role": "assistant", "content": answer_text(candidate.sql)}]
 
