@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,6 +38,10 @@ class Settings(BaseSettings):
     llm_system_in_user: bool = Field(default=False, description="DeepSeek-R1: put instructions in the user turn")
     replay_file: Path | None = Field(default=None, description="JSONL of recorded replies for the replay backend")
     embedding_model: str = Field(default="all-MiniLM-L6-v2", description="sentence-transformers name or path")
+    embedding_runtime: Literal["onnx", "torch"] = Field(
+        default="onnx", description="what embeds questions: onnx (exported once into home/models, checked "
+        "against torch, about 3x faster) or torch")
+    models_dir: Path | None = Field(default=None, description="where exported model files are kept; default home/models")
     api_keys: dict[str, str] = Field(
         default_factory=dict,
         description='bearer keys for `askdb serve`, name -> key, as JSON: {"dify": "sk-..."}; empty: no key needed')
@@ -45,6 +50,10 @@ class Settings(BaseSettings):
     @classmethod
     def _expand_home(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @property
+    def models_path(self) -> Path:
+        return (self.models_dir or self.home / "models").expanduser()
 
     @property
     def demo_db_path(self) -> Path:

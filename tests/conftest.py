@@ -19,14 +19,21 @@ MARIADB_ADMIN_PW = os.environ.get("ASKDB_TEST_MYSQL_PASSWORD", "")
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
+@pytest.fixture(scope="session")
+def shared_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder of exported model files for the whole run: the ONNX export is made once, not per test."""
+    return tmp_path_factory.mktemp("models")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_models_dir: Path) -> Path:
     """Every test gets its own ASKDB_HOME and no stray ASKDB_* settings from the caller's shell."""
     for key in list(os.environ):
         if key.startswith("ASKDB_") and not key.startswith("ASKDB_TEST_"):
             monkeypatch.delenv(key)
     home = tmp_path / "askdb-home"
     monkeypatch.setenv("ASKDB_HOME", str(home))
+    monkeypatch.setenv("ASKDB_MODELS_DIR", str(shared_models_dir))
     monkeypatch.chdir(tmp_path)  # no .env from the project folder
     return home
 
@@ -89,12 +96,13 @@ def small_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path,
 
 
 @pytest.fixture(scope="session")
-def embedder():
-    """The packaged all-MiniLM-L6-v2, loaded once for the whole test session."""
+def embedder(shared_models_dir: Path):
+    """The packaged all-MiniLM-L6-v2 as askdb runs it (questions through ONNX), loaded once per session."""
     from askdb.rag.embed import SentenceTransformerEmbedder
 
-    model = SentenceTransformerEmbedder()
+    model = SentenceTransformerEmbedder(onnx_dir=shared_models_dir)
     model.encode(["load once per session"])
+    assert model.runtime == "onnxruntime"
     return model
 
 

@@ -157,14 +157,14 @@ def _bird_guard() -> dict[str, Any]:
 
 def _spider_retrieval(settings: Any, limit: int | None) -> dict[str, Any]:
     from askdb.eval.external import bench_dir, retrieval_recall, spider_questions, spider_tables
-    from askdb.rag.embed import SentenceTransformerEmbedder
     from askdb.rag.retriever import HybridRetriever, RetrievalConfig
+    from askdb.rag.service import embedder_for
     from askdb.rag.store import build_index
     from askdb.schemas.catalog import Catalog
 
     bench = bench_dir()
     tables, by_db = spider_tables(bench)
-    embedder = SentenceTransformerEmbedder(settings.embedding_model)
+    embedder = embedder_for(settings)
     index = build_index(Catalog(tuple(tables)), embedder, notes=())
     retriever = HybridRetriever(index, embedder, RetrievalConfig(budget_tokens=10**6))
     questions = spider_questions(bench, by_db, limit)

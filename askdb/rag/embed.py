@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -55,11 +56,16 @@ def _torch_threads(count: int) -> Iterator[None]:
 class SentenceTransformerEmbedder:
     """Any sentence-transformers model by name or path; loaded on first use, not in ``__init__``."""
 
-    def __init__(self, model: str = DEFAULT_MODEL, *, device: str = "cpu", batch_size: int = 64) -> None:
+    def __init__(self, model: str = DEFAULT_MODEL, *, device: str = "cpu", batch_size: int = 64,
+                 onnx_dir: Path | None = None) -> None:
         self.name = model
         self.device = device
         self.batch_size = batch_size
+        # Where the ONNX export of the question path is kept; None keeps questions on torch.
+        self.onnx_dir = onnx_dir
         self._model: Any = None
+        self._onnx: Any = None  # the ONNX question encoder once opened; False after a fallback
+        self._lock = threading.Lock()
 
     def _load(self) -> Any:
         if self._model is None:
@@ -95,7 +101,7 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         if len(texts) == 1 and progress is None:
-            fast = self._encode_one(model, texts[0])
+            fast = self._encode_query(model, texts[0])
             if fast is not None:
                 return fast
         chunks = []
@@ -109,17 +115,37 @@ class SentenceTransformerEmbedder:
                     progress(len(batch))
         return np.ascontiguousarray(np.vstack(chunks), dtype=np.float32)
 
-    def _encode_one(self, model: Any, text: str) -> np.ndarray | None:
-        """One query straight through tokenizer and transformer, for mean-pooled normalised models.
+    @property
+    def runtime(self) -> str:
+        """What embeds a question: ``onnxruntime`` once its export is open, else ``torch``."""
+        return "onnxruntime" if self._onnx else "torch"
+
+    def _encode_query(self, model: Any, text: str) -> np.ndarray | None:
+        """One question: through ONNX Runtime when configured and verified, else straight through torch."""
+        if not _mean_pooled(model):
+            return None
+        if self._onnx is None:
+            with self._lock:  # the first questions of a server arrive together: export once
+                if self._onnx is None:
+                    self._onnx = self._open_onnx(model) or False
+        if self._onnx:
+            return self._onnx.encode(text)
+        return self._encode_one(model, text)
+
+    def _open_onnx(self, model: Any) -> Any:
+        if self.onnx_dir is None or self.device != "cpu":
+            return None
+        from askdb.rag.onnx_query import open_encoder
+
+        return open_encoder(model, resolve_model(self.name), self.onnx_dir,
+                            lambda text: self._encode_one(model, text), device=self.device)
+
+    def _encode_one(self, model: Any, text: str) -> np.ndarray:
+        """One query straight through tokenizer and transformer (mean-pooled normalised models only).
 
         sentence-transformers' batching machinery costs about 4 ms per call on a small CPU, a
         quarter of a question's whole retrieval; the numbers are the same (tested against encode).
-        Other model layouts return None and take the general path.
         """
-        modules = [type(m).__name__ for m in model]
-        pooling = getattr(model[1], "pooling_mode", None) if len(modules) > 1 else None
-        if modules != ["Transformer", "Pooling", "Normalize"] or pooling != "mean":
-            return None
         import torch
 
         # One thread per query: on a small machine two intra-op threads stall each other as soon as
@@ -133,3 +159,10 @@ class SentenceTransformerEmbedder:
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             vector = torch.nn.functional.normalize(pooled, dim=-1)
         return np.ascontiguousarray(vector.numpy(), dtype=np.float32)
+
+
+def _mean_pooled(model: Any) -> bool:
+    """Transformer, mean pooling, normalisation: the layout the single-question paths reproduce."""
+    modules = [type(m).__name__ for m in model]
+    pooling = getattr(model[1], "pooling_mode", None) if len(modules) > 1 else None
+    return modules == ["Transformer", "Pooling", "Normalize"] and pooling == "mean"

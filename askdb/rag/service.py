@@ -9,6 +9,12 @@ from askdb.schemas.knowledge import Example, packaged_examples, packaged_notes
 from askdb.settings import Settings
 
 
+def embedder_for(settings: Settings) -> SentenceTransformerEmbedder:
+    """The configured embedding model, with questions on ONNX Runtime unless told torch."""
+    onnx_dir = settings.models_path if settings.embedding_runtime == "onnx" else None
+    return SentenceTransformerEmbedder(settings.embedding_model, onnx_dir=onnx_dir)
+
+
 def store_for(settings: Settings) -> IndexStore:
     return IndexStore(settings.home / "index")
 
@@ -25,7 +31,7 @@ def open_retriever(settings: Settings, *, db_url: str | None = None, embedder: E
     from askdb.rag.values import sample_values
     from askdb.schemas.catalog import catalog_for_engine
 
-    embedder = embedder or SentenceTransformerEmbedder(settings.embedding_model)
+    embedder = embedder or embedder_for(settings)
     engine = make_engine(db_url or settings.database_url, read_only=True)
     try:
         catalog = catalog_for_engine(engine)

@@ -1,0 +1,77 @@
+"""The question path through ONNX Runtime: same vectors as torch, and every failure falls back to torch."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from askdb.rag import onnx_query
+from askdb.rag.embed import SentenceTransformerEmbedder, resolve_model
+from askdb.rag.service import embedder_for
+from askdb.settings import Settings
+
+QUESTIONS = ["小红书上粉丝最多的5个达人是谁?", "How many singers do we have?", "各品牌的ROI", "美妆 " * 300]
+
+
+@pytest.fixture(scope="module")
+def torch_only() -> SentenceTransformerEmbedder:
+    model = SentenceTransformerEmbedder()
+    model.encode(["load"])
+    return model
+
+
+@pytest.mark.parametrize("text", QUESTIONS)
+def test_onnx_vectors_equal_torch_vectors(embedder, torch_only, text: str) -> None:
+    assert embedder.runtime == "onnxruntime" and torch_only.runtime == "torch"
+    fast, reference = embedder.encode([text]), torch_only.encode([text])
+    assert fast.shape == reference.shape == (1, 384) and fast.dtype == np.float32
+    assert np.max(np.abs(fast - reference)) < 1e-5
+
+
+def test_the_export_is_written_once_and_reused(tmp_path: Path) -> None:
+    first = SentenceTransformerEmbedder(onnx_dir=tmp_path)
+    first.encode(["第一次"])
+    files = list(tmp_path.glob("query-encoder-*.onnx"))
+    assert len(files) == 1 and first.runtime == "onnxruntime"
+    stamp = files[0].stat().st_mtime_ns
+    second = SentenceTransformerEmbedder(onnx_dir=tmp_path)
+    second.encode(["第二次"])
+    assert second.runtime == "onnxruntime" and files[0].stat().st_mtime_ns == stamp
+    assert not list(tmp_path.glob(".export-*")), "no temporary file is left behind"
+
+
+def test_a_damaged_export_is_replaced(tmp_path: Path, torch_only) -> None:
+    path = tmp_path / f"query-encoder-{onnx_query.fingerprint(resolve_model(torch_only.name))}.onnx"
+    path.write_bytes(b"not an onnx graph")
+    embedder = SentenceTransformerEmbedder(onnx_dir=tmp_path)
+    vector = embedder.encode(["损坏的文件"])
+    assert embedder.runtime == "onnxruntime"
+    assert path.read_bytes() != b"not an onnx graph"
+    assert np.max(np.abs(vector - torch_only.encode(["损坏的文件"]))) < 1e-5
+
+
+def test_a_graph_that_disagrees_with_torch_is_not_used(tmp_path: Path, torch_only, monkeypatch) -> None:
+    monkeypatch.setattr(onnx_query, "TOLERANCE", -1.0)  # nothing can pass: as if the export were wrong
+    embedder = SentenceTransformerEmbedder(onnx_dir=tmp_path)
+    with pytest.warns(UserWarning, match="stay on torch.*differs from torch"):
+        vector = embedder.encode(["不一致"])
+    assert embedder.runtime == "torch"
+    assert np.max(np.abs(vector - torch_only.encode(["不一致"]))) < 1e-6
+    assert not list(tmp_path.glob("*.onnx")), "the rejected graph is removed"
+
+
+def test_without_onnxruntime_questions_stay_on_torch(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    embedder = SentenceTransformerEmbedder(onnx_dir=tmp_path)
+    embedder.encode(["没有 onnxruntime"])
+    assert embedder.runtime == "torch" and not list(tmp_path.iterdir())
+
+
+def test_settings_choose_the_runtime_and_the_folder(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("ASKDB_MODELS_DIR")
+    assert embedder_for(Settings(home=tmp_path)).onnx_dir == tmp_path / "models"
+    assert embedder_for(Settings(home=tmp_path, models_dir=tmp_path / "m")).onnx_dir == tmp_path / "m"
+    assert embedder_for(Settings(home=tmp_path, embedding_runtime="torch")).onnx_dir is None
