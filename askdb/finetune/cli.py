@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from askdb.cli import handle_errors, print_json, settings_from
+from askdb.errors import ConfigError
+from askdb.settings import Settings
 
 
 @click.group("finetune")
 def finetune() -> None:
-    """Fine-tuning: SFT data in the assistant's prompt format, Ollama deployment of a GGUF."""
+    """Fine-tuning: SFT data, LoRA training, merge, GGUF export, Ollama deployment."""
 
 
 @finetune.command("data")
@@ -29,6 +33,19 @@ def finetune() -> None:
 def data(ctx: click.Context, out: Path | None, augment_count: int, seed: int, reasoning: bool,
          db_url: str | None, as_json: bool) -> None:
     """Write SFT chat examples in the assistant's exact prompt format (train split + verified examples)."""
+    summary = _write_data(settings_from(ctx), out, augment_count=augment_count, seed=seed, reasoning=reasoning,
+                          db_url=db_url)
+    if as_json:
+        print_json(summary)
+    else:
+        click.echo(f"wrote {summary['records']} examples to {summary['path']} ({summary['train']} train, "
+                   f"{summary['validation']} validation; {summary['dropped']} dropped as duplicates, test leaks "
+                   "or rejected SQL)")
+
+
+def _write_data(settings: Settings, out: Path | None, *, augment_count: int = 0, seed: int = 0,
+                reasoning: bool = False, db_url: str | None = None) -> dict[str, Any]:
+    """Build and write the SFT records; the summary ``data`` prints."""
     from tqdm import tqdm
 
     from askdb.finetune.data import PromptSettings, build_candidates, build_records, write_jsonl
@@ -36,7 +53,6 @@ def data(ctx: click.Context, out: Path | None, augment_count: int, seed: int, re
     from askdb.schemas.catalog import catalog_for_engine
     from askdb.sql.runner import open_runner
 
-    settings = settings_from(ctx)
     url = db_url or settings.database_url
     runner = open_runner(url, timeout_s=settings.statement_timeout_s, max_rows=settings.max_rows)
     catalog = catalog_for_engine(runner.engine)
@@ -50,15 +66,10 @@ def data(ctx: click.Context, out: Path | None, augment_count: int, seed: int, re
                                 progress=lambda _s: bar.update())
     path = out or settings.home / "finetune" / "sft.jsonl"
     written = write_jsonl(records, path)
-    summary = {"path": str(path), "records": written, "dropped": dropped,
-               "train": sum(r.split == "train" for r in records),
-               "validation": sum(r.split == "validation" for r in records),
-               "by_source": {s: sum(r.source == s for r in records) for s in ("ads", "example", "augment")}}
-    if as_json:
-        print_json(summary)
-    else:
-        click.echo(f"wrote {written} examples to {path} ({summary['train']} train, {summary['validation']} "
-                   f"validation; {dropped} dropped as duplicates, test leaks or rejected SQL)")
+    return {"path": str(path), "records": written, "dropped": dropped,
+            "train": sum(r.split == "train" for r in records),
+            "validation": sum(r.split == "validation" for r in records),
+            "by_source": {s: sum(r.source == s for r in records) for s in ("ads", "example", "augment")}}
 
 
 @finetune.command("deploy")
@@ -73,6 +84,15 @@ def data(ctx: click.Context, out: Path | None, augment_count: int, seed: int, re
 def deploy(ctx: click.Context, gguf: Path, name: str, tokenizer_dir: Path | None, host: str | None,
            as_json: bool) -> None:
     """Write a Modelfile for GGUF and register it with Ollama (or print the `ollama create` command)."""
+    summary = _deploy(settings_from(ctx), gguf, name, tokenizer_dir or gguf.parent, host)
+    if as_json:
+        print_json(summary)
+    else:
+        click.echo(summary.pop("message"))
+
+
+def _deploy(settings: Settings, gguf: Path, name: str, tokenizer_dir: Path, host: str | None) -> dict[str, Any]:
+    """Write the Modelfile and register it, or say which command registers it; a summary with a message."""
     from askdb.finetune.ollama import (
         Modelfile,
         chat_format,
@@ -81,19 +101,168 @@ def deploy(ctx: click.Context, gguf: Path, name: str, tokenizer_dir: Path | None
         tokenizer_chat_template,
     )
 
-    settings = settings_from(ctx)
     host = host or settings.ollama_host
-    modelfile = Modelfile(gguf.resolve(), chat_format(tokenizer_chat_template(tokenizer_dir or gguf.parent)))
+    modelfile = Modelfile(gguf.resolve(), chat_format(tokenizer_chat_template(tokenizer_dir)))
     path = modelfile.write(gguf.parent / "Modelfile")
     if server_running(host):
         register(host, name, modelfile)
-        summary = {"modelfile": str(path), "registered": True, "host": host, "name": name}
-        message = f"created {name} on {host} (Modelfile: {path})"
-    else:
-        command = f"ollama create {name} -f {path}"
-        summary = {"modelfile": str(path), "registered": False, "host": host, "name": name, "command": command}
-        message = f"no Ollama server at {host}; wrote {path}. Register it with:\n  {command}"
+        return {"modelfile": str(path), "registered": True, "host": host, "name": name,
+                "message": f"created {name} on {host} (Modelfile: {path})"}
+    command = f"ollama create {name} -f {path}"
+    return {"modelfile": str(path), "registered": False, "host": host, "name": name, "command": command,
+            "message": f"no Ollama server at {host}; wrote {path}. Register it with:\n  {command}"}
+
+
+# -- training, merge, export: one YAML config names every stage's input and output -----------------
+
+def _parse_sets(values: tuple[str, ...]) -> dict[str, Any]:
+    """``--set key=value`` pairs; values are read as YAML (numbers, booleans, lists)."""
+    import yaml
+
+    overrides = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--set")
+        overrides[key.strip()] = yaml.safe_load(value)
+    return overrides
+
+
+def _config(ctx: click.Context, path: Path, sets: tuple[str, ...]) -> Any:
+    from askdb.finetune.config import load_config
+
+    return load_config(path, settings_from(ctx).home, _parse_sets(sets))
+
+
+def _stage(number: int, name: str, text: str) -> None:
+    if _is_main_process():
+        click.echo(f"[{number}/5] {name}: {text}", err=True)
+
+
+def _is_main_process() -> bool:
+    """Under torchrun every rank runs this CLI; only rank 0 prints."""
+    return os.environ.get("RANK", "0") == "0"
+
+
+_CONFIG = click.argument("config_path", metavar="CONFIG", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+_SETS = click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+                     help="override a config key (dotted for nested ones: lora.r=8); repeatable")
+_JSON = click.option("--json", "as_json", is_flag=True, help="print what was done as JSON")
+
+
+def _train_summary(result: Any) -> dict[str, Any]:
+    return {"adapter": str(result.adapter_dir), "steps": result.steps, "train_loss": result.train_loss,
+            "eval_loss": result.eval_loss, "seconds": round(result.seconds, 1), "resumed_from": result.resumed_from,
+            "dropped_too_long": result.dropped_too_long}
+
+
+def _run_train(config: Any) -> dict[str, Any]:
+    from askdb.finetune.train import train as train_adapter
+
+    return _train_summary(train_adapter(config))
+
+
+def _run_merge(config: Any) -> dict[str, Any]:
+    from askdb.finetune.merge import merge as merge_adapter
+
+    out = merge_adapter(config.base_model, config.adapter_dir, config.merged_dir,
+                        trust_remote_code=config.trust_remote_code)
+    return {"merged": str(out)}
+
+
+def _run_export(ctx: click.Context, config: Any) -> dict[str, Any]:
+    from askdb.finetune.export import export as export_gguf
+    from askdb.finetune.llamacpp import source_dir
+
+    llama_cpp = source_dir(settings_from(ctx).home / "cache")
+    files = export_gguf(config.merged_dir, config.gguf_dir, outtype=config.export.outtype,
+                        quants=config.export.quantize, llama_cpp=llama_cpp,
+                        log=lambda line: click.echo(f"  {line}", err=True))
+    return {"gguf": [str(f) for f in files]}
+
+
+def _emit(summary: dict[str, Any], as_json: bool, text: str) -> None:
+    if not _is_main_process():
+        return
     if as_json:
         print_json(summary)
     else:
-        click.echo(message)
+        click.echo(text)
+
+
+@finetune.command("train")
+@_CONFIG
+@_SETS
+@_JSON
+@click.pass_context
+@handle_errors
+def train(ctx: click.Context, config_path: Path, sets: tuple[str, ...], as_json: bool) -> None:
+    """Train a LoRA/QLoRA adapter from a YAML config (resumes from the run's last checkpoint)."""
+    summary = _run_train(_config(ctx, config_path, sets))
+    _emit(summary, as_json, f"adapter saved to {summary['adapter']} after {summary['steps']} steps "
+                            f"(train loss {summary['train_loss']:.4f}, eval loss {summary['eval_loss']})")
+
+
+@finetune.command("merge")
+@_CONFIG
+@_SETS
+@_JSON
+@click.pass_context
+@handle_errors
+def merge(ctx: click.Context, config_path: Path, sets: tuple[str, ...], as_json: bool) -> None:
+    """Merge the run's adapter into the base model: safetensors + tokenizer in <output_dir>/merged."""
+    summary = _run_merge(_config(ctx, config_path, sets))
+    _emit(summary, as_json, f"merged model saved to {summary['merged']}")
+
+
+@finetune.command("export")
+@_CONFIG
+@_SETS
+@_JSON
+@click.pass_context
+@handle_errors
+def export(ctx: click.Context, config_path: Path, sets: tuple[str, ...], as_json: bool) -> None:
+    """Convert the merged model to GGUF (llama.cpp's converter) and quantise it (llama-cpp-python)."""
+    summary = _run_export(ctx, _config(ctx, config_path, sets))
+    _emit(summary, as_json, "wrote " + ", ".join(summary["gguf"]))
+
+
+@finetune.command("all")
+@_CONFIG
+@_SETS
+@click.option("--host", help="Ollama server (default: the config's deploy.host, then ASKDB_OLLAMA_HOST)")
+@_JSON
+@click.pass_context
+@handle_errors
+def run_all(ctx: click.Context, config_path: Path, sets: tuple[str, ...], host: str | None, as_json: bool) -> None:
+    """data -> train -> merge -> export -> deploy; a stage whose output is already whole is skipped."""
+    from askdb.finetune.merge import merged_complete
+    from askdb.finetune.train import adapter_complete
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ConfigError("`finetune all` runs in one process; under torchrun every rank would build the data",
+                          hint="run `torchrun ... askdb finetune train CONFIG` first; `all` then skips training")
+    settings = settings_from(ctx)
+    config = _config(ctx, config_path, sets)
+    summary: dict[str, Any] = {}
+    summary["data"] = _maybe(1, "data", config.data.is_file(), str(config.data),
+                             lambda: _write_data(settings, config.data, reasoning=config.reasoning))
+    summary["train"] = _maybe(2, "train", adapter_complete(config.adapter_dir), str(config.adapter_dir),
+                              lambda: _run_train(config))
+    summary["merge"] = _maybe(3, "merge", merged_complete(config.merged_dir), str(config.merged_dir),
+                              lambda: _run_merge(config))
+    _stage(4, "export", f"GGUF into {config.gguf_dir}")
+    summary["export"] = _run_export(ctx, config)  # resumable file by file
+    _stage(5, "deploy", config.deploy.name)
+    gguf = Path(summary["export"]["gguf"][-1])
+    summary["deploy"] = _deploy(settings, gguf, config.deploy.name, config.merged_dir, host or config.deploy.host)
+    _emit(summary, as_json, summary["deploy"]["message"])
+
+
+def _maybe(number: int, name: str, done: bool, where: str, work: Any) -> dict[str, Any]:
+    """Run a stage unless its output is already there and whole."""
+    if done:
+        _stage(number, name, f"done already ({where}); skipped")
+        return {"skipped": True, "path": where}
+    _stage(number, name, f"writing {where}")
+    return work()

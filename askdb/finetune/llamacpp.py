@@ -8,6 +8,7 @@ unpacked there. Nothing is compiled and nothing is copied into the repository.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -18,8 +19,11 @@ from askdb.errors import ConfigError
 
 LLAMA_CPP_PYTHON_VERSION = "0.3.36"  # pinned: converter and vocab files change between releases
 _PREFIX = f"llama_cpp_python-{LLAMA_CPP_PYTHON_VERSION}/vendor/llama.cpp/"
-# The parts needed in Python: the converter, its gguf-py, and the vocab-only GGUF files.
-_WANTED = ("convert_hf_to_gguf.py", "gguf-py/", "models/ggml-vocab-", "requirements/")
+# The parts needed in Python: the converter with its per-architecture `conversion` package, its
+# gguf-py, and the vocab-only GGUF files.
+_WANTED = ("convert_hf_to_gguf.py", "conversion/", "gguf-py/", "models/ggml-vocab-", "requirements/")
+# Written to .complete: a cache unpacked with a different list is unpacked again.
+_STAMP = f"{LLAMA_CPP_PYTHON_VERSION} {' '.join(_WANTED)}"
 
 
 def source_dir(cache: Path) -> Path:
@@ -32,9 +36,10 @@ def source_dir(cache: Path) -> Path:
         return path
     target = cache / f"llama-cpp-python-{LLAMA_CPP_PYTHON_VERSION}"
     done = target / ".complete"
-    if not done.is_file():
+    if not done.is_file() or done.read_text() != _STAMP:
+        shutil.rmtree(target, ignore_errors=True)
         _unpack(_download(cache), target)
-        done.write_text(LLAMA_CPP_PYTHON_VERSION)
+        done.write_text(_STAMP)
     return target / "vendor" / "llama.cpp"
 
 
