@@ -126,15 +126,39 @@ def run(copies: int, limit: int | None, embedder, config: RetrievalConfig) -> No
         sys.stdout.flush()
 
 
+def embedding_runtimes(embedder, questions: list[str]) -> str:
+    """The question embedding alone, torch beside the ONNX export that askdb uses (same vectors)."""
+    import statistics
+
+    torch_only = SentenceTransformerEmbedder(embedder.name)
+    torch_only.encode(["warm up"])
+    out = []
+    for label, model in (("torch", torch_only), (embedder.runtime, embedder)):
+        times = []
+        for q in questions:
+            start = time.perf_counter()
+            model.encode([q])
+            times.append((time.perf_counter() - start) * 1000)
+        times.sort()
+        out.append(f"{label} p50 {statistics.median(times):.1f} ms p95 {times[int(0.95 * (len(times) - 1))]:.1f} ms")
+    return "question embedding alone: " + "; ".join(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, nargs="*", default=[1, 12],
                         help="pool sizes as copies of Spider: 1 is ~900 tables, 12 is ~10,500")
     parser.add_argument("--limit", type=int, default=None, help="only the first N Spider dev questions")
     args = parser.parse_args()
-    embedder = SentenceTransformerEmbedder()
-    print(f"embedder: {embedder.name}; torch threads: {__import__('torch').get_num_threads()}; "
-          f"cpus: {os.cpu_count()}")
+    from askdb.rag.service import embedder_for
+    from askdb.settings import load_settings
+
+    embedder = embedder_for(load_settings())  # as askdb runs it: questions through the ONNX export
+    embedder.encode(["warm up"])
+    print(f"embedder: {embedder.name}, questions on {embedder.runtime}; cpus: {os.cpu_count()}; "
+          f"load average {os.getloadavg()}")
+    sample = [q["question"] for q in ads_questions()] + ["How many singers do we have?"] * 20
+    print(embedding_runtimes(embedder, sample))
     for copies in args.copies:
         run(copies, args.limit, embedder, RetrievalConfig(budget_tokens=10**6))  # recall of the ranking, not of a budget
 

@@ -11,21 +11,15 @@ from click.testing import CliRunner
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from askdb.cli import main
-from askdb.rag.embed import SentenceTransformerEmbedder
 from askdb.settings import Settings
 
 
-@pytest.fixture(scope="session")
-def shared_embedder() -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder()
-
-
-def test_index_then_retrieve_json(settings: Settings, shared_embedder, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_index_then_retrieve_json(settings: Settings, embedder, monkeypatch: pytest.MonkeyPatch) -> None:
     from askdb.schemas.load import build_sqlite
 
     build_sqlite(settings.demo_db_path, scale=0.01)
     # One model load per session: the commands get the already-loaded embedder.
-    monkeypatch.setattr("askdb.rag.service.SentenceTransformerEmbedder", lambda _name: shared_embedder)
+    monkeypatch.setattr("askdb.rag.service.embedder_for", lambda _settings: embedder)
     runner = CliRunner()
     first = runner.invoke(main, ["index", "--json"])
     assert first.exit_code == 0, first.output

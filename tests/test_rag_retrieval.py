@@ -227,3 +227,23 @@ def test_single_query_fast_path_matches_sentence_transformers(embedder, text: st
     fast = embedder.encode([text])
     assert fast.shape == expected.shape == (1, 384)
     assert np.allclose(fast, expected, atol=1e-5)
+
+
+def test_examples_and_notes_count_only_when_close_to_the_question(tmp_path: Path, embedder) -> None:
+    """An English question about cars must not be handed ads examples and notes because they rank first."""
+    from askdb.rag.store import build_index, _examples_collection
+    from askdb.schemas.catalog import Catalog, Column, Table
+
+    cars = Table("car_makers", (Column("id", "int"), Column("maker", "text", "maker name"),
+                                Column("country", "text", "country of the maker")), "car makers")
+    pool = Catalog((cars, *packaged_catalog().tables))
+    index = build_index(pool, embedder, notes=packaged_notes())
+    index.examples = _examples_collection(packaged_examples(), pool, embedder, {})
+    retriever = HybridRetriever(index, embedder)
+    fused, hits = retriever.rank_tables("Which car makers come from Germany?")
+    assert hits["examples"] == [] and hits["notes"] == []
+    assert max(fused, key=fused.get) == "car_makers"
+    example = packaged_examples()[0]
+    _, close = retriever.rank_tables(example.question)
+    assert close["examples"], "a verified example's own question still finds it"
+    assert index.examples.docs[close["examples"][0][0]].meta["question"] == example.question
