@@ -231,7 +231,7 @@ def test_single_query_fast_path_matches_sentence_transformers(embedder, text: st
 
 def test_examples_and_notes_count_only_when_close_to_the_question(tmp_path: Path, embedder) -> None:
     """An English question about cars must not be handed ads examples and notes because they rank first."""
-    from askdb.rag.store import build_index, _examples_collection
+    from askdb.rag.store import _examples_collection, build_index
     from askdb.schemas.catalog import Catalog, Column, Table
 
     cars = Table("car_makers", (Column("id", "int"), Column("maker", "text", "maker name"),
