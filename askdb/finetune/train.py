@@ -33,6 +33,7 @@ _PROBE = "\u2063ASKDB-ANSWER\u2063"  # a string no template emits, to find where
 class Precision:
     """The dtype the base weights load in and the Trainer's mixed-precision flags."""
 
+    device: str  # "cuda" | "cpu"
     dtype: str  # "bfloat16" | "float16" | "float32"
     bf16: bool
     fp16: bool
@@ -57,9 +58,9 @@ def choose_precision() -> Precision:
 
     if torch.cuda.is_available():
         if torch.cuda.is_bf16_supported():
-            return Precision("bfloat16", bf16=True, fp16=False)
-        return Precision("float16", bf16=False, fp16=True)
-    return Precision("float32", bf16=False, fp16=False)
+            return Precision("cuda", "bfloat16", bf16=True, fp16=False)
+        return Precision("cuda", "float16", bf16=False, fp16=True)
+    return Precision("cpu", "float32", bf16=False, fp16=False)
 
 
 def load_tokenizer(name: str, *, trust_remote_code: bool = False) -> PreTrainedTokenizerBase:
@@ -167,13 +168,13 @@ def _sft_config(config: TrainConfig, precision: Precision, has_eval: bool) -> An
         per_device_train_batch_size=config.per_device_train_batch_size,
         per_device_eval_batch_size=config.per_device_eval_batch_size,
         gradient_accumulation_steps=config.gradient_accumulation_steps,
-        gradient_checkpointing=config.gradient_checkpointing, warmup_steps=config.warmup_steps,
+        activation_checkpointing=config.gradient_checkpointing, warmup_steps=config.warmup_steps,
         lr_scheduler_type=config.lr_scheduler_type, weight_decay=config.weight_decay, seed=config.seed,
         data_seed=config.seed, logging_steps=config.logging_steps, logging_first_step=True,
         eval_strategy="steps" if has_eval else "no", eval_steps=config.eval_steps, save_strategy="steps",
         save_steps=config.save_steps, save_total_limit=config.save_total_limit, report_to=config.report_to,
         bf16=precision.bf16, fp16=precision.fp16, deepspeed=str(config.deepspeed) if config.deepspeed else None,
-        disable_tqdm=False, dataset_num_proc=None)
+        disable_tqdm=False, dataset_num_proc=None, dataloader_pin_memory=precision.device == "cuda")
 
 
 def prepare(config: TrainConfig) -> Trainer:

@@ -1,0 +1,251 @@
+"""The fine-tuning pipeline on CPU, end to end: LoRA steps, merge, GGUF export, llama.cpp, Ollama.
+
+The model is a tiny RANDOM Qwen2 built from a config (nothing is downloaded); its tokenizer is
+the real Qwen2 one, rebuilt offline from llama.cpp's ``models/ggml-vocab-qwen2.gguf``, because
+llama.cpp's converter recognises tokenizers by a hash of their output. What is checked is the
+plumbing (labels, adapter, merge, conversion, logits parity, deployment), never model quality.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+pytest.importorskip("trl", reason="needs the finetune extra: pip install 'askdb[finetune]'")
+pytest.importorskip("llama_cpp", reason="needs the llamacpp extra: pip install 'askdb[llamacpp]'")
+
+import numpy as np
+import torch
+
+from askdb.cli import main
+from askdb.finetune.config import load_config, packaged_config
+from askdb.finetune.data import SftRecord, answer_text, write_jsonl
+from askdb.finetune.export import convert, gguf_path, quantize
+from askdb.finetune.llamacpp import source_dir, vocab_file
+from askdb.finetune.merge import merge
+from askdb.finetune.ollama import file_digest
+from askdb.finetune.train import prepare, run
+from askdb.testing.fake_ollama import FakeOllamaServer
+
+pytestmark = pytest.mark.slow
+
+CACHE = Path(os.environ.get("ASKDB_TEST_CACHE", Path.home() / ".cache" / "askdb-tests"))
+# Hand-written SFT records in the assistant's format (system, user with schema, fenced SQL answer).
+QUESTIONS = [
+    ("抖音上有多少个达人?", "SELECT COUNT(*) FROM ads_account WHERE platform = '抖音'"),
+    ("上海的达人按粉丝数排前十", "SELECT nickname, fans FROM ads_account WHERE city = '上海' ORDER BY fans DESC LIMIT 10"),
+    ("快手上有多少个达人?", "SELECT COUNT(*) FROM ads_account WHERE platform = '快手'"),
+    ("每个城市的达人数", "SELECT city, COUNT(*) AS n FROM ads_account GROUP BY city"),
+    ("粉丝最多的达人是谁?", "SELECT nickname FROM ads_account ORDER BY fans DESC LIMIT 1"),
+    ("北京的达人有多少?", "SELECT COUNT(*) FROM ads_account WHERE city = '北京'"),
+]
+
+
+@pytest.fixture(scope="module")
+def qwen2_tokenizer_dir() -> Path:
+    """Qwen2's tokenizer rebuilt from the vocab GGUF once (about 20 s), then kept in the test cache."""
+    target = CACHE / "qwen2-tokenizer"
+    if not (target / "tokenizer.json").is_file():
+        from transformers import AutoTokenizer
+
+        vocab = vocab_file(CACHE, "qwen2")
+        tokenizer = AutoTokenizer.from_pretrained(str(vocab.parent), gguf_file=vocab.name)
+        tmp = target.with_name(f".{target.name}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tokenizer.save_pretrained(str(tmp))
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def tiny_qwen2(tmp_path_factory, qwen2_tokenizer_dir) -> Path:
+    """A random 2-layer Qwen2 with the real tokenizer; sizes are multiples of 256 so k-quants apply."""
+    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(str(qwen2_tokenizer_dir))
+    assert "<|im_start|>" in tokenizer.chat_template  # Qwen2's ChatML template, carried by the vocab GGUF
+    config = Qwen2Config(vocab_size=len(tokenizer), hidden_size=256, intermediate_size=512, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
+                         tie_word_embeddings=True, eos_token_id=tokenizer.eos_token_id,
+                         bos_token_id=tokenizer.eos_token_id)
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny") / "tiny-qwen2"
+    Qwen2ForCausalLM(config).save_pretrained(str(folder))
+    tokenizer.save_pretrained(str(folder))
+    return folder
+
+
+def _records() -> list[SftRecord]:
+    system = "你是 MySQL 专家。只写一条 SELECT 语句。"
+    return [SftRecord(id=f"hand-{i}", source="example", split="validation" if i == 5 else "train", question=q,
+                      sql=sql, reasoning="问题涉及的表:ads_account。",
+                      messages=[{"role": "system", "content": system},
+                                {"role": "user", "content": f"表 ads_account(nickname, fans, city, platform)\n问题:{q}"},
+                                {"role": "assistant", "content": answer_text(sql)}])
+            for i, (q, sql) in enumerate(QUESTIONS)]
+
+
+@pytest.fixture(scope="module")
+def run_config(tmp_path_factory, tiny_qwen2):
+    folder = tmp_path_factory.mktemp("run")
+    write_jsonl(_records(), folder / "sft.jsonl")
+    overrides = {"base_model": str(tiny_qwen2), "data": str(folder / "sft.jsonl"), "output_dir": str(folder / "out")}
+    return load_config(packaged_config("tiny-cpu.yaml"), folder / "home", overrides)
+
+
+@pytest.fixture(scope="module")
+def trained(run_config):
+    """Two steps, then a second run to four steps that must resume from checkpoint-2."""
+    first = run(prepare(run_config.model_copy(update={"max_steps": 2})), run_config.model_copy(update={"max_steps": 2}))
+    trainer = prepare(run_config)
+    return {"first": first, "second": run(trainer, run_config), "trainer": trainer}
+
+
+def test_labels_cover_the_answer_only(trained, run_config):
+    trainer = trained["trainer"]
+    tokenizer = trainer.processing_class
+    records = [r for r in _records() if r.split == "train"]
+    assert len(trainer.train_dataset) == len(records)
+    for row, record in zip(trainer.train_dataset, records, strict=True):
+        labels, ids = row["labels"], row["input_ids"]
+        start = next(i for i, label in enumerate(labels) if label != -100)
+        prompt = tokenizer.apply_chat_template(record.messages[:-1], tokenize=False, add_generation_prompt=True)
+        assert tokenizer.decode(ids[:start]) == prompt  # everything the model is given is masked
+        assert all(label != -100 for label in labels[start:]) and labels[start:] == ids[start:]
+        assert tokenizer.decode(ids[start:]) == record.messages[-1]["content"] + "<|im_end|>\n"
+
+
+def test_lora_steps_resume_and_move_the_adapter(trained, run_config):
+    from safetensors.torch import load_file
+
+    first, second = trained["first"], trained["second"]
+    assert first.steps == 2 and first.resumed_from is None
+    assert second.steps == 4 and second.resumed_from.endswith("checkpoint-2")
+    assert math.isfinite(second.train_loss) and math.isfinite(second.eval_loss)
+    weights = load_file(str(run_config.adapter_dir / "adapter_model.safetensors"))
+    lora_b = [t for name, t in weights.items() if "lora_B" in name]
+    assert lora_b and all(float(t.abs().max()) > 0 for t in lora_b)  # peft starts every B at zero
+    assert list((run_config.output_dir / "runs").rglob("events.out.tfevents.*"))  # TensorBoard logs
+
+
+@pytest.fixture(scope="module")
+def merged(trained, run_config) -> Path:
+    return merge(run_config.base_model, run_config.adapter_dir, run_config.merged_dir)
+
+
+def _token_ids(tokenizer) -> list[int]:
+    messages = _records()[1].messages
+    return tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True)["input_ids"]
+
+
+def test_merge_equals_base_plus_adapter(merged, run_config):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    assert not list(merged.parent.glob(".merged.tmp"))
+    tokenizer = AutoTokenizer.from_pretrained(str(merged))
+    assert tokenizer.chat_template == AutoTokenizer.from_pretrained(run_config.base_model).chat_template
+    ids = torch.tensor([_token_ids(tokenizer)])
+    base = AutoModelForCausalLM.from_pretrained(run_config.base_model)
+    with torch.no_grad():
+        adapted = PeftModel.from_pretrained(base, str(run_config.adapter_dir)).eval()(ids).logits
+        folded = AutoModelForCausalLM.from_pretrained(str(merged)).eval()(ids).logits
+    assert torch.allclose(adapted, folded, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def f16_gguf(merged, run_config) -> Path:
+    return convert(merged, gguf_path(run_config.gguf_dir, "f16"), outtype="f16", llama_cpp=source_dir(CACHE))
+
+
+def test_gguf_reads_back(f16_gguf, merged):
+    from gguf import GGUFReader
+    from safetensors import safe_open
+
+    reader = GGUFReader(str(f16_gguf))
+    field = reader.fields["general.architecture"]
+    assert bytes(field.parts[field.data[0]]).decode() == "qwen2"
+    with safe_open(str(merged / "model.safetensors"), "pt") as weights:
+        assert len(reader.tensors) == len(list(weights.keys()))  # one GGUF tensor per HF tensor (tied head)
+    template = reader.fields["tokenizer.chat_template"]
+    assert bytes(template.parts[template.data[0]]).decode() == (merged / "chat_template.jinja").read_text()
+
+
+def _llama_logits(path: Path, ids: list[int]) -> np.ndarray:
+    from llama_cpp import Llama
+
+    llm = Llama(model_path=str(path), n_ctx=512, logits_all=True, n_threads=2, verbose=False, seed=0)
+    llm.eval(ids)
+    logits = np.array(llm.scores[: len(ids)], dtype=np.float32)
+    llm.close()
+    return logits
+
+
+def _hf_logits(merged: Path, ids: list[int]) -> np.ndarray:
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(str(merged)).eval()
+    with torch.no_grad():
+        return model(torch.tensor([ids])).logits[0].float().numpy()
+
+
+def test_llama_cpp_matches_transformers(f16_gguf, merged):
+    from llama_cpp import Llama
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(merged))
+    ids = _token_ids(tokenizer)
+    text = tokenizer.decode(ids)
+    vocab_only = Llama(model_path=str(f16_gguf), vocab_only=True, verbose=False)
+    assert vocab_only.tokenize(text.encode(), add_bos=False, special=True) == ids  # same tokenizer in GGUF
+    ours, theirs = _llama_logits(f16_gguf, ids), _hf_logits(merged, ids)
+    diff = float(np.abs(ours - theirs).max())
+    print(f"f16 GGUF vs transformers: {len(ids)} positions, max |logit diff| {diff:.2e}, "
+          f"logit scale {float(np.abs(theirs).max()):.2f}")
+    assert (ours.argmax(-1) == theirs.argmax(-1)).all()
+    assert diff < 5e-3
+
+
+def test_q4_k_m_quantises_and_loads(f16_gguf, merged, run_config):
+    from gguf import GGUFReader
+    from transformers import AutoTokenizer
+
+    q4 = quantize(f16_gguf, gguf_path(run_config.gguf_dir, "Q4_K_M"), "Q4_K_M")
+    assert q4.stat().st_size < f16_gguf.stat().st_size / 2
+    types = {t.tensor_type.name for t in GGUFReader(str(q4)).tensors}
+    assert "Q4_K" in types
+    ids = _token_ids(AutoTokenizer.from_pretrained(str(merged)))
+    ours, theirs = _llama_logits(q4, ids), _hf_logits(merged, ids)
+    agree = float((ours.argmax(-1) == theirs.argmax(-1)).mean())
+    print(f"Q4_K_M GGUF vs transformers: tensor types {sorted(types)}, top-1 agreement {agree:.2f}, "
+          f"max |logit diff| {float(np.abs(ours - theirs).max()):.2e}")
+    assert np.isfinite(ours).all()
+
+
+def test_deploy_to_the_fake_ollama(f16_gguf, merged, run_config):
+    """`finetune all` with every stage done: skips them, exports nothing new, deploys to the fake server."""
+    q4 = gguf_path(run_config.gguf_dir, "Q4_K_M")
+    if not q4.is_file():
+        quantize(f16_gguf, q4, "Q4_K_M")
+    args = ["finetune", "all", str(packaged_config("tiny-cpu.yaml")), "--json",
+            "--set", f"base_model={run_config.base_model}", "--set", f"data={run_config.data}",
+            "--set", f"output_dir={run_config.output_dir}"]
+    with FakeOllamaServer(models=[]) as srv:
+        result = CliRunner().invoke(main, [*args, "--host", srv.url], env={"LLAMA_CPP_PATH": str(source_dir(CACHE))})
+        assert result.exit_code == 0, result.output
+        summary = json.loads(result.stdout)
+        assert summary["data"]["skipped"] and summary["train"]["skipped"] and summary["merge"]["skipped"]
+        assert summary["deploy"]["registered"] and "askdb-sql-tiny:test" in srv.models
+        digest = file_digest(q4)
+        assert srv.blobs[digest] == q4.read_bytes()  # the fake checked the digest on upload
+        create = srv.requests_to("/api/create")[-1].json
+        assert create["files"] == {q4.name: digest}
+        assert create["template"].startswith("{{- range .Messages }}<|im_start|>")
+        assert create["parameters"]["stop"] == ["<|im_start|>", "<|im_end|>"]
