@@ -36,9 +36,12 @@ def _number_text(value: float) -> str:
 
 
 def analyst_messages(
-    question: str, sql: str, frame: pd.DataFrame, *, truncated: bool, system_in_user: bool = False
+    question: str, sql: str, frame: pd.DataFrame, *, truncated: bool, system_in_user: bool = False,
+    table: str | None = None,
 ) -> list[Message]:
-    """The data-analyst prompt for one result."""
+    """The data-analyst prompt for one result; ``table`` is ``markdown_table(frame)`` when already made."""
+    if table is None or len(frame) > ANALYST_MAX_ROWS:
+        table = markdown_table(frame.head(ANALYST_MAX_ROWS))
     return messages(
         "analyst",
         system_in_user=system_in_user,
@@ -46,7 +49,7 @@ def analyst_messages(
         sql=sql,
         row_count=len(frame),
         truncated=truncated or len(frame) > ANALYST_MAX_ROWS,
-        table=markdown_table(frame.head(ANALYST_MAX_ROWS)),
+        table=table,
     )
 
 

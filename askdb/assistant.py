@@ -358,7 +358,7 @@ class Assistant:
         started = time.perf_counter()
         llm = self.analyst_llm or self.llm
         chat = analyst_messages(run.question, answer.sql or "", result.frame, truncated=result.truncated,
-                                system_in_user=self.system_in_user)
+                                system_in_user=self.system_in_user, table=answer.table)
         parts, usage = [], None
         try:
             for chunk in llm.stream(chat, temperature=self.temperature):

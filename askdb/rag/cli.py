@@ -49,9 +49,11 @@ def index(ctx: click.Context, db_url: str | None, rebuild: bool, as_json: bool) 
     finally:
         close()
     del rebuild  # --rebuild and a plain run both re-check values; kept for scripts that pass it
+    retriever.embedder.encode(["预热"])  # prepares the question path (the ONNX export) before the first question
     idx = retriever.index
     summary = {
         "path": str(store_for(settings).folder(idx.catalog, idx.model)), "built": built, "model": idx.model,
+        "question_runtime": getattr(retriever.embedder, "runtime", "unknown"),
         "tables": len(idx.catalog.tables), "documents": len(idx.schema), "examples": len(idx.examples),
         "value_columns": len(idx.values), "dense_index": idx.schema.dense.kind,
     }
@@ -60,7 +62,8 @@ def index(ctx: click.Context, db_url: str | None, rebuild: bool, as_json: bool) 
     else:
         state = "built" if built else "already current"
         click.echo(f"index {state}: {summary['tables']} tables, {summary['documents']} documents, "
-                   f"{summary['examples']} examples, {summary['value_columns']} value columns -> {summary['path']}")
+                   f"{summary['examples']} examples, {summary['value_columns']} value columns -> {summary['path']} "
+                   f"(questions embedded with {summary['question_runtime']})")
 
 
 @click.command("retrieve")

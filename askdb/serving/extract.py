@@ -128,7 +128,8 @@ def _one_statement(sql: str) -> str:
     parts = _statements(sql)
     if not parts:
         return ""
-    if len({_canonical(p) for p in parts}) == 1:
+    # Parsing to compare costs milliseconds: a single statement (nearly every reply) needs none.
+    if len(parts) == 1 or len({_canonical(p) for p in parts}) == 1:
         return parts[0]
     return sql.rstrip().rstrip(";").rstrip()
 

@@ -113,7 +113,7 @@ def _sqlite_node(node: exp.Expression) -> exp.Expression:
 
 def sqlite_tree(tree: exp.Expression) -> exp.Expression:
     """The MySQL tree with every construct SQLite gets wrong rewritten (the input is not changed)."""
-    return tree.copy().transform(_sqlite_node)
+    return tree.transform(_sqlite_node)  # transform works on a copy
 
 
 def to_dialect(tree: exp.Expression, dialect: str) -> str:
