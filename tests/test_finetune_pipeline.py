@@ -47,15 +47,22 @@ QUESTIONS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def qwen2_tokenizer_dir() -> Path:
-    """Qwen2's tokenizer rebuilt from the vocab GGUF once (about 20 s), then kept in the test cache."""
-    target = CACHE / "qwen2-tokenizer"
+# Llama 3's vocab GGUF carries no chat template: this is a Llama-3-style one written for the test.
+LLAMA3_TEMPLATE = (
+    "{{- bos_token }}{%- for message in messages %}{{- '<|start_header_id|>' + message['role'] + "
+    "'<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif %}")
+
+
+def _tokenizer_dir(vocab: str, chat_template: str | None = None) -> Path:
+    """A real tokenizer rebuilt from a llama.cpp vocab GGUF once (about 20 s), then kept in the test cache."""
+    target = CACHE / f"{vocab}-tokenizer"
     if not (target / "tokenizer.json").is_file():
         from transformers import AutoTokenizer
 
-        vocab = vocab_file(CACHE, "qwen2")
-        tokenizer = AutoTokenizer.from_pretrained(str(vocab.parent), gguf_file=vocab.name)
+        path = vocab_file(CACHE, vocab)
+        tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+        tokenizer.chat_template = chat_template or tokenizer.chat_template
         tmp = target.with_name(f".{target.name}.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tokenizer.save_pretrained(str(tmp))
@@ -64,21 +71,28 @@ def qwen2_tokenizer_dir() -> Path:
     return target
 
 
-@pytest.fixture(scope="module")
-def tiny_qwen2(tmp_path_factory, qwen2_tokenizer_dir) -> Path:
-    """A random 2-layer Qwen2 with the real tokenizer; sizes are multiples of 256 so k-quants apply."""
-    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+def _tiny_model(folder: Path, tokenizer_dir: Path, family: str) -> Path:
+    """A random 2-layer model with a real tokenizer; sizes are multiples of 256 so k-quants apply."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
-    tokenizer = AutoTokenizer.from_pretrained(str(qwen2_tokenizer_dir))
-    assert "<|im_start|>" in tokenizer.chat_template  # Qwen2's ChatML template, carried by the vocab GGUF
-    config = Qwen2Config(vocab_size=len(tokenizer), hidden_size=256, intermediate_size=512, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
-                         tie_word_embeddings=True, eos_token_id=tokenizer.eos_token_id,
-                         bos_token_id=tokenizer.eos_token_id)
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    config_class, model_class = {"qwen2": (Qwen2Config, Qwen2ForCausalLM),
+                                 "llama": (LlamaConfig, LlamaForCausalLM)}[family]
+    special = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+    config = config_class(vocab_size=len(tokenizer), hidden_size=256, intermediate_size=512, num_hidden_layers=2,
+                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
+                          tie_word_embeddings=family == "qwen2", eos_token_id=tokenizer.eos_token_id,
+                          bos_token_id=special)
     torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("tiny") / "tiny-qwen2"
-    Qwen2ForCausalLM(config).save_pretrained(str(folder))
+    model_class(config).save_pretrained(str(folder))
     tokenizer.save_pretrained(str(folder))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_qwen2(tmp_path_factory) -> Path:
+    folder = _tiny_model(tmp_path_factory.mktemp("tiny") / "tiny-qwen2", _tokenizer_dir("qwen2"), "qwen2")
+    assert "<|im_start|>" in (folder / "chat_template.jinja").read_text()  # Qwen2's ChatML, from the vocab GGUF
     return folder
 
 
@@ -94,9 +108,13 @@ def _records() -> list[SftRecord]:
 
 @pytest.fixture(scope="module")
 def run_config(tmp_path_factory, tiny_qwen2):
-    folder = tmp_path_factory.mktemp("run")
+    return _run_config(tmp_path_factory.mktemp("run"), tiny_qwen2)
+
+
+def _run_config(folder: Path, model: Path, **overrides):
     write_jsonl(_records(), folder / "sft.jsonl")
-    overrides = {"base_model": str(tiny_qwen2), "data": str(folder / "sft.jsonl"), "output_dir": str(folder / "out")}
+    overrides = {"base_model": str(model), "data": str(folder / "sft.jsonl"), "output_dir": str(folder / "out"),
+                 **overrides}
     return load_config(packaged_config("tiny-cpu.yaml"), folder / "home", overrides)
 
 
@@ -178,12 +196,15 @@ def test_gguf_reads_back(f16_gguf, merged):
     assert bytes(template.parts[template.data[0]]).decode() == (merged / "chat_template.jinja").read_text()
 
 
-def _llama_logits(path: Path, ids: list[int]) -> np.ndarray:
+def _llama_logits(path: Path, ids: list[int], metadata: dict | None = None) -> np.ndarray:
+    """llama.cpp's logits for every position (and its GGUF metadata into ``metadata``)."""
     from llama_cpp import Llama
 
     llm = Llama(model_path=str(path), n_ctx=512, logits_all=True, n_threads=2, verbose=False, seed=0)
     llm.eval(ids)
     logits = np.array(llm.scores[: len(ids)], dtype=np.float32)
+    if metadata is not None:
+        metadata.update(llm.metadata)
     llm.close()
     return logits
 
@@ -214,17 +235,17 @@ def test_llama_cpp_matches_transformers(f16_gguf, merged):
 
 
 def test_q4_k_m_quantises_and_loads(f16_gguf, merged, run_config):
-    from gguf import GGUFReader
+    import llama_cpp
     from transformers import AutoTokenizer
 
     q4 = quantize(f16_gguf, gguf_path(run_config.gguf_dir, "Q4_K_M"), "Q4_K_M")
     assert q4.stat().st_size < f16_gguf.stat().st_size / 2
-    types = {t.tensor_type.name for t in GGUFReader(str(q4)).tensors}
-    assert "Q4_K" in types
     ids = _token_ids(AutoTokenizer.from_pretrained(str(merged)))
-    ours, theirs = _llama_logits(q4, ids), _hf_logits(merged, ids)
+    metadata: dict = {}
+    ours, theirs = _llama_logits(q4, ids, metadata), _hf_logits(merged, ids)
+    assert metadata["general.file_type"] == str(llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M)
     agree = float((ours.argmax(-1) == theirs.argmax(-1)).mean())
-    print(f"Q4_K_M GGUF vs transformers: tensor types {sorted(types)}, top-1 agreement {agree:.2f}, "
+    print(f"Q4_K_M GGUF vs transformers: {q4.stat().st_size / 2**20:.1f} MiB, top-1 agreement {agree:.2f}, "
           f"max |logit diff| {float(np.abs(ours - theirs).max()):.2e}")
     assert np.isfinite(ours).all()
 
@@ -249,3 +270,38 @@ def test_deploy_to_the_fake_ollama(f16_gguf, merged, run_config):
         assert create["files"] == {q4.name: digest}
         assert create["template"].startswith("{{- range .Messages }}<|im_start|>")
         assert create["parameters"]["stop"] == ["<|im_start|>", "<|im_end|>"]
+
+
+def test_all_refuses_a_chat_format_ollama_is_not_given(tmp_path):
+    """A template family without an Ollama mapping stops `finetune all` before any stage runs."""
+    folder = _tiny_model(tmp_path / "tiny-llama", _tokenizer_dir("llama-bpe", LLAMA3_TEMPLATE), "llama")
+    config = _run_config(tmp_path, folder)
+    result = CliRunner().invoke(main, ["finetune", "all", str(packaged_config("tiny-cpu.yaml")),
+                                       "--set", f"base_model={folder}", "--set", f"data={config.data}",
+                                       "--set", f"output_dir={config.output_dir}"])
+    assert result.exit_code == 2 and "unsupported chat template family" in result.output
+    assert "serve the merged model with vLLM" in result.output and not config.output_dir.exists()
+
+
+def test_a_tiny_llama_trains_merges_and_matches_llama_cpp(tmp_path):
+    """The same code path for the Llama architecture (Llama 3's real tokenizer): 2 steps, merge, f16 GGUF."""
+    from transformers import AutoTokenizer
+
+    folder = _tiny_model(tmp_path / "tiny-llama", _tokenizer_dir("llama-bpe", LLAMA3_TEMPLATE), "llama")
+    config = _run_config(tmp_path, folder, max_steps=2, eval_steps=100)
+    trainer = prepare(config)
+    row = trainer.train_dataset[0]
+    tokenizer = trainer.processing_class
+    prompt = tokenizer.apply_chat_template(_records()[0].messages[:-1], tokenize=True, add_generation_prompt=True,
+                                           return_dict=True)["input_ids"]
+    assert row["labels"][: len(prompt)] == [-100] * len(prompt) and -100 not in row["labels"][len(prompt):]
+    assert tokenizer.decode(row["input_ids"][len(prompt):]).endswith("```<|eot_id|>")
+    result = run(trainer, config)
+    assert result.steps == 2 and math.isfinite(result.train_loss)
+    merged = merge(config.base_model, config.adapter_dir, config.merged_dir)
+    gguf = convert(merged, gguf_path(config.gguf_dir, "f16"), outtype="f16", llama_cpp=source_dir(CACHE))
+    ids = _token_ids(AutoTokenizer.from_pretrained(str(merged)))
+    ours, theirs = _llama_logits(gguf, ids), _hf_logits(merged, ids)
+    diff = float(np.abs(ours - theirs).max())
+    print(f"Llama f16 GGUF vs transformers: {len(ids)} positions, max |logit diff| {diff:.2e}")
+    assert (ours.argmax(-1) == theirs.argmax(-1)).all() and diff < 5e-3

@@ -244,6 +244,7 @@ def run_all(ctx: click.Context, config_path: Path, sets: tuple[str, ...], host: 
                           hint="run `torchrun ... askdb finetune train CONFIG` first; `all` then skips training")
     settings = settings_from(ctx)
     config = _config(ctx, config_path, sets)
+    _check_deployable(config)
     summary: dict[str, Any] = {}
     summary["data"] = _maybe(1, "data", config.data.is_file(), str(config.data),
                              lambda: _write_data(settings, config.data, reasoning=config.reasoning))
@@ -257,6 +258,19 @@ def run_all(ctx: click.Context, config_path: Path, sets: tuple[str, ...], host: 
     gguf = Path(summary["export"]["gguf"][-1])
     summary["deploy"] = _deploy(settings, gguf, config.deploy.name, config.merged_dir, host or config.deploy.host)
     _emit(summary, as_json, summary["deploy"]["message"])
+
+
+def _check_deployable(config: Any) -> None:
+    """Fail before hours of training, not after, when Ollama cannot be given the model's chat format."""
+    from askdb.finetune.ollama import chat_format
+    from askdb.finetune.train import load_tokenizer
+
+    try:
+        chat_format(load_tokenizer(config.base_model, trust_remote_code=config.trust_remote_code).chat_template)
+    except ConfigError as exc:
+        raise ConfigError(f"`finetune all` ends with an Ollama deployment, which cannot work here: {exc.message}",
+                          hint="run `finetune train`, `merge` and `export` one by one and serve the merged "
+                               "model with vLLM (see the README)") from None
 
 
 def _maybe(number: int, name: str, done: bool, where: str, work: Any) -> dict[str, Any]:
