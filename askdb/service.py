@@ -18,25 +18,8 @@ from askdb.errors import DatabaseError, SqlRejected
 
 if TYPE_CHECKING:
     from askdb.assistant import Assistant, Event, Turn
-    from askdb.rag.retriever import Retrieval, Retriever
     from askdb.settings import Settings
     from askdb.sql.runner import QueryResult
-
-
-class SerialRetriever:
-    """A retriever that answers one question at a time.
-
-    The fast tokenizer behind the embedder raises "Already borrowed" when two threads use it at
-    once; retrieval takes milliseconds, so serialising it costs concurrent requests next to nothing.
-    """
-
-    def __init__(self, inner: Retriever) -> None:
-        self.inner = inner
-        self._lock = threading.Lock()
-
-    def retrieve(self, question: str, k: int = 5, *, scope: Any = None) -> Retrieval:
-        with self._lock:
-            return self.inner.retrieve(question, k, scope=scope)
 
 
 @dataclass(frozen=True)
@@ -77,8 +60,8 @@ class AssistantService:
 
         parts = dict(self._parts)
         if "retriever" not in parts:
+            # Shared by every request thread: the embedder serialises only its tokenizer.
             parts["retriever"], _ = open_retriever(self.settings)
-        parts["retriever"] = SerialRetriever(parts["retriever"])
         return Assistant.from_settings(self.settings, **parts)
 
     # -- questions ------------------------------------------------------------------------------

@@ -75,3 +75,19 @@ def test_settings_choose_the_runtime_and_the_folder(tmp_path: Path, monkeypatch)
     assert embedder_for(Settings(home=tmp_path)).onnx_dir == tmp_path / "models"
     assert embedder_for(Settings(home=tmp_path, models_dir=tmp_path / "m")).onnx_dir == tmp_path / "m"
     assert embedder_for(Settings(home=tmp_path, embedding_runtime="torch")).onnx_dir is None
+
+
+def test_one_embedder_serves_many_threads_at_once(embedder, torch_only) -> None:
+    """A server shares one embedder: questions and small batches (a 👍'd example) arrive together.
+
+    Without the tokenizer lock this raised from the tokenizer, whose padding and truncation
+    settings one call changes under another (measured: fails at once with 16 threads).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [f"第{i}个问题: 各平台达人的平均粉丝数 {'词 ' * (i % 40)}" for i in range(160)]
+    jobs = [texts[i : i + 1] if i % 2 else texts[i : i + 2] for i in range(len(texts) - 1)]
+    with ThreadPoolExecutor(16) as pool:
+        vectors = list(pool.map(embedder.encode, jobs))
+    for job, vector in zip(jobs[:40], vectors[:40]):
+        assert np.max(np.abs(vector - torch_only.encode(job))) < 1e-5, job

@@ -66,27 +66,35 @@ class SentenceTransformerEmbedder:
         self._model: Any = None
         self._onnx: Any = None  # the ONNX question encoder once opened; False after a fallback
         self._lock = threading.Lock()
+        # A fast (Rust) tokenizer raises "Already borrowed" when two threads call it at once; the
+        # model and ONNX Runtime themselves are safe to share, so only tokenising is serialised.
+        self._tokenize_lock = threading.Lock()
 
     def _load(self) -> Any:
         if self._model is None:
-            path = resolve_model(self.name)
-            if Path(path).is_dir():
-                # A local model must never fall through to the hub: these machines have no internet.
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            from sentence_transformers import SentenceTransformer
-            from transformers.utils import logging as hf_logging
-
-            hf_logging.disable_progress_bar()  # "Loading weights" bars would bury the answer on stderr
-            try:
-                self._model = SentenceTransformer(path, device=self.device)
-            except (OSError, ValueError) as exc:
-                raise ConfigError(
-                    f"cannot load the embedding model {self.name!r}: {str(exc).splitlines()[0]}",
-                    hint="set ASKDB_EMBEDDING_MODEL to a local sentence-transformers folder, "
-                    f"or leave it at {DEFAULT_MODEL} (packaged, offline)",
-                ) from None
+            with self._lock:  # threads of a server that all ask first must load it once
+                if self._model is None:
+                    self._model = self._load_model()
         return self._model
+
+    def _load_model(self) -> Any:
+        path = resolve_model(self.name)
+        if Path(path).is_dir():
+            # A local model must never fall through to the hub: these machines have no internet.
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # "Loading weights" bars would bury the answer on stderr
+        try:
+            return SentenceTransformer(path, device=self.device)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(
+                f"cannot load the embedding model {self.name!r}: {str(exc).splitlines()[0]}",
+                hint="set ASKDB_EMBEDDING_MODEL to a local sentence-transformers folder, "
+                f"or leave it at {DEFAULT_MODEL} (packaged, offline)",
+            ) from None
 
     @property
     def dim(self) -> int:
@@ -109,8 +117,9 @@ class SentenceTransformerEmbedder:
         with _torch_threads(os.cpu_count() or 1):  # index builds: big batches use every core
             for start in range(0, len(texts), step):
                 batch = list(texts[start : start + step])
-                chunks.append(model.encode(batch, batch_size=self.batch_size, normalize_embeddings=True,
-                                           convert_to_numpy=True, show_progress_bar=False))
+                with self._tokenize_lock:
+                    chunks.append(model.encode(batch, batch_size=self.batch_size, normalize_embeddings=True,
+                                               convert_to_numpy=True, show_progress_bar=False))
                 if progress:
                     progress(len(batch))
         return np.ascontiguousarray(np.vstack(chunks), dtype=np.float32)
@@ -138,7 +147,8 @@ class SentenceTransformerEmbedder:
         from askdb.rag.onnx_query import open_encoder
 
         return open_encoder(model, resolve_model(self.name), self.onnx_dir,
-                            lambda text: self._encode_one(model, text), device=self.device)
+                            lambda text: self._encode_one(model, text), lock=self._tokenize_lock,
+                            device=self.device)
 
     def _encode_one(self, model: Any, text: str) -> np.ndarray:
         """One query straight through tokenizer and transformer (mean-pooled normalised models only).
@@ -153,7 +163,9 @@ class SentenceTransformerEmbedder:
         if torch.get_num_threads() != 1:
             torch.set_num_threads(1)
         with torch.inference_mode():
-            batch = model.tokenizer([text], return_tensors="pt", truncation=True, max_length=model.max_seq_length)
+            with self._tokenize_lock:
+                batch = model.tokenizer([text], return_tensors="pt", truncation=True,
+                                        max_length=model.max_seq_length)
             hidden = model[0].auto_model(**batch).last_hidden_state
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)

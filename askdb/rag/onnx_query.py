@@ -32,19 +32,22 @@ _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 class OnnxQueryEncoder:
     """One text at a time through an exported float32 graph; ``encode`` returns a (1, dim) unit vector."""
 
-    def __init__(self, session: Any, tokenizer: Any, max_length: int) -> None:
+    def __init__(self, session: Any, tokenizer: Any, max_length: int, lock: Any) -> None:
         self.session = session
         self.tokenizer = tokenizer
         self.max_length = max_length
+        self.lock = lock  # the embedder's tokenizer lock
         self.inputs = [i.name for i in session.get_inputs()]
 
     def encode(self, text: str) -> np.ndarray:
-        batch = self.tokenizer([text], return_tensors="np", truncation=True, max_length=self.max_length)
+        """Thread-safe: only the tokenizer is serialised; ONNX Runtime runs sessions concurrently."""
+        with self.lock:
+            batch = self.tokenizer([text], return_tensors="np", truncation=True, max_length=self.max_length)
         feed = {name: np.asarray(batch[name], dtype=np.int64) for name in self.inputs}
         return np.ascontiguousarray(self.session.run(None, feed)[0], dtype=np.float32)
 
 
-def open_encoder(model: Any, model_path: str, folder: Path, torch_encode: Any, *,
+def open_encoder(model: Any, model_path: str, folder: Path, torch_encode: Any, *, lock: Any,
                  device: str = "cpu") -> OnnxQueryEncoder | None:
     """The ONNX encoder for a loaded sentence-transformers model, exported on first use; None: use torch."""
     try:
@@ -58,7 +61,7 @@ def open_encoder(model: Any, model_path: str, folder: Path, torch_encode: Any, *
         try:
             if fresh:
                 export(model_path, path, device=device)
-            encoder = _load(path, model)
+            encoder = _load(path, model, lock)
             difference = float(np.max(np.abs(encoder.encode(PROBE) - expected)))
             if difference <= TOLERANCE:
                 return encoder
@@ -127,7 +130,7 @@ def export(model_path: str, path: Path, *, device: str = "cpu") -> None:
         Path(tmp).unlink(missing_ok=True)
 
 
-def _load(path: Path, model: Any) -> OnnxQueryEncoder:
+def _load(path: Path, model: Any, lock: Any) -> OnnxQueryEncoder:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -136,4 +139,4 @@ def _load(path: Path, model: Any) -> OnnxQueryEncoder:
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return OnnxQueryEncoder(session, model.tokenizer, model.max_seq_length)
+    return OnnxQueryEncoder(session, model.tokenizer, model.max_seq_length, lock)

@@ -1,0 +1,44 @@
+"""From rows to an answer: the chart a result suits, and the markdown table."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+
+from askdb.analyst import analyst_messages, chart_spec, markdown_table
+
+
+@pytest.mark.parametrize(("frame", "expected"), [
+    (pd.DataFrame({"platform": ["小红书", "抖音", "B站"], "fans": [3, 2, 1]}), {"type": "bar", "x": "platform", "y": "fans"}),
+    (pd.DataFrame({"day": ["2025-03-01", "2025-03-02", None, "2025-03-04"], "cost": [1.5, 2.0, 0.5, 3.0]}),
+     {"type": "line", "x": "day", "y": "cost"}),
+    (pd.DataFrame({"slot": ["2025-03-01 10:00 - 11:00", "2025-03-01 11:00 - 12:00"], "clicks": [4, 5]}),
+     {"type": "line", "x": "slot", "y": "clicks"}),
+    (pd.DataFrame({"brand": ["A", "B"], "roi": [Decimal("1.25"), Decimal("0.50")]}), {"type": "bar", "x": "brand", "y": "roi"}),
+    (pd.DataFrame({"budget": [1, 2, 3], "spent": [1, 1, 2]}), {"type": "bar", "x": "budget", "y": "spent"}),
+    (pd.DataFrame({"city": ["上海", "北京"], "note": ["x", "y"]}), None),  # nothing to measure
+    (pd.DataFrame({"city": ["上海"], "n": [1]}), None),  # one row is not a chart
+    (pd.DataFrame({"n": [1, 2]}), None),
+])
+def test_chart_spec_follows_the_data(frame: pd.DataFrame, expected) -> None:
+    assert chart_spec(frame) == expected
+
+
+def test_a_thousand_rows_are_judged_from_a_sample() -> None:
+    frame = pd.DataFrame({"day": [None] * 3 + ["2025-03-01"] * 997, "n": range(1000)})
+    assert chart_spec(frame) == {"type": "line", "x": "day", "y": "n"}
+
+
+def test_markdown_table_keeps_numbers_readable() -> None:
+    table = markdown_table(pd.DataFrame({"达人": ["小美"], "粉丝": [2026000.0], "ctr": [0.01234]}))
+    assert "2026000" in table and "e+" not in table and "0.01234" in table
+
+
+def test_the_analyst_prompt_reuses_the_rendered_table() -> None:
+    frame = pd.DataFrame({"platform": ["小红书", "抖音"], "n": [2, 1]})
+    table = markdown_table(frame)
+    given = analyst_messages("各平台达人数", "SELECT 1", frame, truncated=False, table=table)
+    made = analyst_messages("各平台达人数", "SELECT 1", frame, truncated=False)
+    assert given == made and table in given[-1].content
