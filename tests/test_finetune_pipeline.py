@@ -122,8 +122,8 @@ def _run_config(folder: Path, model: Path, **overrides):
 def trained(run_config):
     """Two steps, then a second run to four steps that must resume from checkpoint-2."""
     first = run(prepare(run_config.model_copy(update={"max_steps": 2})), run_config.model_copy(update={"max_steps": 2}))
-    trainer = prepare(run_config)
-    return {"first": first, "second": run(trainer, run_config), "trainer": trainer}
+    prepared = prepare(run_config)
+    return {"first": first, "second": run(prepared, run_config), "trainer": prepared.trainer}
 
 
 def test_labels_cover_the_answer_only(trained, run_config):
@@ -289,14 +289,15 @@ def test_a_tiny_llama_trains_merges_and_matches_llama_cpp(tmp_path):
 
     folder = _tiny_model(tmp_path / "tiny-llama", _tokenizer_dir("llama-bpe", LLAMA3_TEMPLATE), "llama")
     config = _run_config(tmp_path, folder, max_steps=2, eval_steps=100)
-    trainer = prepare(config)
+    prepared = prepare(config)
+    trainer = prepared.trainer
     row = trainer.train_dataset[0]
     tokenizer = trainer.processing_class
     prompt = tokenizer.apply_chat_template(_records()[0].messages[:-1], tokenize=True, add_generation_prompt=True,
                                            return_dict=True)["input_ids"]
     assert row["labels"][: len(prompt)] == [-100] * len(prompt) and -100 not in row["labels"][len(prompt):]
     assert tokenizer.decode(row["input_ids"][len(prompt):]).endswith("```<|eot_id|>")
-    result = run(trainer, config)
+    result = run(prepared, config)
     assert result.steps == 2 and math.isfinite(result.train_loss)
     merged = merge(config.base_model, config.adapter_dir, config.merged_dir)
     gguf = convert(merged, gguf_path(config.gguf_dir, "f16"), outtype="f16", llama_cpp=source_dir(CACHE))

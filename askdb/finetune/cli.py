@@ -199,8 +199,9 @@ def _emit(summary: dict[str, Any], as_json: bool, text: str) -> None:
 def train(ctx: click.Context, config_path: Path, sets: tuple[str, ...], as_json: bool) -> None:
     """Train a LoRA/QLoRA adapter from a YAML config (resumes from the run's last checkpoint)."""
     summary = _run_train(_config(ctx, config_path, sets))
+    eval_loss = "no validation split" if summary["eval_loss"] is None else f"eval loss {summary['eval_loss']:.4f}"
     _emit(summary, as_json, f"adapter saved to {summary['adapter']} after {summary['steps']} steps "
-                            f"(train loss {summary['train_loss']:.4f}, eval loss {summary['eval_loss']})")
+                            f"(train loss {summary['train_loss']:.4f}, {eval_loss})")
 
 
 @finetune.command("merge")

@@ -49,6 +49,8 @@ def convert(model_dir: Path, out: Path, *, outtype: str, llama_cpp: Path, log: L
     if not converter.is_file():
         raise ConfigError(f"llama.cpp's converter is missing: {converter}",
                           hint="set LLAMA_CPP_PATH to a llama.cpp checkout, or unset it to use the pinned sdist")
+    if not (model_dir / "config.json").is_file():
+        raise FinetuneError(f"no Hugging Face model in {model_dir}", hint="run `askdb finetune merge CONFIG` first")
     for module, extra in _CONVERTER_NEEDS.items():
         require(module, extra=extra)
     out.parent.mkdir(parents=True, exist_ok=True)

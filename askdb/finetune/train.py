@@ -65,6 +65,7 @@ def choose_precision() -> Precision:
 
 def load_tokenizer(name: str, *, trust_remote_code: bool = False) -> PreTrainedTokenizerBase:
     """The base model's tokenizer, with a pad token and a chat template (required)."""
+    require("transformers", extra="finetune")
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(name, trust_remote_code=trust_remote_code)
@@ -177,7 +178,15 @@ def _sft_config(config: TrainConfig, precision: Precision, has_eval: bool) -> An
         disable_tqdm=False, dataset_num_proc=None, dataloader_pin_memory=precision.device == "cuda")
 
 
-def prepare(config: TrainConfig) -> Trainer:
+@dataclass
+class Prepared:
+    """A ready SFTTrainer and how many records were too long to train on."""
+
+    trainer: Trainer
+    dropped_too_long: int
+
+
+def prepare(config: TrainConfig) -> Prepared:
     """An SFTTrainer for this config: tokenised data, LoRA adapter, automatic device and dtype."""
     require("trl", extra="finetune")
     require("peft", extra="finetune")
@@ -190,8 +199,7 @@ def prepare(config: TrainConfig) -> Trainer:
     trainer = SFTTrainer(model=config.base_model, args=args, train_dataset=train_set, eval_dataset=eval_set,
                          processing_class=tokenizer, peft_config=_lora_config(config),
                          quantization_config=_quantization(config))
-    trainer.askdb_dropped = dropped  # reported in TrainResult
-    return trainer
+    return Prepared(trainer, dropped)
 
 
 def last_checkpoint(output_dir: Path) -> str | None:
@@ -203,15 +211,16 @@ def last_checkpoint(output_dir: Path) -> str | None:
     return get_last_checkpoint(str(output_dir))
 
 
-def run(trainer: Trainer, config: TrainConfig) -> TrainResult:
+def run(prepared: Prepared, config: TrainConfig) -> TrainResult:
     """Train (resuming from the last checkpoint), evaluate, and save the adapter atomically."""
+    trainer = prepared.trainer
     started = time.monotonic()
     resume = last_checkpoint(config.output_dir)
     output = trainer.train(resume_from_checkpoint=resume)
     eval_loss = trainer.evaluate()["eval_loss"] if trainer.eval_dataset is not None else None
     save_adapter(trainer, config.adapter_dir)
     return TrainResult(config.adapter_dir, output.global_step, output.training_loss, eval_loss,
-                       time.monotonic() - started, resume, getattr(trainer, "askdb_dropped", 0))
+                       time.monotonic() - started, resume, prepared.dropped_too_long)
 
 
 def save_adapter(trainer: Trainer, adapter_dir: Path) -> None:
