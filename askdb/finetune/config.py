@@ -41,7 +41,7 @@ class ExportSettings(_Strict):
 
 
 class DeploySettings(_Strict):
-    """The Ollama model that ``askdb finetune all`` registers (which GGUF: the first quantisation)."""
+    """The Ollama model that ``askdb finetune all`` registers: the last GGUF exported (the last quantisation)."""
 
     name: str = "askdb-sql:latest"
     host: str | None = None  # default: ASKDB_OLLAMA_HOST

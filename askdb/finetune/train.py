@@ -193,6 +193,8 @@ def prepare(config: TrainConfig) -> Prepared:
     require("datasets", extra="finetune")
     from trl import SFTTrainer
 
+    if config.deepspeed:
+        require("deepspeed", package="deepspeed")  # GPU-only, so not in the finetune extra
     tokenizer = load_tokenizer(config.base_model, trust_remote_code=config.trust_remote_code)
     train_set, eval_set, dropped = build_datasets(config, tokenizer)
     args = _sft_config(config, choose_precision(), eval_set is not None)
