@@ -283,24 +283,33 @@ def test_all_refuses_a_chat_format_ollama_is_not_given(tmp_path):
     assert "serve the merged model with vLLM" in result.output and not config.output_dir.exists()
 
 
-def test_a_tiny_llama_trains_merges_and_matches_llama_cpp(tmp_path):
-    """The same code path for the Llama architecture (Llama 3's real tokenizer): 2 steps, merge, f16 GGUF."""
+def test_a_tiny_llama_through_the_cli(tmp_path):
+    """The Llama architecture (Llama 3's real tokenizer) through `finetune train|merge|export`: 2 steps, f16 GGUF."""
     from transformers import AutoTokenizer
 
+    from askdb.finetune.train import build_datasets, load_tokenizer
+
     folder = _tiny_model(tmp_path / "tiny-llama", _tokenizer_dir("llama-bpe", LLAMA3_TEMPLATE), "llama")
-    config = _run_config(tmp_path, folder, max_steps=2, eval_steps=100)
-    prepared = prepare(config)
-    trainer = prepared.trainer
-    row = trainer.train_dataset[0]
-    tokenizer = trainer.processing_class
+    config = _run_config(tmp_path, folder)
+    tokenizer = load_tokenizer(str(folder))
+    row = build_datasets(config, tokenizer)[0][0]
     prompt = tokenizer.apply_chat_template(_records()[0].messages[:-1], tokenize=True, add_generation_prompt=True,
                                            return_dict=True)["input_ids"]
     assert row["labels"][: len(prompt)] == [-100] * len(prompt) and -100 not in row["labels"][len(prompt):]
     assert tokenizer.decode(row["input_ids"][len(prompt):]).endswith("```<|eot_id|>")
-    result = run(prepared, config)
-    assert result.steps == 2 and math.isfinite(result.train_loss)
-    merged = merge(config.base_model, config.adapter_dir, config.merged_dir)
-    gguf = convert(merged, gguf_path(config.gguf_dir, "f16"), outtype="f16", llama_cpp=source_dir(CACHE))
+    sets = [f"base_model={folder}", f"data={config.data}", f"output_dir={config.output_dir}", "max_steps=2",
+            "eval_steps=100", "export.quantize=[]"]
+    options = [arg for item in sets for arg in ("--set", item)]
+    env = {"LLAMA_CPP_PATH": str(source_dir(CACHE))}
+    outputs = {}
+    for stage in ("train", "merge", "export"):
+        result = CliRunner().invoke(main, ["finetune", stage, str(packaged_config("tiny-cpu.yaml")), *options,
+                                           "--json"], env=env)
+        assert result.exit_code == 0, result.output
+        outputs[stage] = json.loads(result.stdout)
+    assert outputs["train"]["steps"] == 2 and math.isfinite(outputs["train"]["train_loss"])
+    merged, gguf = config.merged_dir, Path(outputs["export"]["gguf"][0])
+    assert outputs["merge"]["merged"] == str(merged) and gguf == gguf_path(config.gguf_dir, "f16")
     ids = _token_ids(AutoTokenizer.from_pretrained(str(merged)))
     ours, theirs = _llama_logits(gguf, ids), _hf_logits(merged, ids)
     diff = float(np.abs(ours - theirs).max())

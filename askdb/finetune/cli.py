@@ -157,9 +157,13 @@ def _train_summary(result: Any) -> dict[str, Any]:
 
 
 def _run_train(config: Any) -> dict[str, Any]:
+    import contextlib
+
     from askdb.finetune.train import train as train_adapter
 
-    return _train_summary(train_adapter(config))
+    # The Trainer writes its log lines to stdout; stdout is for the result (and --json) only.
+    with contextlib.redirect_stdout(sys.stderr):
+        return _train_summary(train_adapter(config))
 
 
 def _run_merge(config: Any) -> dict[str, Any]:
