@@ -95,3 +95,12 @@ def test_export_names_a_missing_converter_and_an_unknown_quantisation(tmp_path):
     pytest.importorskip("llama_cpp", reason="needs the llamacpp extra: pip install 'askdb[llamacpp]'")
     with pytest.raises(ConfigError, match="unknown quantisation"):
         quantize(tmp_path / "m.gguf", tmp_path / "q.gguf", "Q4_K_ZZ")
+
+
+def test_a_base_model_that_is_not_there_is_named(tmp_path):
+    pytest.importorskip("transformers", reason="needs the finetune extra: pip install 'askdb[finetune]'")
+    from askdb.finetune.train import load_tokenizer
+
+    with pytest.raises(ConfigError, match="cannot load the tokenizer of base_model") as caught:
+        load_tokenizer(str(tmp_path / "no-such-model"))
+    assert "base_model" in caught.value.hint

@@ -68,7 +68,12 @@ def load_tokenizer(name: str, *, trust_remote_code: bool = False) -> PreTrainedT
     require("transformers", extra="finetune")
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(name, trust_remote_code=trust_remote_code)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name, trust_remote_code=trust_remote_code)
+    except OSError as exc:  # not a folder, not on the hub, or offline without a cached copy
+        raise ConfigError(f"cannot load the tokenizer of base_model {name}: {str(exc).splitlines()[0]}",
+                          hint="set base_model to a model folder or a hub id; offline (HF_HUB_OFFLINE=1) it must "
+                               "be in the Hugging Face cache already") from None
     if not tokenizer.chat_template:
         raise ConfigError(f"the tokenizer of {name} has no chat_template",
                           hint="fine-tune a chat (instruct) model, whose template Ollama and vLLM will use too")
