@@ -104,3 +104,16 @@ def test_a_base_model_that_is_not_there_is_named(tmp_path):
     with pytest.raises(ConfigError, match="cannot load the tokenizer of base_model") as caught:
         load_tokenizer(str(tmp_path / "no-such-model"))
     assert "base_model" in caught.value.hint
+
+
+def test_torchrun_on_a_cpu_is_refused_before_anything_loads(tmp_path, monkeypatch):
+    pytest.importorskip("trl", reason="needs the finetune extra: pip install 'askdb[finetune]'")
+    import torch
+
+    from askdb.finetune.train import prepare
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    config = load_config(packaged_config("tiny-cpu.yaml"), tmp_path, {"base_model": str(tmp_path / "none")})
+    with pytest.raises(ConfigError, match="without CUDA GPUs would each train a separate copy"):
+        prepare(config)

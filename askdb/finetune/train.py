@@ -5,13 +5,14 @@ generation prompt (what Ollama or vLLM render at inference), the answer follows 
 template's own end-of-turn text, and only the answer's tokens carry labels. Rendering the answer
 ourselves also keeps R1-style ``<think>`` text, which some templates strip from assistant turns.
 
-The same code runs on one CPU, one GPU, or several through ``torchrun``/``accelerate launch``
+The same code runs on one CPU, one GPU, or several GPUs through ``torchrun``/``accelerate launch``
 (optionally with DeepSpeed): the Trainer reads the distributed environment; nothing here pins a
 device. Heavy imports happen inside functions.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -198,11 +199,16 @@ def prepare(config: TrainConfig) -> Prepared:
     require("datasets", extra="finetune")
     from trl import SFTTrainer
 
+    precision = choose_precision()
+    if precision.device == "cpu" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        # transformers sets up no process group on CPU: each rank would train its own copy into one folder.
+        raise ConfigError("several processes (torchrun) without CUDA GPUs would each train a separate copy",
+                          hint="run `askdb finetune train CONFIG` as one process on a CPU")
     if config.deepspeed:
         require("deepspeed", package="deepspeed")  # GPU-only, so not in the finetune extra
     tokenizer = load_tokenizer(config.base_model, trust_remote_code=config.trust_remote_code)
     train_set, eval_set, dropped = build_datasets(config, tokenizer)
-    args = _sft_config(config, choose_precision(), eval_set is not None)
+    args = _sft_config(config, precision, eval_set is not None)
     trainer = SFTTrainer(model=config.base_model, args=args, train_dataset=train_set, eval_dataset=eval_set,
                          processing_class=tokenizer, peft_config=_lora_config(config),
                          quantization_config=_quantization(config))
