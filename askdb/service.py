@@ -22,6 +22,15 @@ if TYPE_CHECKING:
     from askdb.sql.runner import QueryResult
 
 
+def final_answer(events: Iterator[Event]) -> Any:
+    """Run a workflow's events to the end; its Answer (None if it ended without one)."""
+    answer = None
+    for event in events:
+        if event.kind == "answer":
+            answer = event.data["answer"]
+    return answer
+
+
 @dataclass(frozen=True)
 class ModelStatus:
     """Whether the model answers, and if not, what to do about it."""
@@ -70,11 +79,7 @@ class AssistantService:
         return audited(self.assistant, question, log=self.log, caller=caller, history=history)
 
     def ask(self, question: str, *, caller: str, history: Sequence[Turn] = ()):
-        answer = None
-        for event in self.stream(question, caller=caller, history=history):
-            if event.kind == "answer":
-                answer = event.data["answer"]
-        return answer
+        return final_answer(self.stream(question, caller=caller, history=history))
 
     def run_sql(self, sql: str, *, caller: str) -> QueryResult:
         """A statement typed by a person: guard, then the read-only runner; audited either way."""

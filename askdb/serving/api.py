@@ -13,11 +13,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import os
 import re
 import threading
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -38,7 +38,8 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
 
 from askdb import errors as E
 from askdb.assistant import Answer, Event, Turn
-from askdb.service import AssistantService
+from askdb.service import AssistantService, final_answer
+from askdb.serving.conversations import ConversationStore
 
 if TYPE_CHECKING:
     from askdb.settings import Settings
@@ -47,7 +48,6 @@ MODEL_ID = "askdb"  # the one model /v1/models lists
 KNOWLEDGE_ID = "askdb"  # the one knowledge base /retrieval serves
 MAX_BODY_BYTES = 256 * 1024  # a question, or an OpenAI chat with its history, is far smaller
 MAX_QUESTION_CHARS = 4000
-MAX_CONVERSATIONS = 1000
 THREADS = 64  # more than the 40 anyio allows by default: each question holds a thread while the model writes
 
 Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_QUESTION_CHARS)]
@@ -279,30 +279,10 @@ class BodyLimit:
 
 
 # -- shared state --------------------------------------------------------------------------------------
-class Conversations:
-    """Turns of recent conversations by id; the oldest are forgotten past ``limit``."""
-
-    def __init__(self, limit: int = MAX_CONVERSATIONS) -> None:
-        self._turns: OrderedDict[str, list[Turn]] = OrderedDict()
-        self._lock = threading.Lock()
-        self.limit = limit
-
-    def history(self, cid: str) -> list[Turn]:
-        with self._lock:
-            return list(self._turns.get(cid, ()))
-
-    def add(self, cid: str, turn: Turn) -> None:
-        with self._lock:
-            self._turns.setdefault(cid, []).append(turn)
-            self._turns.move_to_end(cid)
-            while len(self._turns) > self.limit:
-                self._turns.popitem(last=False)
-
-
 def _authorizer(keys: dict[str, str], *, dify: bool) -> Any:
     by_key = {key: name for name, key in keys.items()}
 
-    def authorize(request: Request) -> str:
+    async def authorize(request: Request) -> str:  # async: a plain def would cost a thread hop per request
         """The caller's name for the audit log: the API key's name, or "api" when no keys are set."""
         if not by_key:
             return "api"
@@ -324,6 +304,17 @@ def _authorizer(keys: dict[str, str], *, dify: bool) -> Any:
 
 # -- streaming -----------------------------------------------------------------------------------------
 _DONE = object()
+
+
+def _in_conversation(service: AssistantService, conversations: ConversationStore, cid: str, question: str,
+                     caller: str) -> Iterator[Event]:
+    """The workflow's events after the conversation's earlier turns; the answer becomes a turn."""
+    history = conversations.history(cid)
+    for event in service.stream(question, caller=caller, history=history):
+        if event.kind == "answer":
+            answer = event.data["answer"]
+            conversations.add(cid, Turn(answer.question, answer.sql))
+        yield event
 
 
 async def _next(events: Iterator[Event]) -> Any:
@@ -440,8 +431,13 @@ def _openai_deltas(event: Event, state: dict[str, Any]) -> Iterator[dict[str, st
 
 
 # -- the app -------------------------------------------------------------------------------------------
+def app_from_environment() -> FastAPI:
+    """The app as each ``askdb serve --workers N`` process builds it: settings from ``ASKDB_*``."""
+    return create_app(warm=True)
+
+
 def create_app(settings: Settings | None = None, *, service: AssistantService | None = None,
-               warm: bool = False) -> FastAPI:
+               warm: bool = False, conversations: ConversationStore | None = None) -> FastAPI:
     """The HTTP API over one shared assistant (``service``, or one built from ``settings`` on first use).
 
     ``warm`` starts building the assistant in the background at startup, so the first question
@@ -452,7 +448,8 @@ def create_app(settings: Settings | None = None, *, service: AssistantService | 
     if service is None:
         service = AssistantService(settings or load_settings())
     settings = service.settings
-    conversations = Conversations()
+    if conversations is None:
+        conversations = ConversationStore(settings.home / "conversations.db")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -483,7 +480,7 @@ def create_app(settings: Settings | None = None, *, service: AssistantService | 
         """Liveness, and whether the assistant is loaded yet."""
         from askdb.db import safe_url
 
-        return {"status": "ok", "assistant": "ready" if service.built else "loading",
+        return {"status": "ok", "assistant": "ready" if service.built else "loading", "pid": os.getpid(),
                 "backend": settings.llm_backend, "model": settings.llm_model,
                 "database": safe_url(settings.database_url)}
 
@@ -491,12 +488,10 @@ def create_app(settings: Settings | None = None, *, service: AssistantService | 
     async def ask(body: AskRequest, who: str = caller) -> Any:
         """Answer one question: SQL, rows, markdown and analysis; ``stream: true`` gives server-sent events."""
         cid = body.conversation_id or uuid.uuid4().hex
-        history = conversations.history(cid)
+        events = _in_conversation(service, conversations, cid, body.question, who)
         if not body.stream:
-            answer = await run_in_threadpool(service.ask, body.question, caller=who, history=history)
-            conversations.add(cid, Turn(answer.question, answer.sql))
+            answer = await run_in_threadpool(final_answer, events)  # one thread hop for the whole question
             return {"conversation_id": cid, **answer_json(answer, trace=body.trace)}
-        events = service.stream(body.question, caller=who, history=history)
         first = await _primed(events)
 
         async def sse() -> AsyncIterator[bytes]:
@@ -504,7 +499,6 @@ def create_app(settings: Settings | None = None, *, service: AssistantService | 
                 async for event in _drain(first, events):
                     data = event_json(event)
                     if event.kind == "answer":
-                        conversations.add(cid, Turn(event.data["answer"].question, event.data["answer"].sql))
                         data = {"conversation_id": cid, **data}
                     yield _sse(data, event.kind)
             except E.AskdbError as exc:
