@@ -12,6 +12,9 @@ everything but the model: prompts, retrieval, parsing, guarding, running, format
   ``ScriptedFakeLLM``; its trace gives the time of each step.
 - LlamaIndex: ``NLSQLTableQueryEngine(synthesize_response=True)`` over the ads tables with a
   ``CustomLLM`` fake.
+- LlamaIndex with retrieval: ``SQLTableRetrieverQueryEngine`` over an ``ObjectIndex`` of the tables
+  embedded by the same all-MiniLM-L6-v2 through sentence-transformers (top 5), the like-for-like
+  comparison for askdb, which retrieves too.
 - LangChain: ``create_sql_query_chain`` + ``SQLDatabase.run`` + an answer prompt, as the LangChain
   SQL Q&A tutorial chains them, with a ``langchain_core`` ``LLM`` fake.
 - sqlite3: the same SQL executed directly, the part no framework can avoid.
@@ -221,15 +224,13 @@ def _set_torch_threads(threads: int | None) -> str:
     return f"torch intra-op threads for the question embedding: {torch.get_num_threads()} ({how})"
 
 
-def llamaindex_contender(path: Path, tables: list[str]) -> Contender:
+def llamaindex_fake_llm() -> tuple[Any, Script]:
+    """A LlamaIndex LLM that answers from a script at once, made LlamaIndex's default; and the script."""
     from llama_index.core import Settings as LISettings
-    from llama_index.core import SQLDatabase
     from llama_index.core.embeddings import MockEmbedding
     from llama_index.core.llms import CompletionResponse, CustomLLM, LLMMetadata
     from llama_index.core.llms.callbacks import llm_completion_callback
-    from llama_index.core.query_engine import NLSQLTableQueryEngine
     from pydantic import PrivateAttr
-    from sqlalchemy import create_engine
 
     script = Script()
 
@@ -258,6 +259,15 @@ def llamaindex_contender(path: Path, tables: list[str]) -> Contender:
     llm = ZeroLatencyLlamaIndexLLM(script)
     LISettings.llm = llm
     LISettings.embed_model = MockEmbedding(embed_dim=8)  # never used with tables=[...]; avoids the OpenAI default
+    return llm, script
+
+
+def llamaindex_contender(path: Path, tables: list[str]) -> Contender:
+    from llama_index.core import SQLDatabase
+    from llama_index.core.query_engine import NLSQLTableQueryEngine
+    from sqlalchemy import create_engine
+
+    llm, script = llamaindex_fake_llm()
     database = SQLDatabase(create_engine(read_only_url(path)), include_tables=tables)
     engine = NLSQLTableQueryEngine(database, tables=tables, llm=llm, synthesize_response=True)
 
@@ -271,6 +281,58 @@ def llamaindex_contender(path: Path, tables: list[str]) -> Contender:
     notes = [(f"NLSQLTableQueryEngine(tables={len(tables)} tables, synthesize_response=True), "
               "SQLDatabase over a mode=ro SQLite engine; model: CustomLLM fake")]
     return Contender("llamaindex", "LlamaIndex NLSQLTableQueryEngine", ask, notes)
+
+
+def llamaindex_retriever_contender(path: Path, tables: list[str]) -> Contender:
+    """LlamaIndex with table retrieval, as its SQL guide builds it: an ObjectIndex over the tables'
+    schemas embedded by the same all-MiniLM-L6-v2 through sentence-transformers (what its
+    HuggingFaceEmbedding calls), top 5 tables per question, then NLSQL as above."""
+    from llama_index.core import SQLDatabase, VectorStoreIndex
+    from llama_index.core.embeddings import BaseEmbedding
+    from llama_index.core.indices.struct_store.sql_query import SQLTableRetrieverQueryEngine
+    from llama_index.core.objects import ObjectIndex, SQLTableNodeMapping, SQLTableSchema
+    from pydantic import PrivateAttr
+    from sqlalchemy import create_engine
+
+    from askdb.rag.embed import SentenceTransformerEmbedder
+
+    model = SentenceTransformerEmbedder()._load()  # the packaged MiniLM, loaded as sentence-transformers does
+
+    class MiniLMEmbedding(BaseEmbedding):
+        """sentence-transformers' encode, as llama-index-embeddings-huggingface calls it."""
+
+        _model: Any = PrivateAttr()
+
+        def __init__(self, model: Any) -> None:
+            super().__init__(model_name="all-MiniLM-L6-v2")
+            self._model = model
+
+        def _get_query_embedding(self, query: str) -> list[float]:
+            return self._model.encode([query], normalize_embeddings=True, show_progress_bar=False)[0].tolist()
+
+        def _get_text_embedding(self, text: str) -> list[float]:
+            return self._get_query_embedding(text)
+
+        async def _aget_query_embedding(self, query: str) -> list[float]:
+            return self._get_query_embedding(query)
+
+    llm, script = llamaindex_fake_llm()
+    database = SQLDatabase(create_engine(read_only_url(path)), include_tables=tables)
+    objects = ObjectIndex.from_objects([SQLTableSchema(table_name=t) for t in tables], SQLTableNodeMapping(database),
+                                       VectorStoreIndex, embed_model=MiniLMEmbedding(model))
+    engine = SQLTableRetrieverQueryEngine(database, objects.as_retriever(similarity_top_k=5), llm=llm,
+                                          synthesize_response=True)
+
+    def ask(case: Case) -> dict[str, Any]:
+        script.load(f"SQLQuery: {case.sql}", ANALYSIS)
+        response = engine.query(case.question)
+        script.check_spent("LlamaIndex+retrieval")
+        result = response.metadata.get("result") or []
+        return {"sql": response.metadata.get("sql_query"), "rows": len(result), "answer": str(response)}
+
+    notes = [("SQLTableRetrieverQueryEngine over ObjectIndex(VectorStoreIndex) of the 6 tables, top 5, embedded "
+              "with all-MiniLM-L6-v2 via sentence-transformers (torch); model: CustomLLM fake")]
+    return Contender("llamaindex-retrieval", "LlamaIndex + table retrieval (MiniLM)", ask, notes)
 
 
 ANSWER_TEMPLATE = """Given the following user question, corresponding SQL query, and SQL result, answer the user question.
@@ -420,8 +482,11 @@ def untraced_parts(contender: Contender, cases: list[Case], repeats: int = 3) ->
                                        "result chart spec": []}
     embedder = getattr(assistant.retriever, "embedder", None)
     if embedder is not None:
-        samples["retrieve: question embedding"] = []
-        samples["retrieve: question embedding, 1 torch thread"] = []
+        from askdb.rag.embed import SentenceTransformerEmbedder
+
+        on_torch = SentenceTransformerEmbedder(embedder.name)  # ASKDB_EMBEDDING_RUNTIME=torch, for comparison
+        ours, theirs = f"retrieve: question embedding ({embedder.runtime})", "retrieve: question embedding (torch)"
+        samples[ours], samples[theirs] = [], []
     for case in cases:
         retrieval = assistant.retriever.retrieve(case.question, assistant.k)
         frame = assistant.runner.execute(case.sql).frame
@@ -432,9 +497,8 @@ def untraced_parts(contender: Contender, cases: list[Case], repeats: int = 3) ->
             _timed(samples["result markdown table"], markdown_table, frame)
             _timed(samples["result chart spec"], chart_spec, frame)
             if embedder is not None:
-                _timed(samples["retrieve: question embedding"], embedder.encode, [case.question])
-                _timed(samples["retrieve: question embedding, 1 torch thread"], _one_thread, embedder.encode,
-                       [case.question])
+                _timed(samples[ours], embedder.encode, [case.question])
+                _timed(samples[theirs], on_torch.encode, [case.question])
     return {name: stats(values) for name, values in samples.items()}
 
 
@@ -442,18 +506,6 @@ def _timed(into: list[float], call: Callable[..., Any], *args: Any, **kwargs: An
     started = time.perf_counter()
     call(*args, **kwargs)
     into.append((time.perf_counter() - started) * 1000)
-
-
-def _one_thread(call: Callable[..., Any], *args: Any) -> Any:
-    """Run with torch limited to one intra-op thread: what a single short query may prefer."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return call(*args)
-    finally:
-        torch.set_num_threads(before)
 
 
 # -- reporting ----------------------------------------------------------------------------------------
@@ -604,7 +656,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds over all questions")
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
     parser.add_argument("--json", type=Path, default=RESULTS_FILE, help="where to write the figures")
-    parser.add_argument("--only", default="askdb,askdb-wholeschema,llamaindex,langchain",
+    parser.add_argument("--only", default="askdb,askdb-wholeschema,llamaindex,langchain,llamaindex-retrieval",
                         help="comma-separated contenders (sqlite3 always runs)")
     parser.add_argument("--torch-threads", type=int, default=None,
                         help="torch intra-op threads for askdb's question embedding (default: torch's choice)")
@@ -627,6 +679,7 @@ def main() -> None:
     builders["askdb-wholeschema"] = lambda: askdb_contender(settings, settings.database_url, [], whole_schema=True)
     builders["llamaindex"] = lambda: llamaindex_contender(path, tables)
     builders["langchain"] = lambda: langchain_contender(path, tables)
+    builders["llamaindex-retrieval"] = lambda: llamaindex_retriever_contender(path, tables)
     wanted = [name.strip() for name in args.only.split(",") if name.strip()]
     contenders = [sqlite_contender(path)]
     for name in wanted:
