@@ -67,8 +67,12 @@ def wait_for(path: Path, timeout: float = 60) -> str:
 
 
 async def one(client: httpx.AsyncClient, question: str) -> tuple[float, int]:
+    """Latency and status of one question; a broken connection counts as an error (status 0)."""
     started = time.perf_counter()
-    response = await client.post("/v1/ask", json={"question": question, "trace": False})
+    try:
+        response = await client.post("/v1/ask", json={"question": question, "trace": False})
+    except httpx.HTTPError:
+        return time.perf_counter() - started, 0
     return time.perf_counter() - started, response.status_code
 
 
@@ -95,10 +99,11 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def serve(env: dict[str, str], workers: int) -> tuple[subprocess.Popen, str]:
+def serve(env: dict[str, str], workers: int, log: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "askdb", "serve", "--port", str(port), "--workers", str(workers)],
-                              env=env, stderr=subprocess.DEVNULL)
+    with log.open("w") as err:  # the child keeps its own handle
+        server = subprocess.Popen([sys.executable, "-m", "askdb", "serve", "--port", str(port),
+                                   "--workers", str(workers)], env=env, stderr=err)
     base = f"http://127.0.0.1:{port}"
     ready: set[int] = set()
     deadline = time.time() + 180
@@ -124,7 +129,8 @@ def cpu_seconds(pid: int) -> float:
 
 
 def measure(env: dict[str, str], workers: int, fake_pid: int, args: argparse.Namespace) -> dict[str, float]:
-    server, base = serve(env, workers)
+    log = Path(env["ASKDB_HOME"]) / f"serve-{workers}.log"
+    server, base = serve(env, workers, log)
     try:
         asyncio.run(load(base, workers * 2, 3))  # warm every process: first sqlglot parses, first queries
         single, _ = asyncio.run(load(base, 1, 10))
@@ -135,9 +141,12 @@ def measure(env: dict[str, str], workers: int, fake_pid: int, args: argparse.Nam
         server.terminate()
         server.wait(30)
     n = len(latencies)
+    errors = sum(1 for s in statuses if s != 200)
+    if errors:
+        print(f"{errors} errors with --workers {workers}; the server's stderr ends:\n{log.read_text()[-3000:]}")
     cpu = [(b - a) * 1000 / max(n, 1) for a, b in zip(before, after)]
     return {"workers": workers, "alone": statistics.median(single), "n": n, "rate": n / args.duration,
-            "errors": sum(1 for s in statuses if s != 200), "p50": pct(latencies, 50), "p95": pct(latencies, 95),
+            "errors": errors, "p50": pct(latencies, 50), "p95": pct(latencies, 95),
             "p99": pct(latencies, 99), "max": max(latencies), "cpu_server": cpu[0], "cpu_fake": cpu[1],
             "cpu_clients": cpu[2]}
 
