@@ -36,28 +36,89 @@ def qwen2_chat_template() -> str:
 
 
 def render_go_template(template: str, messages: list[dict[str, str]], system: str | None) -> str:
-    """Ollama's rendering of the template subset askdb emits: ``range .Messages``, fields, ``{{-`` trims.
+    """Ollama's rendering of the Go template subset askdb emits.
 
-    Ollama puts the Modelfile's SYSTEM first when the conversation has no system message.
+    Supported: text, ``.System``, ``.Role``, ``.Content``, ``range .Messages``, ``if eq .Role "x"`` with
+    ``else if`` / ``else``, ``end``, and the ``{{-`` / ``-}}`` trims. Anything else raises, so a template
+    that uses more cannot pass by being half-rendered. Ollama puts the Modelfile's SYSTEM first when the
+    conversation has no system message; ``.System`` is every system message joined by a blank line.
     """
     if system and messages[0]["role"] != "system":
         messages = [{"role": "system", "content": system}, *messages]
-    parts = re.split(r"({{-?\s*.*?\s*-?}})", template)
-    out, body, loop = [], [], False
-    for part in parts:
-        action = re.fullmatch(r"{{(-?)\s*(.*?)\s*(-?)}}", part)
-        if action and action.group(1) and (body if loop else out):
-            (body if loop else out)[-1] = (body if loop else out)[-1].rstrip()
-        if action and action.group(2) == "range .Messages":
-            loop = True
-        elif action and action.group(2) == "end":
-            out += ["".join(p.replace("\0role", m["role"]).replace("\0content", m["content"]) for p in body)
-                    for m in messages]
-            loop, body = False, []
-        elif action:
-            (body if loop else out).append({".Role": "\0role", ".Content": "\0content"}[action.group(2)])
+    values = {".System": "\n\n".join(m["content"] for m in messages if m["role"] == "system")}
+    nodes, rest = _parse(_lex(template), top=True)
+    assert not rest
+    return _render(nodes, values, messages)
+
+
+def _lex(template: str) -> list[tuple[str, str]]:
+    """("text", s) and ("action", body) tokens, with the trim markers applied to the text beside them."""
+    tokens: list[tuple[str, str]] = []
+    trim_next = False
+    for part in re.split(r"({{-? .*? -?}}|{{[^ -].*?[^ -]}})", template):
+        action = re.fullmatch(r"{{(-?) ?(.*?) ?(-?)}}", part)
+        if action:
+            if action.group(1) and tokens and tokens[-1][0] == "text":
+                tokens[-1] = ("text", tokens[-1][1].rstrip())
+            tokens.append(("action", action.group(2).strip()))
+            trim_next = bool(action.group(3))
+        elif part:
+            tokens.append(("text", part.lstrip() if trim_next else part))
+            trim_next = False
+    return tokens
+
+
+def _parse(tokens: list[tuple[str, str]], top: bool = False) -> tuple[list, list]:
+    """A node list up to the matching ``end``/``else`` (returned with the tokens after it)."""
+    nodes: list = []
+    while tokens:
+        kind, body = tokens[0]
+        tokens = tokens[1:]
+        if kind == "text" or body in (".System", ".Role", ".Content"):
+            nodes.append((kind, body))
+        elif body == "range .Messages":
+            inner, tokens = _parse(tokens)
+            nodes.append(("range", inner))
+        elif (test := re.fullmatch(r'if eq \.Role "(\w+)"', body)):
+            branches, tokens = _branches(test.group(1), tokens)
+            nodes.append(("if", branches))
+        elif body == "end" or body == "else" or body.startswith("else if "):
+            assert not top, f"unmatched {body!r}"
+            return nodes, [("action", body), *tokens] if body != "end" else tokens
         else:
-            (body if loop else out).append(part)
+            raise AssertionError(f"the test renderer does not know {{{{ {body} }}}}")
+    assert top, "missing {{ end }}"
+    return nodes, tokens
+
+
+def _branches(role: str | None, tokens: list) -> tuple[list, list]:
+    """[(role or None for else, nodes), ...] of an if / else if / else chain."""
+    body, tokens = _parse(tokens)
+    branches = [(role, body)]
+    if tokens and tokens[0] == ("action", "else"):
+        body, tokens = _parse(tokens[1:])
+        branches.append((None, body))
+    elif tokens and tokens[0][1].startswith("else if "):
+        test = re.fullmatch(r'else if eq \.Role "(\w+)"', tokens[0][1])
+        assert test, tokens[0]
+        more, tokens = _branches(test.group(1), tokens[1:])
+        branches += more
+    return branches, tokens
+
+
+def _render(nodes: list, values: dict[str, str], messages: list[dict[str, str]]) -> str:
+    out: list[str] = []
+    for kind, body in nodes:
+        if kind == "text":
+            out.append(body)
+        elif kind == "action":
+            out.append(values[body])
+        elif kind == "range":
+            out += [_render(body, {**values, ".Role": m["role"], ".Content": m["content"]}, messages)
+                    for m in messages]
+        else:  # if: the first branch whose role matches, or else
+            chosen = next((b for role, b in body if role is None or role == values[".Role"]), [])
+            out.append(_render(chosen, values, messages))
     return "".join(out)
 
 
@@ -70,6 +131,57 @@ def test_modelfile_template_renders_what_the_tokenizer_renders(qwen2_chat_templa
         rendered, _ = render_jinja_template([conversation], chat_template=qwen2_chat_template,
                                             add_generation_prompt=True)
         assert render_go_template(chat.template, conversation, chat.system) == rendered[0]
+
+
+DATA = Path(__file__).parent / "data"
+DEEPSEEK = json.loads((DATA / "deepseek_r1_distill_chat_template.json").read_text(encoding="utf-8"))
+SQL_REASONING = "问题问的是抖音的达人数:表 ads_account,条件 platform = '抖音'。"
+DEEPSEEK_CONVERSATIONS = {
+    "system + user": [{"role": "system", "content": "你是 MySQL 专家。只写一条 SELECT 语句。"},
+                      {"role": "user", "content": "抖音上有多少个达人?"}],
+    "user only": [{"role": "user", "content": "抖音上有多少个达人?"}],
+    "multi-turn, reasoning in the earlier answer": [
+        {"role": "system", "content": "只写 SQL"},
+        {"role": "user", "content": "抖音上有多少个达人?"},
+        {"role": "assistant", "content": f"<think>\n{SQL_REASONING}\n</think>\n\n"
+                                         "```sql\nSELECT COUNT(*) FROM ads_account WHERE platform = '抖音'\n```"},
+        {"role": "user", "content": "那快手呢?"}],
+}
+
+
+def as_ollama_holds_it(message: dict[str, str]) -> dict[str, str]:
+    """A reply as Ollama's API keeps it: the reasoning in ``thinking``, the text after ``</think>`` in ``content``."""
+    thinking, sep, content = message["content"].partition("</think>")
+    if not sep:
+        return message
+    return {**message, "thinking": thinking.removeprefix("<think>"), "content": content}
+
+
+@pytest.mark.parametrize("revision", sorted(DEEPSEEK["templates"]))
+@pytest.mark.parametrize("case", sorted(DEEPSEEK_CONVERSATIONS))
+def test_deepseek_r1_template_renders_what_the_tokenizer_renders(revision, case):
+    """Character for character after the BOS, which llama.cpp adds itself (the GGUF has add_bos_token)."""
+    from transformers.utils.chat_template_utils import render_jinja_template
+
+    template, bos = DEEPSEEK["templates"][revision], DEEPSEEK["bos_token"]
+    conversation = DEEPSEEK_CONVERSATIONS[case]
+    chat = chat_format(template)
+    assert chat.family == "deepseek-r1" and chat.system is None  # the Jinja inserts no default system text
+    assert "<｜end▁of▁sentence｜>" in chat.stop and "<｜User｜>" in chat.stop
+    rendered = render_jinja_template([conversation], chat_template=template, add_generation_prompt=True,
+                                     bos_token=bos)[0][0]
+    assert rendered.startswith(bos) and bos not in chat.template
+    ours = render_go_template(chat.template, [as_ollama_holds_it(m) for m in conversation], chat.system)
+    assert ours == rendered[len(bos):]
+    assert SQL_REASONING not in ours  # the earlier turn's reasoning is dropped, as the Jinja drops it
+    prompt = "<｜Assistant｜><think>\n" if revision == "2025-02" else "<｜Assistant｜>"
+    assert ours.endswith(conversation[-1]["content"] + prompt)  # the generation prompt, as that revision writes it
+
+
+def test_llama_cpp_reformatted_deepseek_template_maps_the_same():
+    """llama.cpp's copy of the template (reformatted, ``-%}`` trims) is recognised as the same family."""
+    lines = DEEPSEEK["templates"]["2025-02"].replace("%}", "-%}\n")
+    assert chat_format(lines).template == chat_format(DEEPSEEK["templates"]["2025-02"]).template
 
 
 def test_unknown_template_families_are_refused():

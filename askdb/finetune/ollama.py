@@ -41,15 +41,55 @@ _CHATML_TEMPLATE = (
     "{{ end }}<|im_start|>assistant\n"
 )
 
+# DeepSeek-R1 and its distills (Qwen and Llama based): the system text comes first, bare, then
+# <｜User｜>question and <｜Assistant｜>answer<｜end▁of▁sentence｜> turns, then the generation prompt.
+# Not written here, on purpose:
+# - the BOS token: the Jinja starts with {{bos_token}}, but llama.cpp (under Ollama) prepends BOS
+#   itself because the GGUF says add_bos_token; writing it too would give two.
+# - reasoning of earlier assistant turns: the Jinja keeps only what follows </think>. A Go template
+#   cannot split a string; Ollama's API carries reasoning in `message.thinking`, which this template
+#   does not render, and askdb's own history is question + SQL. A client that pastes <think> text
+#   into `content` would send it to the model.
+# Ollama's .System is every system message joined by a blank line; the Jinja keeps the last one
+# only. They agree for the one system message askdb sends.
+_DEEPSEEK_TURNS = (
+    "{{ .System }}"
+    "{{- range .Messages }}"
+    '{{- if eq .Role "user" }}<｜User｜>{{ .Content }}'
+    '{{- else if eq .Role "assistant" }}<｜Assistant｜>{{ .Content }}<｜end▁of▁sentence｜>'
+    "{{- end }}"
+    "{{- end }}"
+)
+_DEEPSEEK_STOP = ("<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜User｜>", "<｜Assistant｜>")
+# The tokenizer revision of 2025-02 opens the reasoning in the generation prompt; the first release did not.
+_DEEPSEEK_OPENS_THINK = re.compile(r"<｜Assistant｜><think>(?:\\n|\n)")
+
+
+def _chatml(chat_template: str) -> ChatFormat:
+    return ChatFormat("chatml", _CHATML_TEMPLATE, ("<|im_start|>", "<|im_end|>"), system=_default_system(chat_template))
+
+
+def _deepseek_r1(chat_template: str) -> ChatFormat:
+    opens_think = bool(_DEEPSEEK_OPENS_THINK.search(chat_template))
+    prompt = "<｜Assistant｜><think>\n" if opens_think else "<｜Assistant｜>"
+    return ChatFormat("deepseek-r1", _DEEPSEEK_TURNS + prompt, _DEEPSEEK_STOP)
+
+
+# A family is recognised by markers only its template writes; the first match wins.
+_FAMILIES = (
+    (("<|im_start|>",), _chatml),
+    (("<｜User｜>", "<｜Assistant｜>", "<｜end▁of▁sentence｜>"), _deepseek_r1),
+)
+
 
 def chat_format(chat_template: str | None) -> ChatFormat:
     """The Ollama chat format for a tokenizer's Jinja ``chat_template``, by its family."""
     if not chat_template:
         raise ConfigError("the tokenizer has no chat_template", hint="fine-tune from a chat (instruct) model")
-    if "<|im_start|>" in chat_template:
-        return ChatFormat("chatml", _CHATML_TEMPLATE, ("<|im_start|>", "<|im_end|>"),
-                          system=_default_system(chat_template))
-    raise ConfigError("unsupported chat template family (only ChatML/Qwen2 is mapped so far)",
+    for markers, build in _FAMILIES:
+        if all(marker in chat_template for marker in markers):
+            return build(chat_template)
+    raise ConfigError("unsupported chat template family (mapped: ChatML/Qwen2, DeepSeek-R1 and its distills)",
                       hint="add its Ollama template to askdb/finetune/ollama.py with a parity test")
 
 

@@ -92,16 +92,30 @@ def end_of_turn(tokenizer: PreTrainedTokenizerBase) -> str:
     return rendered.split(_PROBE, 1)[1]
 
 
-def answer_text(record: dict[str, Any], *, reasoning: bool) -> str:
-    """The assistant's reply to learn, with R1-style thinking first when asked for."""
+def opens_thinking(tokenizer: PreTrainedTokenizerBase) -> bool:
+    """Whether the template's generation prompt already opens ``<think>`` (DeepSeek-R1 since 2025-02)."""
+    prompt = tokenizer.apply_chat_template([{"role": "user", "content": "q"}], tokenize=False,
+                                           add_generation_prompt=True)
+    return prompt.endswith("<think>\n")
+
+
+def answer_text(record: dict[str, Any], *, reasoning: bool, opened: bool = False) -> str:
+    """The assistant's reply to learn, with R1-style thinking first when asked for.
+
+    ``opened``: the prompt ends with ``<think>\n`` already, so the reply starts inside the thinking
+    (and, without reasoning text, closes an empty one, as R1 itself does).
+    """
     answer = record["messages"][-1]["content"]
-    if reasoning and record.get("reasoning"):
-        return f"<think>\n{record['reasoning']}\n</think>\n\n{answer}"
+    thinking = record.get("reasoning") if reasoning else None
+    if opened:
+        return f"{thinking}\n</think>\n\n{answer}" if thinking else f"\n</think>\n\n{answer}"
+    if thinking:
+        return f"<think>\n{thinking}\n</think>\n\n{answer}"
     return answer
 
 
 def tokenize_record(record: dict[str, Any], tokenizer: PreTrainedTokenizerBase, *, reasoning: bool,
-                    suffix: str) -> dict[str, list[int]]:
+                    suffix: str, opened: bool = False) -> dict[str, list[int]]:
     """Token ids of prompt + answer, with labels -100 on every prompt token."""
     messages = record["messages"]
     if messages[-1]["role"] != "assistant":
@@ -109,7 +123,8 @@ def tokenize_record(record: dict[str, Any], tokenizer: PreTrainedTokenizerBase, 
                           hint="rebuild the data with `askdb finetune data`")
     prompt = tokenizer.apply_chat_template(messages[:-1], tokenize=True, add_generation_prompt=True,
                                            return_dict=True)["input_ids"]
-    answer = tokenizer(answer_text(record, reasoning=reasoning) + suffix, add_special_tokens=False)["input_ids"]
+    text = answer_text(record, reasoning=reasoning, opened=opened) + suffix
+    answer = tokenizer(text, add_special_tokens=False)["input_ids"]
     return {"input_ids": [*prompt, *answer], "labels": [-100] * len(prompt) + list(answer)}
 
 
@@ -119,11 +134,11 @@ def build_datasets(config: TrainConfig, tokenizer: PreTrainedTokenizerBase) -> t
 
     if config.data is None or not config.data.is_file():
         raise ConfigError(f"no SFT data at {config.data}", hint="run `askdb finetune data` first, or set `data:`")
-    suffix = end_of_turn(tokenizer)
+    suffix, opened = end_of_turn(tokenizer), opens_thinking(tokenizer)
     splits: dict[str, list[dict[str, list[int]]]] = {}
     dropped = 0
     for split in ("train", "validation"):
-        rows = [tokenize_record(r, tokenizer, reasoning=config.reasoning, suffix=suffix)
+        rows = [tokenize_record(r, tokenizer, reasoning=config.reasoning, suffix=suffix, opened=opened)
                 for r in read_jsonl(config.data, split)]
         # Cutting a sequence would cut its answer, the only part with labels: drop it instead.
         kept = [r for r in rows if len(r["input_ids"]) <= config.max_length]
