@@ -117,3 +117,14 @@ def test_torchrun_on_a_cpu_is_refused_before_anything_loads(tmp_path, monkeypatc
     config = load_config(packaged_config("tiny-cpu.yaml"), tmp_path, {"base_model": str(tmp_path / "none")})
     with pytest.raises(ConfigError, match="without CUDA GPUs would each train a separate copy"):
         prepare(config)
+
+
+def test_eval_asks_the_deployed_gguf_and_names_a_missing_one(tmp_path):
+    config = load_config(packaged_config("tiny-cpu.yaml"), tmp_path, {"output_dir": str(tmp_path / "o")})
+    assert config.deployed_gguf == tmp_path / "o" / "gguf" / "model-Q4_K_M.gguf"  # what deploy registers
+    assert load_config(packaged_config("tiny-cpu.yaml"), tmp_path, {"export.quantize": []}).deployed_gguf.name \
+        == "model-f16.gguf"
+    assert config.eval.random_model and config.eval.limit == 3  # the tiny model's report must say it is random
+    result = CliRunner().invoke(main, ["finetune", "eval", str(packaged_config("tiny-cpu.yaml")),
+                                       "--set", f"output_dir={tmp_path / 'o'}"])
+    assert result.exit_code == 2 and "no GGUF at" in result.output and "finetune export" in result.output

@@ -250,16 +250,24 @@ def test_q4_k_m_quantises_and_loads(f16_gguf, merged, run_config):
     assert np.isfinite(ours).all()
 
 
-def test_deploy_to_the_fake_ollama(f16_gguf, merged, run_config):
-    """`finetune all` with every stage done: skips them, exports nothing new, deploys to the fake server."""
+def test_all_deploys_to_the_fake_ollama_then_evaluates(f16_gguf, merged, run_config, _isolated_home):
+    """`finetune all` with every stage done: skips them, deploys to the fake server, then asks the test split.
+
+    The eval stage runs the deployed Q4_K_M on the llamacpp backend over tiny-cpu.yaml's 3 questions
+    (eval.limit); the model is random, so what is checked is the code path and what the report says.
+    """
+    from askdb.schemas.load import build_sqlite
+
     q4 = gguf_path(run_config.gguf_dir, "Q4_K_M")
     if not q4.is_file():
         quantize(f16_gguf, q4, "Q4_K_M")
+    build_sqlite(_isolated_home / "ads.db", scale=0.01)  # the demo database the eval asks
     args = ["finetune", "all", str(packaged_config("tiny-cpu.yaml")), "--json",
             "--set", f"base_model={run_config.base_model}", "--set", f"data={run_config.data}",
             "--set", f"output_dir={run_config.output_dir}"]
+    env = {"LLAMA_CPP_PATH": str(source_dir(CACHE)), "HF_HUB_OFFLINE": "1"}
     with FakeOllamaServer(models=[]) as srv:
-        result = CliRunner().invoke(main, [*args, "--host", srv.url], env={"LLAMA_CPP_PATH": str(source_dir(CACHE))})
+        result = CliRunner().invoke(main, [*args, "--host", srv.url], env=env)
         assert result.exit_code == 0, result.output
         summary = json.loads(result.stdout)
         assert summary["data"]["skipped"] and summary["train"]["skipped"] and summary["merge"]["skipped"]
@@ -270,6 +278,30 @@ def test_deploy_to_the_fake_ollama(f16_gguf, merged, run_config):
         assert create["files"] == {q4.name: digest}
         assert create["template"].startswith("{{- range .Messages }}<|im_start|>")
         assert create["parameters"]["stop"] == ["<|im_start|>", "<|im_end|>"]
+    _check_eval_stage(summary["eval"], q4, run_config.output_dir / "eval" / q4.stem, 3)
+    assert "[untrained random test model: not an accuracy]" in result.stderr  # the headline, printed
+    again = CliRunner().invoke(main, [*args, "--host", "http://127.0.0.1:9", "--no-eval"], env=env)
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["eval"] == {"skipped": True}
+    alone = CliRunner().invoke(main, ["finetune", "eval", *args[2:], "--gguf", str(f16_gguf), "--limit", "2"],
+                               env=env)
+    assert alone.exit_code == 0, alone.output
+    _check_eval_stage(json.loads(alone.stdout), f16_gguf, run_config.output_dir / "eval" / f16_gguf.stem, 2)
+
+
+def _check_eval_stage(stage: dict, gguf: Path, out: Path, questions: int) -> None:
+    """The eval stage asked that many questions with that GGUF, wrote its files and says the model is random."""
+    assert stage["gguf"] == str(gguf) and stage["questions"] == questions and stage["random_model"]
+    assert Path(stage["result"]) == out / "result.json" and Path(stage["report"]) == out / "report.md"
+    result = json.loads((out / "result.json").read_text(encoding="utf-8"))
+    assert result["meta"]["backend"] == "llamacpp" and result["meta"]["model"] == str(gguf)
+    assert result["meta"]["random_model"] and not result["meta"]["harness_only"]
+    assert len(result["records"]) == questions and all(r["split"] == "test" for r in result["records"])
+    assert len((out / "results.jsonl").read_text(encoding="utf-8").splitlines()) == questions
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert f"model: `{gguf}`" in report and "untrained random test model" in report.split("\n| metric")[0]
+    print(f"eval stage on the random {gguf.name}: {stage['questions']} questions, outcomes "
+          f"{[r['outcome'] for r in result['records']]}, accuracy {stage['accuracy']} (noise by construction)")
 
 
 def test_all_refuses_a_chat_format_ollama_is_not_given(tmp_path):
@@ -281,6 +313,43 @@ def test_all_refuses_a_chat_format_ollama_is_not_given(tmp_path):
                                        "--set", f"output_dir={config.output_dir}"])
     assert result.exit_code == 2 and "unsupported chat template family" in result.output
     assert "serve the merged model with vLLM" in result.output and not config.output_dir.exists()
+
+
+DEEPSEEK = json.loads((Path(__file__).parent / "data" / "deepseek_r1_distill_chat_template.json").read_text("utf-8"))
+
+
+@pytest.fixture(scope="module")
+def deepseek_tokenizer(tmp_path_factory) -> Path:
+    """The Qwen2 tokenizer carrying DeepSeek-R1-Distill-Qwen's template (that model is a Qwen2 with its own format)."""
+    from transformers import AutoTokenizer
+
+    folder = tmp_path_factory.mktemp("r1") / "tokenizer"
+    tokenizer = AutoTokenizer.from_pretrained(str(_tokenizer_dir("qwen2")))
+    tokenizer.chat_template = DEEPSEEK["templates"]["2025-02"]
+    tokenizer.save_pretrained(str(folder))
+    return folder
+
+
+@pytest.mark.parametrize("reasoning", [True, False])
+def test_deepseek_r1_answers_continue_the_opened_think(deepseek_tokenizer, tmp_path, reasoning):
+    """The R1 generation prompt ends with <think>\\n: the answer continues it, never opens a second one."""
+    from askdb.finetune.train import build_datasets, load_tokenizer
+
+    tokenizer = load_tokenizer(str(deepseek_tokenizer))
+    config = _run_config(tmp_path, deepseek_tokenizer, reasoning=reasoning)
+    row, record = build_datasets(config, tokenizer)[0][0], _records()[0]
+    start = next(i for i, label in enumerate(row["labels"]) if label != -100)
+    prompt, answer = tokenizer.decode(row["input_ids"][:start]), tokenizer.decode(row["input_ids"][start:])
+    assert prompt.endswith("<｜Assistant｜><think>\n") and answer.count("<think>") == 0
+    thinking = record.reasoning if reasoning else ""
+    assert answer == f"{thinking}\n</think>\n\n{record.messages[-1]['content']}<｜end▁of▁sentence｜>"
+
+
+def test_all_accepts_the_deepseek_r1_format(deepseek_tokenizer, tmp_path):
+    """`finetune all`'s up-front check lets a DeepSeek-R1-Distill tokenizer through (Llama 3's is still refused)."""
+    from askdb.finetune.cli import _check_deployable
+
+    _check_deployable(_run_config(tmp_path, deepseek_tokenizer))
 
 
 def test_a_tiny_llama_through_the_cli(tmp_path):

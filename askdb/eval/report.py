@@ -93,6 +93,8 @@ def markdown_report(result: dict[str, Any], chart: str | None = None) -> str:
     lines = [f"# askdb eval: {meta['dataset']} ({meta.get('split') or 'all'})", ""]
     if meta.get("harness_only"):
         lines += [HARNESS_NOTICE.format(backend=meta["backend"]), ""]
+    if meta.get("note"):  # said by whoever started the run, e.g. that the model's weights are random
+        lines += [f"**{meta['note']}**", ""]
     lines += [
         f"- backend: `{meta['backend']}`, model: `{meta['model']}`",
         f"- database: `{meta.get('db')}`; questions: {s['questions']} ({s['answerable']} answerable, "

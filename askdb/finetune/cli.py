@@ -1,7 +1,8 @@
-"""``askdb finetune``: build SFT data, register a GGUF model with Ollama."""
+"""``askdb finetune``: SFT data, training, merge, GGUF export, Ollama deployment, and an eval of the GGUF."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -136,7 +137,7 @@ def _config(ctx: click.Context, path: Path, sets: tuple[str, ...]) -> Any:
 
 def _stage(number: int, name: str, text: str) -> None:
     if _is_main_process():
-        click.echo(f"[{number}/5] {name}: {text}", err=True)
+        click.echo(f"[{number}/6] {name}: {text}", err=True)
 
 
 def _is_main_process() -> bool:
@@ -232,15 +233,61 @@ def export(ctx: click.Context, config_path: Path, sets: tuple[str, ...], as_json
     _emit(summary, as_json, "wrote " + ", ".join(summary["gguf"]))
 
 
+def _run_eval(ctx: click.Context, config: Any, gguf: Path, limit: int | None) -> dict[str, Any]:
+    """The eval stage: the GGUF on the llamacpp backend through the harness; prints the headline figures."""
+    from tqdm import tqdm
+
+    from askdb.finetune.evaluate import evaluate_gguf
+
+    limit = limit or config.eval.limit
+    out = config.eval_dir / gguf.stem
+    with tqdm(desc="eval", unit="q", file=sys.stderr, disable=None) as bar:
+        run = evaluate_gguf(settings_from(ctx), gguf, out, limit=limit, max_tokens=config.eval.max_tokens,
+                            random_model=config.eval.random_model, progress=lambda _r: bar.update())
+    if _is_main_process():
+        click.echo(run.headline(), err=True)
+    s = run.summary
+    return {"gguf": str(gguf), "result": str(out / "result.json"), "report": str(run.report),
+            "random_model": config.eval.random_model, "note": run.note, "questions": s["questions"],
+            "accuracy": s["accuracy"], "execution_accuracy": s["execution_accuracy"],
+            "valid_sql_rate": s["valid_sql_rate"], "errors": s["errors"]}
+
+
+@finetune.command("eval")
+@_CONFIG
+@_SETS
+@click.option("--gguf", "gguf", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="the GGUF to ask (default: the one deploy registers, the last quantisation)")
+@click.option("--limit", type=click.IntRange(min=1), help="only the first N test questions (default: eval.limit)")
+@_JSON
+@click.pass_context
+@handle_errors
+def evaluate(ctx: click.Context, config_path: Path, sets: tuple[str, ...], gguf: Path | None, limit: int | None,
+             as_json: bool) -> None:
+    """Ask the ads test split with the exported GGUF (llamacpp backend); result.json + report.md under the run."""
+    config = _config(ctx, config_path, sets)
+    summary = _run_eval(ctx, config, _eval_gguf(config, gguf), limit)
+    _emit(summary, as_json, f"report: {summary['report']}")
+
+
+def _eval_gguf(config: Any, gguf: Path | None) -> Path:
+    path = gguf or config.deployed_gguf
+    if not path.is_file():
+        raise ConfigError(f"no GGUF at {path}", hint="run `askdb finetune export CONFIG` first, or pass --gguf")
+    return path
+
+
 @finetune.command("all")
 @_CONFIG
 @_SETS
 @click.option("--host", help="Ollama server (default: the config's deploy.host, then ASKDB_OLLAMA_HOST)")
+@click.option("--no-eval", "no_eval", is_flag=True, help="skip the last stage (the eval of the deployed GGUF)")
 @_JSON
 @click.pass_context
 @handle_errors
-def run_all(ctx: click.Context, config_path: Path, sets: tuple[str, ...], host: str | None, as_json: bool) -> None:
-    """data -> train -> merge -> export -> deploy; a stage whose output is already whole is skipped."""
+def run_all(ctx: click.Context, config_path: Path, sets: tuple[str, ...], host: str | None, no_eval: bool,
+            as_json: bool) -> None:
+    """data -> train -> merge -> export -> deploy -> eval; a stage whose output is already whole is skipped."""
     from askdb.finetune.merge import merged_complete
     from askdb.finetune.train import adapter_complete
 
@@ -262,7 +309,22 @@ def run_all(ctx: click.Context, config_path: Path, sets: tuple[str, ...], host: 
     _stage(5, "deploy", config.deploy.name)
     gguf = Path(summary["export"]["gguf"][-1])
     summary["deploy"] = _deploy(settings, gguf, config.deploy.name, config.merged_dir, host or config.deploy.host)
-    _emit(summary, as_json, summary["deploy"]["message"])
+    if no_eval or not config.eval.enabled:
+        _stage(6, "eval", "skipped (--no-eval or eval.enabled: false)")
+        summary["eval"] = {"skipped": True}
+    elif importlib.util.find_spec("llama_cpp") is None:
+        _stage(6, "eval", "skipped: no backend can serve the GGUF here (pip install 'askdb[llamacpp]')")
+        summary["eval"] = {"skipped": True, "reason": "llama-cpp-python is not installed"}
+    else:
+        _stage(6, "eval", f"{gguf.name} on the llamacpp backend, ads test split")
+        summary["eval"] = _run_eval(ctx, config, gguf, None)
+    _emit(summary, as_json, summary["deploy"]["message"] + "\n" + _eval_line(summary["eval"]))
+
+
+def _eval_line(result: dict[str, Any]) -> str:
+    if result.get("skipped"):
+        return "eval: skipped"
+    return f"eval report: {result['report']}"
 
 
 def _check_deployable(config: Any) -> None:

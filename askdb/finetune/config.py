@@ -47,6 +47,19 @@ class DeploySettings(_Strict):
     host: str | None = None  # default: ASKDB_OLLAMA_HOST
 
 
+class EvalSettings(_Strict):
+    """The last stage: the deployed GGUF answers the ads test split through the eval harness."""
+
+    enabled: bool = True  # `finetune all --no-eval` skips it too
+    limit: int | None = Field(None, ge=1)  # only the first N test questions
+    # Tokens per reply at most; None: until the model stops or its context (ASKDB_LLM_NUM_CTX) is full.
+    # A model that never stops (a random one) would otherwise fill the window on every question.
+    max_tokens: int | None = Field(None, ge=16)
+    # A model whose weights were never trained (the CPU test's): its report says so, so no one reads
+    # its figures as anybody's accuracy.
+    random_model: bool = False
+
+
 class TrainConfig(_Strict):
     """Everything one fine-tuning run needs, from the base model to the Ollama name."""
 
@@ -77,6 +90,7 @@ class TrainConfig(_Strict):
     trust_remote_code: bool = False
     export: ExportSettings = Field(default_factory=ExportSettings)
     deploy: DeploySettings = Field(default_factory=DeploySettings)
+    eval: EvalSettings = Field(default_factory=EvalSettings)
 
     def with_home(self, home: Path, name: str) -> TrainConfig:
         """Fill the defaults that live under ASKDB_HOME."""
@@ -96,6 +110,17 @@ class TrainConfig(_Strict):
     @property
     def gguf_dir(self) -> Path:
         return self._out / "gguf"
+
+    @property
+    def deployed_gguf(self) -> Path:
+        """The GGUF that deploy registers and eval asks: the last quantisation, else the converter's file."""
+        from askdb.finetune.export import gguf_path
+
+        return gguf_path(self.gguf_dir, self.export.quantize[-1] if self.export.quantize else self.export.outtype)
+
+    @property
+    def eval_dir(self) -> Path:
+        return self._out / "eval"
 
     @property
     def _out(self) -> Path:

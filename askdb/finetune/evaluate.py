@@ -1,0 +1,93 @@
+"""The last stage: the exported GGUF answers the ads test split through the eval harness.
+
+The model runs in this process on the ``llamacpp`` backend, the same assistant (retrieval, prompt,
+guard, repairs) and the same scoring as ``askdb eval``; result.json and report.md go to
+``<output_dir>/eval/<gguf name>/``. The report names the GGUF that answered, and a config that says
+its model is random (the CPU test's) puts that at the top of the report, so its figures are never
+read as a model's accuracy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from askdb.finetune import require
+from askdb.serving.base import LLM, Chunk, Message
+from askdb.settings import Settings
+
+RANDOM_MODEL_NOTE = ("The model is an untrained random test model ({gguf}): its answers are noise, so these "
+                     "figures check the fine-tuning pipeline's eval stage, not any model's accuracy.")
+NO_REUSE = 1.01  # as `askdb eval`: the model answers every question, never a reused verified example
+
+
+class CappedReplies(LLM):
+    """Another backend's model with every reply cut at ``max_tokens`` (the eval asks with no cap of its own)."""
+
+    def __init__(self, inner: LLM, max_tokens: int) -> None:
+        super().__init__(inner.model)
+        self.inner, self.max_tokens = inner, max_tokens
+        self.name = inner.name  # type: ignore[misc]  # the report names the backend that answered
+        self.supports_reasoning = inner.supports_reasoning  # type: ignore[misc]
+
+    def stream(self, messages: Sequence[Message], *, temperature: float = 0.1,
+               max_tokens: int | None = None) -> Iterator[Chunk]:
+        cap = self.max_tokens if max_tokens is None else min(max_tokens, self.max_tokens)
+        return self.inner.stream(messages, temperature=temperature, max_tokens=cap)
+
+
+@dataclass(frozen=True)
+class EvalRun:
+    """Where a finished eval stage wrote its files and its headline figures."""
+
+    gguf: Path
+    out: Path
+    report: Path
+    summary: dict[str, Any]
+    note: str | None
+
+    def headline(self) -> str:
+        s = self.summary
+        tag = " [untrained random test model: not an accuracy]" if self.note else ""
+        return (f"llamacpp/{self.gguf.name}{tag}: accuracy {s['accuracy']}, EX {s['execution_accuracy']}, "
+                f"valid SQL {s['valid_sql_rate']} over {s['questions']} questions; report: {self.report}")
+
+
+def evaluate_gguf(settings: Settings, gguf: Path, out: Path, *, limit: int | None = None,
+                  max_tokens: int | None = None, random_model: bool = False, resume: bool = False,
+                  progress: Callable[[dict[str, Any]], None] | None = None) -> EvalRun:
+    """Ask the ads test questions with ``gguf`` on the llamacpp backend; write result.json and report.md."""
+    require("llama_cpp", extra="llamacpp", package="llama-cpp-python")
+    from askdb.assistant import Assistant
+    from askdb.eval.dataset import load_ads_questions
+    from askdb.eval.metrics import summarize
+    from askdb.eval.report import write_report, write_result
+    from askdb.eval.runner import GoldExecutor, run_questions
+    from askdb.serving.registry import create_llm
+    from askdb.sql.context import GuardContext
+
+    llm = create_llm(settings, backend="llamacpp", model=str(gguf))
+    if max_tokens is not None:
+        llm = CappedReplies(llm, max_tokens)
+    assistant = Assistant.from_settings(settings, llm=llm, example_match=NO_REUSE)
+    gold = GoldExecutor(assistant.runner, GuardContext(assistant.catalog, row_limit=assistant.row_limit))
+    questions = load_ads_questions("test")[:limit]
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    records = run_questions(assistant, questions, out / "results.jsonl", gold, resume=resume, progress=progress)
+    note = RANDOM_MODEL_NOTE.format(gguf=gguf) if random_model else None
+    meta = {**_meta(settings, gguf, note, started), "max_tokens": max_tokens}
+    summary = summarize(records)
+    write_result(out / "result.json", meta, summary, records)
+    report = write_report(out, {"meta": meta, "summary": summary, "records": records})
+    return EvalRun(gguf, out, report, summary, note)
+
+
+def _meta(settings: Settings, gguf: Path, note: str | None, started: str) -> dict[str, Any]:
+    from askdb.db import safe_url
+
+    return {"dataset": "ads", "split": "test", "backend": "llamacpp", "model": str(gguf),
+            "db": safe_url(settings.database_url), "harness_only": False, "note": note,
+            "random_model": note is not None, "started": started}
