@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -176,6 +178,30 @@ def test_deepseek_r1_template_renders_what_the_tokenizer_renders(revision, case)
     assert SQL_REASONING not in ours  # the earlier turn's reasoning is dropped, as the Jinja drops it
     prompt = "<｜Assistant｜><think>\n" if revision == "2025-02" else "<｜Assistant｜>"
     assert ours.endswith(conversation[-1]["content"] + prompt)  # the generation prompt, as that revision writes it
+
+
+@pytest.mark.skipif(shutil.which("go") is None, reason="Go is not installed: the Python renderer above stands in")
+def test_go_text_template_renders_the_same(tmp_path, qwen2_chat_template):
+    """Go's own text/template (what Ollama runs) agrees with the Jinja for every mapped family and case."""
+    from transformers.utils.chat_template_utils import render_jinja_template
+
+    cases, expected = [], []
+    families = [(t, {"bos_token": DEEPSEEK["bos_token"]}, list(DEEPSEEK_CONVERSATIONS.values()))
+                for t in DEEPSEEK["templates"].values()]
+    families.append((qwen2_chat_template, {}, [CONVERSATION, [{"role": "system", "content": "只写 SQL"}, *CONVERSATION]]))
+    for template, special, conversations in families:
+        chat = chat_format(template)
+        for conversation in conversations:
+            cases.append({"template": chat.template, "system": chat.system or "",
+                          "messages": [as_ollama_holds_it(m) for m in conversation]})
+            rendered = render_jinja_template([conversation], chat_template=template, add_generation_prompt=True,
+                                             **special)[0][0]
+            expected.append(rendered.removeprefix(special.get("bos_token", "")))
+    env = {**os.environ, "GOCACHE": str(tmp_path / "gocache"), "GO111MODULE": "off", "GOFLAGS": ""}
+    done = subprocess.run(["go", "run", str(DATA / "render_go_template.go")], input=json.dumps(cases),
+                          capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == expected
 
 
 def test_llama_cpp_reformatted_deepseek_template_maps_the_same():

@@ -309,22 +309,21 @@ def run_all(ctx: click.Context, config_path: Path, sets: tuple[str, ...], host: 
     _stage(5, "deploy", config.deploy.name)
     gguf = Path(summary["export"]["gguf"][-1])
     summary["deploy"] = _deploy(settings, gguf, config.deploy.name, config.merged_dir, host or config.deploy.host)
-    if no_eval or not config.eval.enabled:
+    summary["eval"] = _last_eval(ctx, config, gguf, skip=no_eval)
+    done = "eval: skipped" if summary["eval"].get("skipped") else f"eval report: {summary['eval']['report']}"
+    _emit(summary, as_json, summary["deploy"]["message"] + "\n" + done)
+
+
+def _last_eval(ctx: click.Context, config: Any, gguf: Path, *, skip: bool) -> dict[str, Any]:
+    """Stage 6: the deployed GGUF through the eval harness, when asked for and a backend can serve it."""
+    if skip or not config.eval.enabled:
         _stage(6, "eval", "skipped (--no-eval or eval.enabled: false)")
-        summary["eval"] = {"skipped": True}
-    elif importlib.util.find_spec("llama_cpp") is None:
+        return {"skipped": True}
+    if importlib.util.find_spec("llama_cpp") is None:
         _stage(6, "eval", "skipped: no backend can serve the GGUF here (pip install 'askdb[llamacpp]')")
-        summary["eval"] = {"skipped": True, "reason": "llama-cpp-python is not installed"}
-    else:
-        _stage(6, "eval", f"{gguf.name} on the llamacpp backend, ads test split")
-        summary["eval"] = _run_eval(ctx, config, gguf, None)
-    _emit(summary, as_json, summary["deploy"]["message"] + "\n" + _eval_line(summary["eval"]))
-
-
-def _eval_line(result: dict[str, Any]) -> str:
-    if result.get("skipped"):
-        return "eval: skipped"
-    return f"eval report: {result['report']}"
+        return {"skipped": True, "reason": "llama-cpp-python is not installed"}
+    _stage(6, "eval", f"{gguf.name} on the llamacpp backend, ads test split")
+    return _run_eval(ctx, config, gguf, None)
 
 
 def _check_deployable(config: Any) -> None:
