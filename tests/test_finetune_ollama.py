@@ -210,6 +210,49 @@ def test_llama_cpp_reformatted_deepseek_template_maps_the_same():
     assert chat_format(lines).template == chat_format(DEEPSEEK["templates"]["2025-02"]).template
 
 
+def _gguf_with(path: Path, *, add_bos: bool) -> Path:
+    from gguf import GGUFWriter
+
+    writer = GGUFWriter(str(path), "qwen2")
+    writer.add_add_bos_token(add_bos)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def test_deepseek_deploy_writes_the_bos_only_when_the_gguf_does_not_add_it(tmp_path):
+    """The R1 template leaves BOS to llama.cpp; for a GGUF without add_bos_token the template writes it."""
+    pytest.importorskip("gguf", reason="needs the finetune extra: pip install 'askdb[finetune]'")
+    template, bos = DEEPSEEK["templates"]["2025-02"], DEEPSEEK["bos_token"]
+    folder = tmp_path / "merged"
+    folder.mkdir()
+    (folder / "tokenizer_config.json").write_text(json.dumps({"chat_template": template}), encoding="utf-8")
+    templates = {}
+    for add_bos in (True, False):
+        gguf = _gguf_with(folder / f"bos-{add_bos}.gguf", add_bos=add_bos)
+        result = CliRunner().invoke(main, ["finetune", "deploy", str(gguf), "--name", "askdb-sql-r1",
+                                           "--host", "http://127.0.0.1:9"])
+        assert result.exit_code == 0, result.output
+        modelfile = (folder / "Modelfile").read_text(encoding="utf-8")
+        assert modelfile.startswith(f"FROM {gguf}") and "SYSTEM" not in modelfile
+        assert 'PARAMETER stop "<｜end▁of▁sentence｜>"' in modelfile
+        templates[add_bos] = modelfile.split('TEMPLATE """', 1)[1].split('"""', 1)[0]
+    assert templates[True] == chat_format(template).template and bos not in templates[True]
+    assert templates[False] == bos + templates[True]
+    conversation = DEEPSEEK_CONVERSATIONS["system + user"]
+    rendered = render_jinja_template_for(template, conversation, bos)
+    assert render_go_template(templates[False], conversation, None) == rendered  # BOS included, all of it
+
+
+def render_jinja_template_for(template: str, conversation: list[dict[str, str]], bos: str) -> str:
+    from transformers.utils.chat_template_utils import render_jinja_template
+
+    return render_jinja_template([conversation], chat_template=template, add_generation_prompt=True,
+                                 bos_token=bos)[0][0]
+
+
 def test_unknown_template_families_are_refused():
     with pytest.raises(ConfigError, match="unsupported chat template"):
         chat_format("{% for m in messages %}[INST] {{ m.content }} [/INST]{% endfor %}")

@@ -97,13 +97,15 @@ def _deploy(settings: Settings, gguf: Path, name: str, tokenizer_dir: Path, host
     from askdb.finetune.ollama import (
         Modelfile,
         chat_format,
+        for_gguf,
         register,
         server_running,
         tokenizer_chat_template,
     )
 
     host = host or settings.ollama_host
-    modelfile = Modelfile(gguf.resolve(), chat_format(tokenizer_chat_template(tokenizer_dir)))
+    chat = for_gguf(chat_format(tokenizer_chat_template(tokenizer_dir)), gguf)
+    modelfile = Modelfile(gguf.resolve(), chat)
     path = modelfile.write(gguf.parent / "Modelfile")
     if server_running(host):
         register(host, name, modelfile)

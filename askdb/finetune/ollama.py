@@ -13,7 +13,7 @@ import hashlib
 import os
 import re
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,13 @@ class ChatFormat:
     template: str
     stop: tuple[str, ...]
     system: str | None = None
+    bos: str | None = None  # the BOS the Jinja writes first and this template leaves to the tokenizer
+
+    def with_bos_written(self) -> ChatFormat:
+        """The same format with the BOS text first in the template, for a GGUF that does not add BOS."""
+        if self.bos is None:
+            return self
+        return replace(self, template=self.bos + self.template, bos=None)
 
 
 # Qwen2 / Qwen2.5 ChatML. Ollama puts the Modelfile's SYSTEM in front of a conversation that has
@@ -45,7 +52,8 @@ _CHATML_TEMPLATE = (
 # <｜User｜>question and <｜Assistant｜>answer<｜end▁of▁sentence｜> turns, then the generation prompt.
 # Not written here, on purpose:
 # - the BOS token: the Jinja starts with {{bos_token}}, but llama.cpp (under Ollama) prepends BOS
-#   itself because the GGUF says add_bos_token; writing it too would give two.
+#   itself when the GGUF says add_bos_token; writing it too would give two. `for_gguf` writes it
+#   into the template when the GGUF does not say so.
 # - reasoning of earlier assistant turns: the Jinja keeps only what follows </think>. A Go template
 #   cannot split a string; Ollama's API carries reasoning in `message.thinking`, which this template
 #   does not render, and askdb's own history is question + SQL. A client that pastes <think> text
@@ -72,7 +80,7 @@ def _chatml(chat_template: str) -> ChatFormat:
 def _deepseek_r1(chat_template: str) -> ChatFormat:
     opens_think = bool(_DEEPSEEK_OPENS_THINK.search(chat_template))
     prompt = "<｜Assistant｜><think>\n" if opens_think else "<｜Assistant｜>"
-    return ChatFormat("deepseek-r1", _DEEPSEEK_TURNS + prompt, _DEEPSEEK_STOP)
+    return ChatFormat("deepseek-r1", _DEEPSEEK_TURNS + prompt, _DEEPSEEK_STOP, bos="<｜begin▁of▁sentence｜>")
 
 
 # A family is recognised by markers only its template writes; the first match wins.
@@ -100,6 +108,28 @@ def _default_system(chat_template: str) -> str | None:
     """The system text the Jinja template inserts when a conversation has none (Qwen: a fixed sentence)."""
     found = _CHATML_DEFAULT_SYSTEM.search(chat_template)
     return found.group(1) if found else None
+
+
+def for_gguf(chat: ChatFormat, gguf: Path) -> ChatFormat:
+    """The format as this GGUF needs it: the template writes the BOS itself when llama.cpp would not add it.
+
+    transformers 5 drops ``add_bos_token`` when it saves some tokenizers, so the converter may not
+    record it; the BOS text in the prompt is then read as the BOS token (special tokens are parsed).
+    """
+    if chat.bos is None or gguf_adds_bos(gguf):
+        return chat
+    return chat.with_bos_written()
+
+
+def gguf_adds_bos(gguf: Path) -> bool:
+    """Whether llama.cpp prepends BOS when it tokenizes a prompt for this GGUF (``tokenizer.ggml.add_bos_token``)."""
+    from askdb.finetune import require
+
+    require("gguf", extra="finetune")
+    from gguf import GGUFReader
+
+    field = GGUFReader(str(gguf)).fields.get("tokenizer.ggml.add_bos_token")
+    return bool(field is not None and field.contents())
 
 
 @dataclass
