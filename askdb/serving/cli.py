@@ -37,5 +37,8 @@ def serve(ctx: click.Context, host: str, port: int, db_url: str | None, workers:
     # their settings from the environment, so --db travels there; conversations live in a file.
     if db_url:
         os.environ["ASKDB_DB_URL"] = db_url
+    # uvicorn's supervisor kills a worker whose health-check thread has not answered in 5 s; under a
+    # burst that thread waits its turn behind the question threads, and a busy, healthy worker was
+    # killed with its connections (seen in bench/bench_api.py at load 8). Hung for a minute is hung.
     uvicorn.run("askdb.serving.api:app_from_environment", factory=True, workers=workers, host=host, port=port,
-                log_level="warning")
+                log_level="warning", timeout_worker_healthcheck=60)
