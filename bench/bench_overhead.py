@@ -262,6 +262,19 @@ def llamaindex_fake_llm() -> tuple[Any, Script]:
     return llm, script
 
 
+def llamaindex_ask(engine: Any, script: Script, name: str) -> Callable[[Case], dict[str, Any]]:
+    """One question through a LlamaIndex SQL query engine whose fake LLM reads ``script``."""
+
+    def ask(case: Case) -> dict[str, Any]:
+        script.load(f"SQLQuery: {case.sql}", ANALYSIS)
+        response = engine.query(case.question)
+        script.check_spent(name)
+        result = response.metadata.get("result") or []
+        return {"sql": response.metadata.get("sql_query"), "rows": len(result), "answer": str(response)}
+
+    return ask
+
+
 def llamaindex_contender(path: Path, tables: list[str]) -> Contender:
     from llama_index.core import SQLDatabase
     from llama_index.core.query_engine import NLSQLTableQueryEngine
@@ -271,13 +284,7 @@ def llamaindex_contender(path: Path, tables: list[str]) -> Contender:
     database = SQLDatabase(create_engine(read_only_url(path)), include_tables=tables)
     engine = NLSQLTableQueryEngine(database, tables=tables, llm=llm, synthesize_response=True)
 
-    def ask(case: Case) -> dict[str, Any]:
-        script.load(f"SQLQuery: {case.sql}", ANALYSIS)
-        response = engine.query(case.question)
-        script.check_spent("LlamaIndex")
-        result = response.metadata.get("result") or []
-        return {"sql": response.metadata.get("sql_query"), "rows": len(result), "answer": str(response)}
-
+    ask = llamaindex_ask(engine, script, "LlamaIndex")
     notes = [(f"NLSQLTableQueryEngine(tables={len(tables)} tables, synthesize_response=True), "
               "SQLDatabase over a mode=ro SQLite engine; model: CustomLLM fake")]
     return Contender("llamaindex", "LlamaIndex NLSQLTableQueryEngine", ask, notes)
@@ -323,13 +330,7 @@ def llamaindex_retriever_contender(path: Path, tables: list[str]) -> Contender:
     engine = SQLTableRetrieverQueryEngine(database, objects.as_retriever(similarity_top_k=5), llm=llm,
                                           synthesize_response=True)
 
-    def ask(case: Case) -> dict[str, Any]:
-        script.load(f"SQLQuery: {case.sql}", ANALYSIS)
-        response = engine.query(case.question)
-        script.check_spent("LlamaIndex+retrieval")
-        result = response.metadata.get("result") or []
-        return {"sql": response.metadata.get("sql_query"), "rows": len(result), "answer": str(response)}
-
+    ask = llamaindex_ask(engine, script, "LlamaIndex+retrieval")
     notes = [("SQLTableRetrieverQueryEngine over ObjectIndex(VectorStoreIndex) of the 6 tables, top 5, embedded "
               "with all-MiniLM-L6-v2 via sentence-transformers (torch); model: CustomLLM fake")]
     return Contender("llamaindex-retrieval", "LlamaIndex + table retrieval (MiniLM)", ask, notes)
