@@ -167,10 +167,17 @@ class SentenceTransformerEmbedder:
                 batch = model.tokenizer([text], return_tensors="pt", truncation=True,
                                         max_length=model.max_seq_length)
             hidden = model[0].auto_model(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            vector = torch.nn.functional.normalize(pooled, dim=-1)
+            vector = mean_pooled_unit(hidden, batch["attention_mask"])
         return np.ascontiguousarray(vector.numpy(), dtype=np.float32)
+
+
+def mean_pooled_unit(hidden: Any, attention_mask: Any) -> Any:
+    """Mean over the real tokens, scaled to unit length: sentence-transformers' Pooling + Normalize."""
+    import torch
+
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+    return torch.nn.functional.normalize(pooled, dim=-1)
 
 
 def _mean_pooled(model: Any) -> bool:

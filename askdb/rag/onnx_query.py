@@ -100,7 +100,10 @@ def export(model_path: str, path: Path, *, device: str = "cpu") -> None:
     import torch
     from sentence_transformers import SentenceTransformer
 
+    from askdb.rag.embed import mean_pooled_unit
+
     model = SentenceTransformer(model_path, device=device)
+
     class _Pooled(torch.nn.Module):
         def __init__(self, transformer: Any) -> None:
             super().__init__()
@@ -109,9 +112,7 @@ def export(model_path: str, path: Path, *, device: str = "cpu") -> None:
         def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any = None) -> Any:
             hidden = self.transformer(input_ids=input_ids, attention_mask=attention_mask,
                                       token_type_ids=token_type_ids).last_hidden_state
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(pooled, dim=-1)
+            return mean_pooled_unit(hidden, attention_mask)  # the torch path's pooling, traced
 
     sample = model.tokenizer([PROBE], return_tensors="pt")
     names = [n for n in _INPUTS if n in sample]
