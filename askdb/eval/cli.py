@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,6 @@ import click
 from askdb.cli import handle_errors, print_json, settings_from
 
 DATASETS = ("ads", "defog", "spider-retrieval", "bird-guard")
-NO_REUSE = 1.01  # example_match above 1.0: the eval measures the model, never a reused verified example
 
 
 def _slug(*parts: str | None) -> str:
@@ -61,22 +59,15 @@ def eval_group(ctx: click.Context, dataset: str, split: str, backend: str | None
 
 
 def _meta(dataset: str, split: str | None, llm: Any, db: str | None) -> dict[str, Any]:
-    from askdb.db import safe_url
-    from askdb.eval.runner import is_harness_backend
+    from askdb.eval.runner import run_meta
 
-    return {"dataset": dataset, "split": split, "backend": llm.name, "model": llm.model,
-            "db": safe_url(db) if db else None, "harness_only": is_harness_backend(llm.name),
-            "started": datetime.now(UTC).isoformat(timespec="seconds")}
+    return run_meta(dataset, split, llm, db)
 
 
 def _finish(out: Path, meta: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
-    from askdb.eval.metrics import summarize
-    from askdb.eval.report import write_report, write_result
+    from askdb.eval.runner import write_run
 
-    summary = summarize(records)
-    result = {"meta": meta, "summary": summary, "records": records}
-    write_result(out / "result.json", meta, summary, records)
-    report = write_report(out, result)
+    summary, report = write_run(out, meta, records)
     tag = " (harness check: replayed/scripted replies, not a model's accuracy)" if meta["harness_only"] else ""
     click.echo(f"{meta['backend']}/{meta['model']}{tag}: accuracy {summary['accuracy']}, "
                f"EX {summary['execution_accuracy']}, valid SQL {summary['valid_sql_rate']} "
@@ -85,11 +76,10 @@ def _finish(out: Path, meta: dict[str, Any], records: list[dict[str, Any]]) -> d
 
 
 def _eval_assistant(settings: Any, backend: str | None, model: str | None) -> Any:
-    from askdb.assistant import Assistant
+    from askdb.eval.runner import eval_assistant
     from askdb.serving.registry import create_llm
 
-    return Assistant.from_settings(settings, llm=create_llm(settings, backend=backend, model=model),
-                                   example_match=NO_REUSE)
+    return eval_assistant(settings, create_llm(settings, backend=backend, model=model))
 
 
 def _run_ads(settings: Any, *, split: str | None, backend: str | None, model: str | None, limit: int | None,
@@ -209,16 +199,14 @@ def record_gold(ctx: click.Context, path: Path, split: str, limit: int | None, d
 
     from askdb.eval.dataset import load_ads_questions
     from askdb.eval.replay import GoldOracleFakeLLM, record_gold_replay
-    from askdb.eval.runner import GoldExecutor
+    from askdb.eval.runner import GoldExecutor, eval_assistant
     from askdb.sql.context import GuardContext
 
     settings = settings_from(ctx)
     if db_url:
         settings = settings.model_copy(update={"db_url": db_url})
     questions = load_ads_questions(None if split == "all" else split)[:limit]
-    from askdb.assistant import Assistant
-
-    assistant = Assistant.from_settings(settings, llm=GoldOracleFakeLLM(questions), example_match=NO_REUSE)
+    assistant = eval_assistant(settings, GoldOracleFakeLLM(questions))
     gold = GoldExecutor(assistant.runner, GuardContext(assistant.catalog, row_limit=assistant.row_limit))
     with tempfile.TemporaryDirectory() as work:
         n = record_gold_replay(assistant, questions, path, gold, Path(work))

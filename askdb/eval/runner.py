@@ -185,3 +185,32 @@ def run_questions(assistant: Assistant, questions: Sequence[Question], results: 
                 progress(line)
     order = {q.id: i for i, q in enumerate(questions)}
     return sorted(records, key=lambda r: order.get(r["id"], len(order)))
+
+
+NO_REUSE = 1.01  # example_match above 1.0: the eval measures the model, never a reused verified example
+
+
+def eval_assistant(settings: Any, llm: Any) -> Assistant:
+    """The assistant as an eval runs it: every question goes to ``llm``, none to a verified example."""
+    return Assistant.from_settings(settings, llm=llm, example_match=NO_REUSE)
+
+
+def run_meta(dataset: str, split: str | None, llm: Any, db: str | None) -> dict[str, Any]:
+    """What a report says about its run: data, the backend and model that answered, the database."""
+    from datetime import UTC, datetime
+
+    from askdb.db import safe_url
+
+    return {"dataset": dataset, "split": split, "backend": llm.name, "model": llm.model,
+            "db": safe_url(db) if db else None, "harness_only": is_harness_backend(llm.name),
+            "started": datetime.now(UTC).isoformat(timespec="seconds")}
+
+
+def write_run(out: Path, meta: dict[str, Any], records: list[dict[str, Any]]) -> tuple[dict[str, Any], Path]:
+    """Score the records and write result.json and report.md into ``out``; (summary, report path)."""
+    from askdb.eval.metrics import summarize
+    from askdb.eval.report import write_report, write_result
+
+    summary = summarize(records)
+    write_result(out / "result.json", meta, summary, records)
+    return summary, write_report(out, {"meta": meta, "summary": summary, "records": records})

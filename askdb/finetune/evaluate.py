@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ from askdb.settings import Settings
 
 RANDOM_MODEL_NOTE = ("The model is an untrained random test model ({gguf}): its answers are noise, so these "
                      "figures check the fine-tuning pipeline's eval stage, not any model's accuracy.")
-NO_REUSE = 1.01  # as `askdb eval`: the model answers every question, never a reused verified example
 
 
 class CappedReplies(LLM):
@@ -61,33 +59,20 @@ def evaluate_gguf(settings: Settings, gguf: Path, out: Path, *, limit: int | Non
                   progress: Callable[[dict[str, Any]], None] | None = None) -> EvalRun:
     """Ask the ads test questions with ``gguf`` on the llamacpp backend; write result.json and report.md."""
     require("llama_cpp", extra="llamacpp", package="llama-cpp-python")
-    from askdb.assistant import Assistant
     from askdb.eval.dataset import load_ads_questions
-    from askdb.eval.metrics import summarize
-    from askdb.eval.report import write_report, write_result
-    from askdb.eval.runner import GoldExecutor, run_questions
+    from askdb.eval.runner import GoldExecutor, eval_assistant, run_meta, run_questions, write_run
     from askdb.serving.registry import create_llm
     from askdb.sql.context import GuardContext
 
     llm = create_llm(settings, backend="llamacpp", model=str(gguf))
     if max_tokens is not None:
         llm = CappedReplies(llm, max_tokens)
-    assistant = Assistant.from_settings(settings, llm=llm, example_match=NO_REUSE)
+    assistant = eval_assistant(settings, llm)
     gold = GoldExecutor(assistant.runner, GuardContext(assistant.catalog, row_limit=assistant.row_limit))
     questions = load_ads_questions("test")[:limit]
-    started = datetime.now(UTC).isoformat(timespec="seconds")
+    meta = run_meta("ads", "test", llm, settings.database_url)  # names llamacpp and the GGUF that answered
     records = run_questions(assistant, questions, out / "results.jsonl", gold, resume=resume, progress=progress)
     note = RANDOM_MODEL_NOTE.format(gguf=gguf) if random_model else None
-    meta = {**_meta(settings, gguf, note, started), "max_tokens": max_tokens}
-    summary = summarize(records)
-    write_result(out / "result.json", meta, summary, records)
-    report = write_report(out, {"meta": meta, "summary": summary, "records": records})
+    meta.update(note=note, random_model=note is not None, max_tokens=max_tokens)
+    summary, report = write_run(out, meta, records)
     return EvalRun(gguf, out, report, summary, note)
-
-
-def _meta(settings: Settings, gguf: Path, note: str | None, started: str) -> dict[str, Any]:
-    from askdb.db import safe_url
-
-    return {"dataset": "ads", "split": "test", "backend": "llamacpp", "model": str(gguf),
-            "db": safe_url(settings.database_url), "harness_only": False, "note": note,
-            "random_model": note is not None, "started": started}
