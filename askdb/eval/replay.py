@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from askdb.assistant import Assistant
 from askdb.eval.dataset import Question
 from askdb.eval.runner import GoldRunner, run_questions
+from askdb.files import write_atomic
 from askdb.serving.base import LLM, Chunk, Message, Usage
 
 DECLINE_REPLY = "无法回答:给出的表和字段里没有这个问题需要的数据。"
@@ -70,12 +69,7 @@ class RecordingLLM(LLM):
 
 def write_replies(path: Path, replies: Sequence[dict[str, str]]) -> None:
     """A replay file, written to a temporary file and renamed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        for reply in replies:
-            out.write(json.dumps(reply, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, "".join(json.dumps(reply, ensure_ascii=False) + "\n" for reply in replies))
 
 
 def record_gold_replay(assistant: Assistant, questions: Sequence[Question], path: Path, gold: GoldRunner,

@@ -7,12 +7,11 @@ that the harness scores what it should, not how good any model is.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from askdb.errors import ConfigError
+from askdb.files import write_atomic
 
 HARNESS_NOTICE = ("**This run validates the evaluation harness, not a model**: the replies came from "
                   "the `{backend}` backend (recorded or scripted answers), so its accuracy says nothing "
@@ -20,17 +19,9 @@ HARNESS_NOTICE = ("**This run validates the evaluation harness, not a model**: t
 BAR_WIDTH = 30
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(text)
-    os.replace(tmp, path)
-
-
 def write_result(path: Path, meta: dict[str, Any], summary: dict[str, Any], records: list[dict[str, Any]]) -> None:
     """The whole run as one JSON document (written atomically)."""
-    _atomic_write(path, json.dumps({"meta": meta, "summary": summary, "records": records},
+    write_atomic(path, json.dumps({"meta": meta, "summary": summary, "records": records},
                                    ensure_ascii=False, indent=1, default=str))
 
 
@@ -134,7 +125,7 @@ def write_report(out: Path, result: dict[str, Any]) -> Path:
     """report.md (and chart.png when matplotlib is installed) in ``out``."""
     chart = "chart.png" if _png_chart(out / "chart.png", result["summary"]) else None
     path = out / "report.md"
-    _atomic_write(path, markdown_report(result, chart))
+    write_atomic(path, markdown_report(result, chart))
     return path
 
 

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,6 +23,7 @@ from sqlglot import exp
 
 from askdb.assistant import Turn, retrieval_query, sql_messages
 from askdb.eval.dataset import NEAR_DUPLICATE, Question, load_ads_questions, normalise, similarity
+from askdb.files import atomic_path
 from askdb.rag.retriever import Retriever
 from askdb.schemas.catalog import Catalog
 from askdb.schemas.knowledge import Example, packaged_examples
@@ -257,18 +256,11 @@ def build_records(candidates: Sequence[Candidate], retriever: Retriever, catalog
 
 def write_jsonl(records: Iterable[SftRecord], path: Path) -> int:
     """Write records as JSON lines atomically: a temporary file in the same folder, then a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     count = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            for record in records:
-                out.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
-                count += 1
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8") as out:
+        for record in records:
+            out.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
+            count += 1
     return count
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from askdb.errors import ConfigError
+from askdb.files import atomic_path
 from askdb.finetune import FinetuneError, require
 
 OUTTYPES = ("f16", "q8_0")
@@ -37,10 +38,6 @@ def gguf_path(gguf_dir: Path, kind: str) -> Path:
     return gguf_dir / f"model-{kind}.gguf"
 
 
-def _tmp(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp")
-
-
 def convert(model_dir: Path, out: Path, *, outtype: str, llama_cpp: Path, log: Log = _no_log) -> Path:
     """Convert a Hugging Face model folder to one GGUF file with llama.cpp's converter."""
     if outtype not in OUTTYPES:
@@ -54,14 +51,8 @@ def convert(model_dir: Path, out: Path, *, outtype: str, llama_cpp: Path, log: L
     for module, extra in _CONVERTER_NEEDS.items():
         require(module, extra=extra)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp(out)
-    command = [sys.executable, str(converter), str(model_dir), "--outfile", str(tmp), "--outtype", outtype]
-    try:
-        _run(command, log)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, out)
+    with atomic_path(out, suffix=".gguf") as tmp:
+        _run([sys.executable, str(converter), str(model_dir), "--outfile", str(tmp), "--outtype", outtype], log)
     return out
 
 
@@ -91,16 +82,11 @@ def quantize(src: Path, out: Path, kind: str = "Q4_K_M", *, threads: int = 0) ->
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = ftype
     params.nthread = threads  # 0: every core
-    tmp = _tmp(out)
-    try:
+    with atomic_path(out, suffix=".gguf") as tmp:
         code = llama_cpp.llama_model_quantize(str(src).encode(), str(tmp).encode(), ctypes.byref(params))
-        if code != 0 or not tmp.is_file():
+        if code != 0 or not tmp.stat().st_size:
             raise FinetuneError(f"llama_model_quantize({src.name} -> {kind}) failed with code {code}",
                                 hint="check that the input is an f16/q8_0 GGUF that llama.cpp can load")
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, out)
     return out
 
 

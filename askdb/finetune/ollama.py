@@ -10,14 +10,13 @@ server running, the Modelfile is written and the ``ollama create`` command print
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from askdb.errors import ConfigError, LLMError
+from askdb.files import write_atomic
 
 # Parameters as the seed's Modelfile: near-greedy decoding, a 4k window.
 DEFAULT_PARAMETERS: dict[str, Any] = {"temperature": 0.1, "num_ctx": 4096}
@@ -150,11 +149,7 @@ class Modelfile:
 
     def write(self, path: Path) -> Path:
         """Write the Modelfile atomically."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(self.text())
-        os.replace(tmp, path)
+        write_atomic(path, self.text())
         return path
 
     def create_request(self, name: str, digest: str) -> dict[str, Any]:

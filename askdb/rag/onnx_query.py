@@ -15,14 +15,14 @@ the exporting library versions, written to a temporary file and renamed.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import warnings
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from askdb.files import atomic_path
 
 PROBE = "小红书上粉丝最多的5个达人是谁? Which singers are older than 40?"
 TOLERANCE = 1e-4  # largest difference per component from torch's vector that is accepted
@@ -116,19 +116,11 @@ def export(model_path: str, path: Path, *, device: str = "cpu") -> None:
 
     sample = model.tokenizer([PROBE], return_tensors="pt")
     names = [n for n in _INPUTS if n in sample]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".export-", suffix=".onnx", dir=path.parent)
-    os.close(fd)
-    try:
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer notes
-            torch.onnx.export(_Pooled(model[0].auto_model.eval()), tuple(sample[n] for n in names), tmp,
-                              input_names=names, output_names=["embedding"], opset_version=17, dynamo=False,
-                              dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names},
-                                            "embedding": {0: "batch"}})
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_path(path, suffix=".onnx") as tmp, warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer notes
+        torch.onnx.export(_Pooled(model[0].auto_model.eval()), tuple(sample[n] for n in names), str(tmp),
+                          input_names=names, output_names=["embedding"], opset_version=17, dynamo=False,
+                          dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names}, "embedding": {0: "batch"}})
 
 
 def _load(path: Path, model: Any, lock: Any) -> OnnxQueryEncoder:

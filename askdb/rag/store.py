@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from askdb.errors import ConfigError, IndexCorrupt
+from askdb.files import write_atomic
 from askdb.rag.documents import ColumnValues, Document, example_documents, schema_documents
 from askdb.rag.embed import Embedder
 from askdb.rag.index import Bm25Index, Collection, DenseIndex
@@ -37,21 +36,6 @@ _FILES = ("docs.json", "vectors.npy", "dense.faiss", "bm25.npz", "values.json")
 
 def _no_progress(_stage: str, _done: int, _total: int) -> None:
     return None
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path``, flush it to disk, then rename over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _sha(data: bytes) -> str:

@@ -8,9 +8,7 @@ that replace the live ones only once every row is in.
 from __future__ import annotations
 
 import hashlib
-import os
 import sqlite3
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
@@ -24,6 +22,7 @@ from sqlglot import exp
 
 from askdb.db import make_engine, parse_url, safe_url, translate_errors
 from askdb.errors import ConfigError, DatabaseNotFound
+from askdb.files import atomic_path
 from askdb.schemas.catalog import Catalog, Table, packaged_catalog, packaged_ddl
 from askdb.schemas.demo import DEFAULT_SEED, TableRows, generate
 
@@ -66,10 +65,7 @@ def build_sqlite(path: Path, *, scale: float = 1.0, seed: int = DEFAULT_SEED, pr
             f"cannot create the askdb home {path.parent}: {exc.strerror}",
             hint="set ASKDB_HOME to a folder you can write to",
         ) from None
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_path(path) as tmp:
         connection = sqlite3.connect(tmp)
         try:
             connection.execute("PRAGMA journal_mode = OFF")
@@ -81,9 +77,6 @@ def build_sqlite(path: Path, *, scale: float = 1.0, seed: int = DEFAULT_SEED, pr
             connection.commit()
         finally:
             connection.close()
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
