@@ -9,8 +9,6 @@ not write rows themselves: they wrap ``Assistant.stream`` in ``audited`` (questi
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from askdb.errors import AskdbError
+from askdb.localdb import LocalDB
 
 if TYPE_CHECKING:
     from askdb.assistant import Answer, Assistant, Event, Turn
@@ -85,31 +84,22 @@ class AuditEntry:
 
 
 class AuditLog:
-    """Appends to and reads the audit file; one short connection per call, so threads may share it."""
+    """Appends to and reads the audit file; threads may share it (see ``askdb.localdb``)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.Lock()
-        self._ready = False
-
-    def _connect(self) -> sqlite3.Connection:
-        if not self._ready:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=10)
-        if not self._ready:
-            conn.execute("PRAGMA journal_mode=WAL")  # readers (audit tail) never block the writers
-            conn.executescript(_SCHEMA)
-            self._ready = True
-        return conn
+        self._db = LocalDB(path, _SCHEMA)
 
     def _write(self, sql: str, values: Sequence[Any]) -> int:
-        with self._lock:
-            conn = self._connect()
-            try:
-                with conn:
-                    return int(conn.execute(sql, values).lastrowid)
-            finally:
-                conn.close()
+        return self._db.run(lambda conn: int(conn.execute(sql, values).lastrowid))
+
+    def _read(self, sql: str, values: Sequence[Any]) -> list[tuple]:
+        if not self._db.exists():
+            return []
+        return self._db.run(lambda conn: conn.execute(sql, values).fetchall(), write=False)
+
+    def close(self) -> None:
+        self._db.close()
 
     def record(self, entry: AuditEntry) -> AuditEntry:
         """Append one entry; returns it with its id."""
@@ -135,25 +125,12 @@ class AuditLog:
 
     def tail(self, n: int = 20) -> list[AuditEntry]:
         """The last ``n`` entries, oldest first."""
-        if not self.path.is_file():
-            return []
-        conn = self._connect()
-        try:
-            rows = conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM audit ORDER BY id DESC LIMIT ?", (n,)).fetchall()
-        finally:
-            conn.close()
+        rows = self._read(f"SELECT {', '.join(_COLUMNS)} FROM audit ORDER BY id DESC LIMIT ?", (n,))
         return [_entry(row) for row in reversed(rows)]
 
     def feedback(self, n: int = 20) -> list[dict[str, Any]]:
         """The last ``n`` 👍/👎, oldest first."""
-        if not self.path.is_file():
-            return []
-        conn = self._connect()
-        try:
-            rows = conn.execute("SELECT at, caller, question, sql, liked FROM feedback ORDER BY id DESC LIMIT ?",
-                                (n,)).fetchall()
-        finally:
-            conn.close()
+        rows = self._read("SELECT at, caller, question, sql, liked FROM feedback ORDER BY id DESC LIMIT ?", (n,))
         return [{"at": a, "caller": c, "question": q, "sql": s, "liked": bool(x)} for a, c, q, s, x in reversed(rows)]
 
 

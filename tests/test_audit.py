@@ -67,3 +67,33 @@ def test_audit_tail_cli(demo_retrieval_parts, settings):
     assert entry["question"] == "各平台的达人数量" and entry["refused"][0]["sql"] == "SELECT stars FROM ads_summary"
     text = CliRunner().invoke(main, ["audit", "tail"]).output
     assert "各平台的达人数量" in text and "refused 1x" in text
+
+
+def test_a_deleted_or_replaced_log_is_started_again(tmp_path):
+    """The writer stays open between rows; it must not keep writing into a file that is gone."""
+    from askdb.audit import AuditEntry, AuditLog
+
+    log = AuditLog(tmp_path / "audit.db")
+    log.record(AuditEntry(caller="t", question="q1", outcome="answered", duration_ms=1.0))
+    (tmp_path / "audit.db").unlink()
+    for suffix in ("-wal", "-shm"):
+        (tmp_path / f"audit.db{suffix}").unlink(missing_ok=True)
+    log.record(AuditEntry(caller="t", question="q2", outcome="answered", duration_ms=1.0))
+    reader = AuditLog(tmp_path / "audit.db")
+    assert [e.question for e in reader.tail()] == ["q2"]
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):  # the schema came back with the file
+        sqlite3.connect(tmp_path / "audit.db").execute("DELETE FROM audit")
+    log.close()
+
+
+def test_rows_written_by_many_threads_all_land(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from askdb.audit import AuditEntry, AuditLog
+
+    log = AuditLog(tmp_path / "audit.db")
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(lambda i: log.record(AuditEntry(caller="t", question=f"q{i}", outcome="answered",
+                                                            duration_ms=1.0)).id, range(200)))
+    assert sorted(ids) == list(range(1, 201))
+    assert {e.question for e in AuditLog(tmp_path / "audit.db").tail(500)} == {f"q{i}" for i in range(200)}

@@ -307,9 +307,12 @@ _DONE = object()
 
 
 def _in_conversation(service: AssistantService, conversations: ConversationStore, cid: str, question: str,
-                     caller: str) -> Iterator[Event]:
-    """The workflow's events after the conversation's earlier turns; the answer becomes a turn."""
-    history = conversations.history(cid)
+                     caller: str, *, new: bool = False) -> Iterator[Event]:
+    """The workflow's events after the conversation's earlier turns; the answer becomes a turn.
+
+    ``new``: the id was made for this question, so there is no history to look up.
+    """
+    history = [] if new else conversations.history(cid)
     for event in service.stream(question, caller=caller, history=history):
         if event.kind == "answer":
             answer = event.data["answer"]
@@ -488,7 +491,7 @@ def create_app(settings: Settings | None = None, *, service: AssistantService | 
     async def ask(body: AskRequest, who: str = caller) -> Any:
         """Answer one question: SQL, rows, markdown and analysis; ``stream: true`` gives server-sent events."""
         cid = body.conversation_id or uuid.uuid4().hex
-        events = _in_conversation(service, conversations, cid, body.question, who)
+        events = _in_conversation(service, conversations, cid, body.question, who, new=not body.conversation_id)
         if not body.stream:
             answer = await run_in_threadpool(final_answer, events)  # one thread hop for the whole question
             return {"conversation_id": cid, **answer_json(answer, trace=body.trace)}

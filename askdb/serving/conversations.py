@@ -7,10 +7,10 @@ question may reach another process than the one that answered the question befor
 from __future__ import annotations
 
 import sqlite3
-import threading
 from pathlib import Path
 
 from askdb.assistant import Turn
+from askdb.localdb import LocalDB
 
 MAX_CONVERSATIONS = 1000  # the most recent ones are kept
 _PRUNE_EVERY = 100  # adds between two prunings
@@ -26,47 +26,35 @@ CREATE INDEX IF NOT EXISTS turns_by_cid ON turns (cid, id);
 
 
 class ConversationStore:
-    """Turns of recent conversations; the oldest are forgotten past ``limit``. Safe across threads and processes."""
+    """Turns of recent conversations; the oldest are forgotten past ``limit``. Safe across threads and processes.
+
+    Context for follow-ups, not a record: a power cut may lose the last turns, never the file.
+    """
 
     def __init__(self, path: Path, limit: int = MAX_CONVERSATIONS) -> None:
         self.path = path
         self.limit = limit
-        self._ready = False
         self._adds = 0
-        self._lock = threading.Lock()
-
-    def _connect(self) -> sqlite3.Connection:
-        if not self._ready:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=10)
-        if not self._ready:
-            conn.execute("PRAGMA journal_mode=WAL")  # workers read while another writes
-            conn.executescript(_SCHEMA)
-            self._ready = True
-        # Context for follow-ups, not a record: a power cut may lose the last turns, never the file.
-        conn.execute("PRAGMA synchronous=NORMAL")
-        return conn
+        self._db = LocalDB(path, _SCHEMA)
 
     def history(self, cid: str) -> list[Turn]:
-        conn = self._connect()
-        try:
-            rows = conn.execute("SELECT question, sql FROM turns WHERE cid = ? ORDER BY id", (cid,)).fetchall()
-        finally:
-            conn.close()
+        rows = self._db.run(lambda conn: conn.execute(
+            "SELECT question, sql FROM turns WHERE cid = ? ORDER BY id", (cid,)).fetchall(), write=False)
         return [Turn(question, sql) for question, sql in rows]
 
     def add(self, cid: str, turn: Turn) -> None:
-        with self._lock:
-            self._adds += 1
-            prune = self._adds % _PRUNE_EVERY == 0
-        conn = self._connect()
-        try:
-            with conn:
-                conn.execute("INSERT INTO turns (cid, question, sql) VALUES (?, ?, ?)", (cid, turn.question, turn.sql))
-                if prune:
-                    self.prune(conn)
-        finally:
-            conn.close()
+        self._adds += 1  # under no lock: an add more or less between prunings does not matter
+        prune = self._adds % _PRUNE_EVERY == 0
+
+        def insert(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO turns (cid, question, sql) VALUES (?, ?, ?)", (cid, turn.question, turn.sql))
+            if prune:
+                self.prune(conn)
+
+        self._db.run(insert)
+
+    def close(self) -> None:
+        self._db.close()
 
     def prune(self, conn: sqlite3.Connection) -> None:
         """Drop every conversation but the ``limit`` most recently continued."""
