@@ -91,3 +91,54 @@ def test_one_embedder_serves_many_threads_at_once(embedder, torch_only) -> None:
         vectors = list(pool.map(embedder.encode, jobs))
     for job, vector in zip(jobs[:40], vectors[:40]):
         assert np.max(np.abs(vector - torch_only.encode(job))) < 1e-5, job
+
+
+def _queued(encoder, texts: list[str]) -> list:
+    """Start one thread per text while the graph is held busy, so all of them queue; then let go."""
+    import threading
+    import time
+
+    results: list = [None] * len(texts)
+
+    def ask(i: int) -> None:
+        try:
+            results[i] = encoder.encode(texts[i])
+        except Exception as exc:  # noqa: BLE001 - the test looks at what each caller got
+            results[i] = exc
+
+    with encoder._run_lock:
+        threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(texts))]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 10
+        while len(encoder._waiting) < len(texts) and time.monotonic() < deadline:
+            time.sleep(0.005)
+    for t in threads:
+        t.join(30)
+    return results
+
+
+def test_questions_that_arrive_together_run_as_one_batch_with_the_same_vectors(embedder, torch_only) -> None:
+    encoder = embedder._onnx
+    texts = QUESTIONS + [f"第{i}个问题: 各平台达人的平均粉丝数" for i in range(6)]  # lengths 5 to 512 tokens
+    before = (encoder.batches, encoder.questions)
+    vectors = _queued(encoder, texts)
+    assert (encoder.batches - before[0], encoder.questions - before[1]) == (1, len(texts))
+    for text, vector in zip(texts, vectors):
+        assert vector.shape == (1, 384)
+        assert np.max(np.abs(vector - torch_only.encode([text]))) < 1e-5, text
+
+
+def test_a_failed_batch_fails_each_of_its_questions_and_the_next_runs(embedder, monkeypatch) -> None:
+    encoder = embedder._onnx
+    good = encoder.session
+
+    class Broken:
+        def run(self, *args, **kwargs):
+            raise RuntimeError("graph failed")
+
+    monkeypatch.setattr(encoder, "session", Broken())
+    results = _queued(encoder, ["一", "二", "三"])
+    assert all(isinstance(r, RuntimeError) and "graph failed" in str(r) for r in results)
+    monkeypatch.setattr(encoder, "session", good)
+    assert encoder.encode("四").shape == (1, 384)
