@@ -83,16 +83,20 @@ class Answer:
             return EMPTY_RESULT
         return "\n\n".join(part for part in (self.table, self.analysis) if part)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, trace: bool = True) -> dict[str, Any]:
+        """Plain values; ``trace=False`` leaves the workflow's steps out."""
         frame = self.frame if self.frame is not None else pd.DataFrame()
-        return {
+        data = {
             "question": self.question, "outcome": self.outcome, "sql": self.sql,
             "columns": [str(c) for c in frame.columns],
             "rows": [list(r) for r in frame.itertuples(index=False, name=None)],
             "truncated": self.truncated, "markdown": self.markdown, "analysis": self.analysis,
             "reasoning": self.reasoning, "chart": self.chart, "from_example": self.from_example,
-            "repairs": self.repairs, "notice": self.notice, "trace": [s.to_dict() for s in self.trace],
+            "repairs": self.repairs, "notice": self.notice,
         }
+        if trace:
+            data["trace"] = [s.to_dict() for s in self.trace]
+        return data
 
 
 @dataclass(frozen=True)

@@ -143,7 +143,7 @@ def ask(ctx: click.Context, question: str, as_json: bool, show_trace: bool, back
     events = audited(assistant, question, log=audit_log(settings), caller="cli")
     answer = render_stream(events, live=not as_json, show_trace=show_trace)
     if as_json:
-        print_json(answer.to_dict() if show_trace else {k: v for k, v in answer.to_dict().items() if k != "trace"})
+        print_json(answer.to_dict(trace=show_trace))
 
 
 @main.group()

@@ -66,13 +66,20 @@ def wait_for(path: Path, timeout: float = 60) -> str:
     raise RuntimeError(f"nothing wrote {path}")
 
 
+FAILURES: list[str] = []  # what the first failed requests got back
+
+
 async def one(client: httpx.AsyncClient, question: str) -> tuple[float, int]:
     """Latency and status of one question; a broken connection counts as an error (status 0)."""
     started = time.perf_counter()
     try:
         response = await client.post("/v1/ask", json={"question": question, "trace": False})
-    except httpx.HTTPError:
+    except httpx.HTTPError as exc:
+        if len(FAILURES) < 5:
+            FAILURES.append(f"{question}: {type(exc).__name__}: {exc}")
         return time.perf_counter() - started, 0
+    if response.status_code != 200 and len(FAILURES) < 5:
+        FAILURES.append(f"{question}: {response.status_code} {response.text[:300]}")
     return time.perf_counter() - started, response.status_code
 
 
@@ -143,7 +150,9 @@ def measure(env: dict[str, str], workers: int, fake_pid: int, args: argparse.Nam
     n = len(latencies)
     errors = sum(1 for s in statuses if s != 200)
     if errors:
-        print(f"{errors} errors with --workers {workers}; the server's stderr ends:\n{log.read_text()[-3000:]}")
+        print(f"{errors} errors with --workers {workers}; the first:\n  " + "\n  ".join(FAILURES)
+              + f"\nthe server's stderr ends:\n{log.read_text()[-3000:]}")
+    FAILURES.clear()
     cpu = [(b - a) * 1000 / max(n, 1) for a, b in zip(before, after)]
     return {"workers": workers, "alone": statistics.median(single), "n": n, "rate": n / args.duration,
             "errors": errors, "p50": pct(latencies, 50), "p95": pct(latencies, 95),

@@ -93,10 +93,7 @@ def jsonable(value: Any) -> Any:
 
 
 def answer_json(answer: Answer, *, trace: bool = True) -> dict[str, Any]:
-    data = answer.to_dict()
-    if not trace:
-        data.pop("trace")
-    return jsonable(data)
+    return jsonable(answer.to_dict(trace=trace))
 
 
 def event_json(event: Event) -> dict[str, Any]:
@@ -494,7 +491,8 @@ def create_app(settings: Settings | None = None, *, service: AssistantService | 
         events = _in_conversation(service, conversations, cid, body.question, who, new=not body.conversation_id)
         if not body.stream:
             answer = await run_in_threadpool(final_answer, events)  # one thread hop for the whole question
-            return {"conversation_id": cid, **answer_json(answer, trace=body.trace)}
+            # Already plain JSON values: a JSONResponse skips FastAPI's second walk over them.
+            return JSONResponse({"conversation_id": cid, **answer_json(answer, trace=body.trace)})
         first = await _primed(events)
 
         async def sse() -> AsyncIterator[bytes]:
@@ -524,7 +522,7 @@ def create_app(settings: Settings | None = None, *, service: AssistantService | 
         name = f"{who}:{body.user}" if body.user else who
         if not body.stream:
             answer = await run_in_threadpool(service.ask, question, caller=name, history=history)
-            return _completion(answer)
+            return JSONResponse(_completion(answer))
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         events = service.stream(question, caller=name, history=history)
         first = await _primed(events)
