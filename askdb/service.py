@@ -71,7 +71,9 @@ class AssistantService:
         if "retriever" not in parts:
             # Shared by every request thread: the embedder serialises only its tokenizer.
             parts["retriever"], _ = open_retriever(self.settings)
-        return Assistant.from_settings(self.settings, **parts)
+        assistant = Assistant.from_settings(self.settings, **parts)
+        _warm_retriever(assistant)
+        return assistant
 
     # -- questions ------------------------------------------------------------------------------
     def stream(self, question: str, *, caller: str, history: Sequence[Turn] = ()) -> Iterator[Event]:
@@ -165,3 +167,19 @@ def probe_model(settings: Settings, *, timeout_s: float = 2.0) -> ModelStatus:
 
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 2)
+
+
+WARM_QUESTION = "各平台达人的平均粉丝数"
+
+
+def _warm_retriever(assistant: Assistant) -> None:
+    """One retrieval before the first question: it opens the ONNX graph and loads the word segmenter.
+
+    Otherwise the first questions of a process wait for those together (seen: 15 s for the first
+    questions of a second ``--workers`` process that opened its graph under load). A failure here
+    is left to the first question, which reports it with its status.
+    """
+    import contextlib
+
+    with contextlib.suppress(Exception):
+        assistant.retriever.retrieve(WARM_QUESTION, assistant.k)
