@@ -174,6 +174,37 @@ def test_openai_slow_reply_times_out_on_time_without_retrying() -> None:
     assert len(srv.requests_to("/v1/chat/completions")) == 1
 
 
+# -- a pooled connection that died ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("make", [ollama_llm, lambda url: openai_llm(url + "/v1")], ids=["ollama", "openai"])
+def test_a_dropped_connection_before_any_token_is_asked_again_once(make) -> None:
+    """Seen under load as a 502 "broke off the reply: Bad file descriptor": a keep-alive socket that died."""
+    with FakeOllamaServer([FakeReply(disconnect=True), SQL], models=[MODEL]) as ollama_srv, \
+            FakeOpenAIServer([FakeReply(disconnect=True), SQL], models=[MODEL]) as openai_srv:
+        srv = ollama_srv if make is ollama_llm else openai_srv
+        assert make(srv.url).complete(QUESTION).content == SQL
+    path = "/api/chat" if srv is ollama_srv else "/v1/chat/completions"
+    assert len(srv.requests_to(path)) == 2
+
+
+@pytest.mark.parametrize("make", [ollama_llm, lambda url: openai_llm(url + "/v1")], ids=["ollama", "openai"])
+def test_a_connection_that_drops_twice_is_a_server_error_not_a_loop(make) -> None:
+    with FakeOllamaServer([FakeReply(disconnect=True)] * 3, models=[MODEL]) as ollama_srv, \
+            FakeOpenAIServer([FakeReply(disconnect=True)] * 3, models=[MODEL]) as openai_srv:
+        srv = ollama_srv if make is ollama_llm else openai_srv
+        with pytest.raises((LLMServerError, LLMUnavailable)) as err:
+            make(srv.url).complete(QUESTION)
+    path = "/api/chat" if srv is ollama_srv else "/v1/chat/completions"
+    assert len(srv.requests_to(path)) == 2 and err.value.hint
+
+
+def test_a_server_that_is_down_is_not_retried() -> None:
+    started = time.perf_counter()
+    with pytest.raises(LLMUnavailable):
+        ollama_llm(f"http://127.0.0.1:{free_port()}").complete(QUESTION)
+    assert time.perf_counter() - started < 1
+
+
 # -- replay ------------------------------------------------------------------------------------------
 
 def write_replay(path: Path, lines: list[str]) -> Settings:

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from askdb.errors import LLMError, LLMServerError, LLMTimeout, LLMUnavailable, ModelNotFound
-from askdb.serving._common import as_dicts, import_sdk
+from askdb.serving._common import as_dicts, import_sdk, reopened_if_stale, stale_connection
 from askdb.serving.base import LLM, Chunk, Message, Usage
 from askdb.serving.registry import register_backend
 
@@ -69,7 +69,7 @@ class OllamaLLM(LLM):
         request = self._request(messages, temperature, max_tokens)
         client = self._client
         try:
-            for part in client.chat(**request):
+            for part in reopened_if_stale(lambda: client.chat(**request), stale_connection):
                 yield _chunk(part)
         except Exception as exc:
             raise self._translate(exc, client) from exc

@@ -19,7 +19,7 @@ from askdb.errors import (
     LLMUnavailable,
     ModelNotFound,
 )
-from askdb.serving._common import as_dicts, import_sdk
+from askdb.serving._common import as_dicts, import_sdk, reopened_if_stale, stale_connection
 from askdb.serving.base import LLM, Chunk, Message, Usage
 from askdb.serving.registry import register_backend
 
@@ -72,13 +72,16 @@ class OpenAICompatibleLLM(LLM):
         """Yield reasoning and content deltas; the final usage chunk becomes the last Chunk's usage."""
         extra = {} if max_tokens is None else {"max_tokens": max_tokens}
         client = self._client
-        try:
+        def events() -> Iterator[Any]:
             with client.chat.completions.create(
                 model=self.model, messages=as_dicts(messages), temperature=temperature, stream=True,
                 stream_options={"include_usage": True}, **extra,
             ) as response:
-                for event in response:
-                    yield from _chunks(event)
+                yield from response
+
+        try:
+            for event in reopened_if_stale(events, stale_connection):
+                yield from _chunks(event)
         except Exception as exc:
             raise self._translate(exc, client) from exc
 

@@ -33,6 +33,9 @@ class FakeReply:
     error: FakeError | None = None
     prompt_tokens: int | None = None  # reported usage; estimated from the text when None
     completion_tokens: int | None = None
+    # Close the connection without a response: what a client sees when a server drops a
+    # keep-alive connection just as the client reuses it.
+    disconnect: bool = False
 
 
 ReplyLike = FakeReply | str
@@ -117,6 +120,13 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_HEAD = do_DELETE = _dispatch
 
     # -- writing answers ------------------------------------------------------------------
+    def drop(self) -> None:
+        """Hang up without a byte of response."""
+        import socket
+
+        self.close_connection = True
+        self.connection.shutdown(socket.SHUT_RDWR)
+
     def send_json(self, status: int, payload: Any, *, head_only: bool = False) -> None:
         data = json.dumps(payload, ensure_ascii=False).encode()
         self.send_response(status)

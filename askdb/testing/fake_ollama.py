@@ -69,6 +69,8 @@ class FakeOllamaServer(FakeHTTPServer):
         messages = body.get("messages") or []
         reply = self.script.next(messages)
         self.wait(reply.delay)
+        if reply.disconnect:
+            return handler.drop()
         if reply.error is not None:
             return self._error(handler, reply.error)
         lines = self._chat_lines(model, reply, body.get("think"), messages)

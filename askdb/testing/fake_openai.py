@@ -71,6 +71,8 @@ class FakeOpenAIServer(FakeHTTPServer):
         messages = body.get("messages") or []
         reply = self.script.next(messages)
         self.wait(reply.delay)
+        if reply.disconnect:
+            return handler.drop()
         if reply.error is not None:
             return self._error(handler, reply.error)
         usage = _usage(reply, messages)
