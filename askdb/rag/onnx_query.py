@@ -36,7 +36,7 @@ MAX_BATCH = 16  # questions run together at most; past 8 a question costs no les
 class _Pending:
     """One question waiting for its vector."""
 
-    __slots__ = ("text", "vector", "error")
+    __slots__ = ("error", "text", "vector")
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -91,7 +91,7 @@ class OnnxQueryEncoder:
     def _run(self, batch: list[_Pending]) -> None:
         try:
             vectors = self.encode_batch([p.text for p in batch])
-        except BaseException as exc:  # every question of the batch hears why
+        except BaseException as exc:  # noqa: BLE001 - every question of the batch hears why, then it is raised
             for p in batch:
                 p.error = exc
             return
