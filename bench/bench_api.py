@@ -1,8 +1,8 @@
 """The HTTP API under concurrent clients, against the fake model at a fixed latency.
 
-    python bench/bench_api.py [--clients 50] [--duration 60] [--latency 0.2] [--workers 1,2]
+    python bench/bench_api.py [--clients 50] [--duration 60] [--latency 0.2,1.0] [--workers 1,2]
 
-Starts a fake Ollama (each call waits ``--latency`` s before answering) and ``askdb serve`` in
+Starts a fake Ollama (each call waits ``--latency`` s before answering; a list runs each) and ``askdb serve`` in
 their own processes over a small demo database, measures one request alone, then keeps
 ``--clients`` clients asking for ``--duration`` s. It prints throughput, errors and latency
 percentiles, and whether p95 stays within 1.5x the single request's latency, for each
@@ -160,11 +160,17 @@ def measure(env: dict[str, str], workers: int, fake_pid: int, args: argparse.Nam
             "cpu_clients": cpu[2]}
 
 
+def run_fake(env: dict[str, str], work: Path, latency: float) -> tuple[subprocess.Popen, str]:
+    url_file = work / f"fake-{latency}.url"
+    fake = subprocess.Popen([sys.executable, "-c", FAKE, str(url_file), str(latency)], env=env)
+    return fake, wait_for(url_file)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--duration", type=float, default=60.0)
-    parser.add_argument("--latency", type=float, default=0.2, help="seconds the fake model waits per call")
+    parser.add_argument("--latency", default="0.2", help="seconds the fake model waits per call; several: 0.2,1.0")
     parser.add_argument("--workers", default=f"1,{os.cpu_count() or 1}", help="askdb serve --workers counts to run")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="askdb-bench-api-"))
@@ -173,26 +179,29 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "askdb", "demo-db", "--scale", "0.01"], env=env, check=True,
                    capture_output=True)
     subprocess.run([sys.executable, "-m", "askdb", "index"], env=env, check=True, capture_output=True)
-    url_file = work / "fake.url"
-    fake = subprocess.Popen([sys.executable, "-c", FAKE, str(url_file), str(args.latency)], env=env)
     rows = []
-    try:
-        env["ASKDB_OLLAMA_HOST"] = wait_for(url_file)
-        for workers in dict.fromkeys(int(w) for w in args.workers.split(",")):
-            rows.append(measure(env, workers, fake.pid, args))
-    finally:
-        fake.terminate()
-        fake.wait(10)
-    print(f"fake model latency {args.latency * 1000:.0f} ms per call (2 calls per question); {args.clients} clients "
-          f"for {args.duration:.0f} s; {os.cpu_count()} cores shared by server, fake model and clients; "
-          f"load average now {os.getloadavg()[0]:.2f}")
-    print(f"{'workers':>7} {'alone':>7} {'req/s':>6} {'errors':>6} {'p50':>7} {'p95':>7} {'p99':>7} {'p95/alone':>9}"
-          f"   CPU ms per request: server / fake / clients")
+    for latency in dict.fromkeys(float(x) for x in args.latency.split(",")):
+        fake, env["ASKDB_OLLAMA_HOST"] = run_fake(env, work, latency)
+        try:
+            for workers in dict.fromkeys(int(w) for w in args.workers.split(",")):
+                rows.append({"latency": latency, **measure(env, workers, fake.pid, args)})
+        finally:
+            fake.terminate()
+            fake.wait(10)
+    cores = os.cpu_count() or 1
+    print(f"{args.clients} clients for {args.duration:.0f} s, 2 fake model calls per question; {cores} cores shared "
+          f"by server, fake model and clients; load average now {os.getloadavg()[0]:.2f}")
+    print("offered: questions/s the clients would ask if nothing queued (clients / alone); CPU-bound: the most "
+          "the cores can serve at the CPU each question cost (server + fake + clients)")
+    print(f"{'model':>6} {'workers':>7} {'alone':>7} {'offered':>7} {'CPU-bound':>9} {'req/s':>6} {'errors':>6} "
+          f"{'p50':>7} {'p95':>7} {'p99':>7} {'p95/alone':>9}   CPU ms per question: server / fake / clients")
     ok = True
     for r in rows:
         ratio = r["p95"] / r["alone"]
         ok = ok and r["errors"] == 0 and ratio <= 1.5
-        print(f"{r['workers']:>7} {r['alone'] * 1000:>5.0f}ms {r['rate']:>6.1f} {r['errors']:>6} "
+        cpu = r["cpu_server"] + r["cpu_fake"] + r["cpu_clients"]
+        print(f"{r['latency'] * 1000:>4.0f}ms {r['workers']:>7} {r['alone'] * 1000:>5.0f}ms "
+              f"{args.clients / r['alone']:>7.1f} {cores * 1000 / cpu:>9.1f} {r['rate']:>6.1f} {r['errors']:>6} "
               f"{r['p50'] * 1000:>5.0f}ms {r['p95'] * 1000:>5.0f}ms {r['p99'] * 1000:>5.0f}ms {ratio:>8.2f}x"
               f"   {r['cpu_server']:.1f} / {r['cpu_fake']:.1f} / {r['cpu_clients']:.1f}")
     print("target: no errors and p95 <= 1.5x a single request's latency; "
