@@ -11,7 +11,7 @@ import asyncio
 import difflib
 import re
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -174,12 +174,7 @@ class Assistant:
     # -- public API -----------------------------------------------------------------------------
     def ask(self, question: str, *, history: Sequence[Turn] = ()) -> Answer:
         """Answer one question; raises an askdb error when no acceptable SQL could be produced."""
-        answer: Answer | None = None
-        for event in self.stream(question, history=history):
-            if event.kind == "answer":
-                answer = event.data["answer"]
-        assert answer is not None
-        return answer
+        return final_answer(self.stream(question, history=history))
 
     async def aask(self, question: str, *, history: Sequence[Turn] = ()) -> Answer:
         """``ask`` without blocking the event loop."""
@@ -378,6 +373,16 @@ class Assistant:
         answer.analysis = extract(''.join(parts)).answer.strip()
         yield self._step(run, Step("analyst", {"rows": len(result.frame)}, {"chars": len(answer.analysis)},
                                    tokens=usage), started)
+
+
+def final_answer(events: Iterable[Event]) -> Answer:
+    """Run a workflow's events to the end and return its Answer (the last event of every run)."""
+    answer: Answer | None = None
+    for event in events:
+        if event.kind == "answer":
+            answer = event.data["answer"]
+    assert answer is not None, "the workflow ended without an answer event"
+    return answer
 
 
 def retrieval_query(question: str, history: Sequence[Turn]) -> str:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from askdb.assistant import final_answer
 from askdb.errors import AskdbError
 from askdb.localdb import LocalDB
 
@@ -179,12 +180,7 @@ def audited(assistant: Assistant, question: str, *, log: AuditLog, caller: str,
 def audited_ask(assistant: Assistant, question: str, *, log: AuditLog, caller: str,
                 history: Sequence[Turn] = ()) -> Answer:
     """``assistant.ask`` with an audit record."""
-    answer = None
-    for event in audited(assistant, question, log=log, caller=caller, history=history):
-        if event.kind == "answer":
-            answer = event.data["answer"]
-    assert answer is not None
-    return answer
+    return final_answer(audited(assistant, question, log=log, caller=caller, history=history))
 
 
 def _refusal(data: dict[str, Any]) -> dict[str, str]:

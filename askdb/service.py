@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from askdb.assistant import final_answer
 from askdb.audit import AuditLog, audit_log, audited
 from askdb.errors import DatabaseError, SqlRejected
 
@@ -20,15 +21,6 @@ if TYPE_CHECKING:
     from askdb.assistant import Assistant, Event, Turn
     from askdb.settings import Settings
     from askdb.sql.runner import QueryResult
-
-
-def final_answer(events: Iterator[Event]) -> Any:
-    """Run a workflow's events to the end; its Answer (None if it ended without one)."""
-    answer = None
-    for event in events:
-        if event.kind == "answer":
-            answer = event.data["answer"]
-    return answer
 
 
 @dataclass(frozen=True)

@@ -37,8 +37,8 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
                       hint="pip install 'askdb' again: fastapi and uvicorn are core dependencies") from None
 
 from askdb import errors as E
-from askdb.assistant import Answer, Event, Turn
-from askdb.service import AssistantService, final_answer
+from askdb.assistant import Answer, Event, Turn, final_answer
+from askdb.service import AssistantService
 from askdb.serving.conversations import ConversationStore
 
 if TYPE_CHECKING:

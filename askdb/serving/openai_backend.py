@@ -72,6 +72,7 @@ class OpenAICompatibleLLM(LLM):
         """Yield reasoning and content deltas; the final usage chunk becomes the last Chunk's usage."""
         extra = {} if max_tokens is None else {"max_tokens": max_tokens}
         client = self._client
+
         def events() -> Iterator[Any]:
             with client.chat.completions.create(
                 model=self.model, messages=as_dicts(messages), temperature=temperature, stream=True,
