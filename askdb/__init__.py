@@ -1,7 +1,7 @@
 """askdb: ask the ads database questions in Chinese; get checked SQL, a table and a short analysis.
 
-    from askdb import Assistant
-    answer = Assistant.from_settings().ask("点赞最多的 5 条笔记")
+from askdb import Assistant
+answer = Assistant.from_settings().ask("点赞最多的 5 条笔记")
 """
 
 from __future__ import annotations

@@ -26,8 +26,9 @@ def markdown_table(frame: pd.DataFrame) -> str:
         values = series.to_numpy(dtype=object).tolist()
         columns.append([_number_text(v) for v in values] if pd.api.types.is_float_dtype(series) else values)
     # disable_numparse: keep the texts above (tabulate would turn 2026000.0 back into 2.026e+06)
-    return tabulate(list(zip(*columns)), headers=[str(c) for c in frame.columns], tablefmt="github",
-                    disable_numparse=True)
+    return tabulate(
+        list(zip(*columns)), headers=[str(c) for c in frame.columns], tablefmt="github", disable_numparse=True
+    )
 
 
 def _number_text(value: float) -> str:
@@ -40,7 +41,12 @@ def _number_text(value: float) -> str:
 
 
 def analyst_messages(
-    question: str, sql: str, frame: pd.DataFrame, *, truncated: bool, system_in_user: bool = False,
+    question: str,
+    sql: str,
+    frame: pd.DataFrame,
+    *,
+    truncated: bool,
+    system_in_user: bool = False,
     table: str | None = None,
 ) -> list[Message]:
     """The data-analyst prompt for one result; ``table`` is ``markdown_table(frame)`` when already made."""
@@ -100,7 +106,9 @@ def _is_date(series: pd.Series) -> bool:
     sample = [str(v) for v in _sample(series)]
     if not sample or not all(_DATE_START.match(v) for v in sample):
         return False
-    return bool(pd.to_datetime(pd.Series([v[:10] for v in sample]), errors="coerce", format="mixed").notna().all())
+    return bool(
+        pd.to_datetime(pd.Series([v[:10] for v in sample]), errors="coerce", format="mixed").notna().all()
+    )
 
 
 def _sample(series: pd.Series, n: int = 20) -> list[Any]:

@@ -52,10 +52,19 @@ class Step:
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        tokens = None if self.tokens is None else {
-            "prompt": self.tokens.prompt_tokens, "completion": self.tokens.completion_tokens}
-        return {"name": self.name, "input": self.input, "output": self.output,
-                "elapsed_ms": round(self.elapsed_ms, 2), "tokens": tokens, "error": self.error}
+        tokens = (
+            None
+            if self.tokens is None
+            else {"prompt": self.tokens.prompt_tokens, "completion": self.tokens.completion_tokens}
+        )
+        return {
+            "name": self.name,
+            "input": self.input,
+            "output": self.output,
+            "elapsed_ms": round(self.elapsed_ms, 2),
+            "tokens": tokens,
+            "error": self.error,
+        }
 
 
 @dataclass
@@ -87,12 +96,19 @@ class Answer:
         """Plain values; ``trace=False`` leaves the workflow's steps out."""
         frame = self.frame if self.frame is not None else pd.DataFrame()
         data = {
-            "question": self.question, "outcome": self.outcome, "sql": self.sql,
+            "question": self.question,
+            "outcome": self.outcome,
+            "sql": self.sql,
             "columns": [str(c) for c in frame.columns],
             "rows": [list(r) for r in frame.itertuples(index=False, name=None)],
-            "truncated": self.truncated, "markdown": self.markdown, "analysis": self.analysis,
-            "reasoning": self.reasoning, "chart": self.chart, "from_example": self.from_example,
-            "repairs": self.repairs, "notice": self.notice,
+            "truncated": self.truncated,
+            "markdown": self.markdown,
+            "analysis": self.analysis,
+            "reasoning": self.reasoning,
+            "chart": self.chart,
+            "from_example": self.from_example,
+            "repairs": self.repairs,
+            "notice": self.notice,
         }
         if trace:
             data["trace"] = [s.to_dict() for s in self.trace]
@@ -159,15 +175,19 @@ class Assistant:
         settings = settings or load_settings()
         if "runner" not in parts or "catalog" not in parts:
             engine = make_engine(settings.database_url, read_only=True)
-            parts.setdefault("runner", SqlAlchemyRunner(
-                engine, timeout_s=settings.statement_timeout_s, max_rows=settings.max_rows))
+            parts.setdefault(
+                "runner",
+                SqlAlchemyRunner(engine, timeout_s=settings.statement_timeout_s, max_rows=settings.max_rows),
+            )
             parts.setdefault("catalog", catalog_for_engine(engine))
         if "retriever" not in parts:
             parts["retriever"], _built = open_retriever(settings)
         parts.setdefault("llm", create_llm(settings))
         defaults = {
-            "row_limit": settings.row_limit, "max_attempts": settings.max_attempts,
-            "system_in_user": settings.llm_system_in_user, "temperature": settings.llm_temperature,
+            "row_limit": settings.row_limit,
+            "max_attempts": settings.max_attempts,
+            "system_in_user": settings.llm_system_in_user,
+            "temperature": settings.llm_temperature,
         }
         return cls(**{**defaults, **parts})
 
@@ -204,7 +224,9 @@ class Assistant:
         """Run the workflow, yielding events; the last one is ``answer``."""
         question = question.strip()
         if not question:
-            raise AskdbError("the question is empty", hint="ask something about the data, e.g. 点赞最多的笔记")
+            raise AskdbError(
+                "the question is empty", hint="ask something about the data, e.g. 点赞最多的笔记"
+            )
         run = _Run(question, tuple(history), Answer(question=question))
         retrieval = yield from self._retrieve(run)
         reused = yield from self._reuse_example(run, retrieval)
@@ -226,13 +248,23 @@ class Assistant:
         started = time.perf_counter()
         query = retrieval_query(run.question, run.history)
         retrieval = self.retriever.retrieve(query, self.k)
-        yield self._step(run, Step("retrieve", {"query": query, "k": self.k}, {
-            "tables": [{"name": t.name, "score": round(t.score, 4), "via": t.via} for t in retrieval.tables],
-            "values": [f"{v.table}.{v.column}={v.value}" for v in retrieval.values],
-            "examples": [e.question for e in retrieval.examples],
-            "notes": [n.name for n in retrieval.notes],
-            "tokens": retrieval.tokens,
-        }), started)
+        yield self._step(
+            run,
+            Step(
+                "retrieve",
+                {"query": query, "k": self.k},
+                {
+                    "tables": [
+                        {"name": t.name, "score": round(t.score, 4), "via": t.via} for t in retrieval.tables
+                    ],
+                    "values": [f"{v.table}.{v.column}={v.value}" for v in retrieval.values],
+                    "examples": [e.question for e in retrieval.examples],
+                    "notes": [n.name for n in retrieval.notes],
+                    "tokens": retrieval.tokens,
+                },
+            ),
+            started,
+        )
         return retrieval
 
     def _reuse_example(self, run: _Run, retrieval: Retrieval) -> Iterator[Event]:
@@ -247,8 +279,15 @@ class Assistant:
         verdict = check(example.sql, self._guard_context())
         if not verdict.ok:
             return None
-        yield self._step(run, Step("example", {"question": example.question, "similarity": round(similarity, 3)},
-                                   {"sql": verdict.sql, "reused": True}), started)
+        yield self._step(
+            run,
+            Step(
+                "example",
+                {"question": example.question, "similarity": round(similarity, 3)},
+                {"sql": verdict.sql, "reused": True},
+            ),
+            started,
+        )
         yield Event("sql", {"sql": verdict.sql, "from_example": True})
         result = yield from self._execute(run, verdict, attempt=0)
         if isinstance(result, AskdbError):
@@ -257,8 +296,13 @@ class Assistant:
         return result
 
     def _write_and_run(self, run: _Run, retrieval: Retrieval) -> Iterator[Event]:
-        chat = sql_messages(run.question, run.history, retrieval.context, row_limit=self.row_limit,
-                            system_in_user=self.system_in_user)
+        chat = sql_messages(
+            run.question,
+            run.history,
+            retrieval.context,
+            row_limit=self.row_limit,
+            system_in_user=self.system_in_user,
+        )
         problem = ""
         for attempt in range(1, self.max_attempts + 1):
             reply = yield from self._generate(run, chat, "sql_llm" if attempt == 1 else "repair_llm")
@@ -277,7 +321,11 @@ class Assistant:
                 repair = {"sql": verdict.sql, "violations": [], "error": result.message}
             else:
                 problem = "; ".join(f"[{v.rule}] {v.message}" for v in verdict.violations)
-                repair = {"sql": found.sql, "violations": [_violation(v) for v in verdict.violations], "error": None}
+                repair = {
+                    "sql": found.sql,
+                    "violations": [_violation(v) for v in verdict.violations],
+                    "error": None,
+                }
             chat = [*chat, Message("assistant", reply), *prompt_messages("repair", **repair)]
         raise NoAnswer(
             f"no acceptable SQL after {self.max_attempts} attempts; last problem: {problem}",
@@ -299,8 +347,11 @@ class Assistant:
         reply = "".join(content)
         # Backends that split reasoning give it here; R1 text with <think> is split by extract().
         run.answer.reasoning += "".join(reasoning)
-        yield self._step(run, Step(name, {"messages": len(chat), "model": self.llm.model},
-                                   {"reply": reply}, tokens=usage), started)
+        yield self._step(
+            run,
+            Step(name, {"messages": len(chat), "model": self.llm.model}, {"reply": reply}, tokens=usage),
+            started,
+        )
         return reply
 
     def _extract(self, run: _Run, reply: str) -> Iterator[Event]:
@@ -309,8 +360,11 @@ class Assistant:
         if extraction.reasoning:
             run.answer.reasoning += extraction.reasoning
         outcome = extraction.outcome
-        output = {"declined": outcome.reason} if isinstance(outcome, NoSql) else {"sql": outcome.sql,
-                                                                                 "source": outcome.source}
+        output = (
+            {"declined": outcome.reason}
+            if isinstance(outcome, NoSql)
+            else {"sql": outcome.sql, "source": outcome.source}
+        )
         yield self._step(run, Step("extract", {"chars": len(reply)}, output), started)
         return outcome
 
@@ -320,7 +374,11 @@ class Assistant:
     def _guard(self, run: _Run, sql: str) -> Iterator[Event]:
         started = time.perf_counter()
         verdict = check(sql, self._guard_context())
-        output = {"ok": verdict.ok, "sql": verdict.sql, "violations": [_violation(v) for v in verdict.violations]}
+        output = {
+            "ok": verdict.ok,
+            "sql": verdict.sql,
+            "violations": [_violation(v) for v in verdict.violations],
+        }
         yield self._step(run, Step("guard", {"sql": sql}, output), started)
         if verdict.ok:
             yield Event("sql", {"sql": verdict.sql})
@@ -333,13 +391,21 @@ class Assistant:
         try:
             result = run_tree(self.runner, verdict.tree)
         except QueryError as exc:  # bad column, bad function, timeout: the model can fix these
-            yield self._step(run, Step("run", {"sql": verdict.sql, "attempt": attempt}, None,
-                                       error=exc.message), started)
+            yield self._step(
+                run, Step("run", {"sql": verdict.sql, "attempt": attempt}, None, error=exc.message), started
+            )
             yield Event("rejected", {"sql": verdict.sql, "error": exc.message})
             return exc
         run.answer.sql = verdict.sql
-        yield self._step(run, Step("run", {"sql": result.sql, "dialect": self.runner.dialect},
-                                   {"rows": len(result.frame), "truncated": result.truncated}), started)
+        yield self._step(
+            run,
+            Step(
+                "run",
+                {"sql": result.sql, "dialect": self.runner.dialect},
+                {"rows": len(result.frame), "truncated": result.truncated},
+            ),
+            started,
+        )
         return result
 
     def _analyse(self, run: _Run, result: QueryResult) -> Iterator[Event]:
@@ -351,13 +417,26 @@ class Assistant:
             return
         answer.table = markdown_table(result.frame)
         answer.chart = chart_spec(result.frame)
-        yield Event("table", {"markdown": answer.table, "columns": [str(c) for c in result.frame.columns],
-                              "rows": [list(r) for r in result.frame.itertuples(index=False, name=None)],
-                              "truncated": result.truncated, "chart": answer.chart})
+        yield Event(
+            "table",
+            {
+                "markdown": answer.table,
+                "columns": [str(c) for c in result.frame.columns],
+                "rows": [list(r) for r in result.frame.itertuples(index=False, name=None)],
+                "truncated": result.truncated,
+                "chart": answer.chart,
+            },
+        )
         started = time.perf_counter()
         llm = self.analyst_llm or self.llm
-        chat = analyst_messages(run.question, answer.sql or "", result.frame, truncated=result.truncated,
-                                system_in_user=self.system_in_user, table=answer.table)
+        chat = analyst_messages(
+            run.question,
+            answer.sql or "",
+            result.frame,
+            truncated=result.truncated,
+            system_in_user=self.system_in_user,
+            table=answer.table,
+        )
         parts, usage = [], None
         try:
             for chunk in llm.stream(chat, temperature=self.temperature):
@@ -367,12 +446,17 @@ class Assistant:
                 usage = chunk.usage or usage
         except LLMError as exc:  # the rows are still the answer; say why the analysis is missing
             answer.notice = f"分析未生成:{exc.one_line()}"
-            yield self._step(run, Step("analyst", {"rows": len(result.frame)}, None, error=exc.message), started)
+            yield self._step(
+                run, Step("analyst", {"rows": len(result.frame)}, None, error=exc.message), started
+            )
             yield Event("notice", {"text": answer.notice})
             return
-        answer.analysis = extract(''.join(parts)).answer.strip()
-        yield self._step(run, Step("analyst", {"rows": len(result.frame)}, {"chars": len(answer.analysis)},
-                                   tokens=usage), started)
+        answer.analysis = extract("".join(parts)).answer.strip()
+        yield self._step(
+            run,
+            Step("analyst", {"rows": len(result.frame)}, {"chars": len(answer.analysis)}, tokens=usage),
+            started,
+        )
 
 
 def final_answer(events: Iterable[Event]) -> Answer:
@@ -391,13 +475,17 @@ def retrieval_query(question: str, history: Sequence[Turn]) -> str:
     return " ".join([t.question for t in history[-1:]] + [question])
 
 
-def sql_messages(question: str, history: Sequence[Turn], context: str, *, row_limit: int,
-                 system_in_user: bool = False) -> list[Message]:
+def sql_messages(
+    question: str, history: Sequence[Turn], context: str, *, row_limit: int, system_in_user: bool = False
+) -> list[Message]:
     """The SQL-expert chat for one question: the assistant sends it, fine-tuning trains on it."""
     return prompt_messages(
-        "sql_expert", system_in_user=system_in_user, context=context,
+        "sql_expert",
+        system_in_user=system_in_user,
+        context=context,
         history=[{"question": t.question, "sql": t.sql} for t in history],
-        question=question, row_limit=row_limit,
+        question=question,
+        row_limit=row_limit,
     )
 
 
@@ -427,5 +515,7 @@ def _normalise(text: str) -> str:
 
 def _best_example(question: str, retrieval: Retrieval) -> tuple[Any, float] | None:
     wanted = _normalise(question)
-    scored = [(e, difflib.SequenceMatcher(None, wanted, _normalise(e.question)).ratio()) for e in retrieval.examples]
+    scored = [
+        (e, difflib.SequenceMatcher(None, wanted, _normalise(e.question)).ratio()) for e in retrieval.examples
+    ]
     return max(scored, key=lambda pair: pair[1], default=None)

@@ -59,8 +59,20 @@ CREATE TRIGGER IF NOT EXISTS feedback_no_delete BEFORE DELETE ON feedback
 BEGIN SELECT RAISE(ABORT, 'the feedback log is append-only'); END;
 """
 
-_COLUMNS = ("id", "at", "caller", "kind", "question", "outcome", "sql", "refused", "rows", "duration_ms",
-            "error", "from_example")
+_COLUMNS = (
+    "id",
+    "at",
+    "caller",
+    "kind",
+    "question",
+    "outcome",
+    "sql",
+    "refused",
+    "rows",
+    "duration_ms",
+    "error",
+    "from_example",
+)
 
 
 @dataclass
@@ -105,24 +117,49 @@ class AuditLog:
     def record(self, entry: AuditEntry) -> AuditEntry:
         """Append one entry; returns it with its id."""
         names = [c for c in _COLUMNS if c != "id"]
-        values = [json.dumps(entry.refused, ensure_ascii=False) if n == "refused" else getattr(entry, n)
-                  for n in names]
-        entry.id = self._write(f"INSERT INTO audit ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
-                               values)
+        values = [
+            json.dumps(entry.refused, ensure_ascii=False) if n == "refused" else getattr(entry, n)
+            for n in names
+        ]
+        entry.id = self._write(
+            f"INSERT INTO audit ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", values
+        )
         return entry
 
     def record_feedback(self, *, caller: str, question: str, sql: str | None, liked: bool) -> None:
         """A 👍 or 👎 on an answer."""
         now = datetime.now(UTC).isoformat(timespec="milliseconds")
-        self._write("INSERT INTO feedback (at, caller, question, sql, liked) VALUES (?, ?, ?, ?, ?)",
-                    (now, caller, question, sql, int(liked)))
+        self._write(
+            "INSERT INTO feedback (at, caller, question, sql, liked) VALUES (?, ?, ?, ?, ?)",
+            (now, caller, question, sql, int(liked)),
+        )
 
-    def record_sql(self, *, caller: str, sql: str, ran: str | None, refused: list[dict[str, str]],
-                   rows: int | None, duration_ms: float, error: str | None = None) -> AuditEntry:
+    def record_sql(
+        self,
+        *,
+        caller: str,
+        sql: str,
+        ran: str | None,
+        refused: list[dict[str, str]],
+        rows: int | None,
+        duration_ms: float,
+        error: str | None = None,
+    ) -> AuditEntry:
         """A statement typed by a person (the "run SQL" box): what ran, or why it was refused."""
         outcome = "answered" if ran is not None else ("refused" if refused else "error")
-        return self.record(AuditEntry(caller=caller, question=sql, kind="sql", outcome=outcome, sql=ran,
-                                      refused=refused, rows=rows, duration_ms=duration_ms, error=error))
+        return self.record(
+            AuditEntry(
+                caller=caller,
+                question=sql,
+                kind="sql",
+                outcome=outcome,
+                sql=ran,
+                refused=refused,
+                rows=rows,
+                duration_ms=duration_ms,
+                error=error,
+            )
+        )
 
     def tail(self, n: int = 20) -> list[AuditEntry]:
         """The last ``n`` entries, oldest first."""
@@ -131,8 +168,13 @@ class AuditLog:
 
     def feedback(self, n: int = 20) -> list[dict[str, Any]]:
         """The last ``n`` 👍/👎, oldest first."""
-        rows = self._read("SELECT at, caller, question, sql, liked FROM feedback ORDER BY id DESC LIMIT ?", (n,))
-        return [{"at": a, "caller": c, "question": q, "sql": s, "liked": bool(x)} for a, c, q, s, x in reversed(rows)]
+        rows = self._read(
+            "SELECT at, caller, question, sql, liked FROM feedback ORDER BY id DESC LIMIT ?", (n,)
+        )
+        return [
+            {"at": a, "caller": c, "question": q, "sql": s, "liked": bool(x)}
+            for a, c, q, s, x in reversed(rows)
+        ]
 
 
 def _entry(row: tuple) -> AuditEntry:
@@ -147,8 +189,9 @@ def audit_log(settings: Settings) -> AuditLog:
     return AuditLog(settings.home / AUDIT_FILENAME)
 
 
-def audited(assistant: Assistant, question: str, *, log: AuditLog, caller: str,
-            history: Sequence[Turn] = ()) -> Iterator[Event]:
+def audited(
+    assistant: Assistant, question: str, *, log: AuditLog, caller: str, history: Sequence[Turn] = ()
+) -> Iterator[Event]:
     """``assistant.stream`` that records the final answer, or the error, in the audit log.
 
     Events pass through unchanged; errors are recorded and raised again. A consumer that stops
@@ -177,28 +220,51 @@ def audited(assistant: Assistant, question: str, *, log: AuditLog, caller: str,
         raise
 
 
-def audited_ask(assistant: Assistant, question: str, *, log: AuditLog, caller: str,
-                history: Sequence[Turn] = ()) -> Answer:
+def audited_ask(
+    assistant: Assistant, question: str, *, log: AuditLog, caller: str, history: Sequence[Turn] = ()
+) -> Answer:
     """``assistant.ask`` with an audit record."""
     return final_answer(audited(assistant, question, log=log, caller=caller, history=history))
 
 
 def _refusal(data: dict[str, Any]) -> dict[str, str]:
-    reason = data.get("error") or "; ".join(f"[{v['rule']}] {v['message']}" for v in data.get("violations", []))
+    reason = data.get("error") or "; ".join(
+        f"[{v['rule']}] {v['message']}" for v in data.get("violations", [])
+    )
     return {"sql": data.get("sql") or "", "reason": reason}
 
 
-def _record_answer(log: AuditLog, caller: str, answer: Answer, refused: list[dict[str, str]],
-                   started: float) -> None:
+def _record_answer(
+    log: AuditLog, caller: str, answer: Answer, refused: list[dict[str, str]], started: float
+) -> None:
     rows = None if answer.frame is None else len(answer.frame)
-    log.record(AuditEntry(caller=caller, question=answer.question, outcome=answer.outcome, sql=answer.sql,
-                          refused=refused, rows=rows, duration_ms=_ms(started), from_example=answer.from_example))
+    log.record(
+        AuditEntry(
+            caller=caller,
+            question=answer.question,
+            outcome=answer.outcome,
+            sql=answer.sql,
+            refused=refused,
+            rows=rows,
+            duration_ms=_ms(started),
+            from_example=answer.from_example,
+        )
+    )
 
 
-def _record_failure(log: AuditLog, caller: str, question: str, refused: list[dict[str, str]], started: float,
-                    error: str) -> None:
-    log.record(AuditEntry(caller=caller, question=question.strip(), outcome="error", refused=refused,
-                          duration_ms=_ms(started), error=error))
+def _record_failure(
+    log: AuditLog, caller: str, question: str, refused: list[dict[str, str]], started: float, error: str
+) -> None:
+    log.record(
+        AuditEntry(
+            caller=caller,
+            question=question.strip(),
+            outcome="error",
+            refused=refused,
+            duration_ms=_ms(started),
+            error=error,
+        )
+    )
 
 
 def _ms(started: float) -> float:

@@ -57,8 +57,13 @@ def main(ctx: click.Context) -> None:
 
 @main.command("demo-db")
 @click.option("--url", help="load into this MySQL/MariaDB database instead of the embedded SQLite file")
-@click.option("--scale", type=click.FloatRange(0, 10, min_open=True), default=1.0, show_default=True,
-              help="fraction of the full size (1.0 is about 190,000 ads_summary rows)")
+@click.option(
+    "--scale",
+    type=click.FloatRange(0, 10, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="fraction of the full size (1.0 is about 190,000 ads_summary rows)",
+)
 @click.option("--seed", type=int, default=None, help="random seed; the same seed gives the same rows")
 @click.option("--replace", is_flag=True, help="MySQL: replace ads tables that already exist")
 @click.pass_context
@@ -73,8 +78,14 @@ def demo_db(ctx: click.Context, url: str | None, scale: float, seed: int | None,
 
     settings = settings_from(ctx)
     seed = DEFAULT_SEED if seed is None else seed
-    with tqdm(total=expected_rows(scale), unit="rows", unit_scale=True, desc="demo-db", file=sys.stderr,
-              disable=None) as bar:
+    with tqdm(
+        total=expected_rows(scale),
+        unit="rows",
+        unit_scale=True,
+        desc="demo-db",
+        file=sys.stderr,
+        disable=None,
+    ) as bar:
 
         def progress(table: str, rows: int) -> None:
             bar.set_description(table)
@@ -128,8 +139,15 @@ def schema_show(ctx: click.Context, db_url: str | None, ddl_file: Path | None, a
 @click.option("--db", "db_url", help="database URL (default: ASKDB_DB_URL or the demo database)")
 @click.pass_context
 @handle_errors
-def ask(ctx: click.Context, question: str, as_json: bool, show_trace: bool, backend: str | None,
-        model: str | None, db_url: str | None) -> None:
+def ask(
+    ctx: click.Context,
+    question: str,
+    as_json: bool,
+    show_trace: bool,
+    backend: str | None,
+    model: str | None,
+    db_url: str | None,
+) -> None:
     """Answer one question: SQL, the result table and a short analysis, streamed as they form."""
     from askdb.assistant import Assistant
     from askdb.audit import audit_log, audited
@@ -152,7 +170,9 @@ def audit() -> None:
 
 
 @audit.command("tail")
-@click.option("-n", "count", type=click.IntRange(1, 100_000), default=20, show_default=True, help="entries to show")
+@click.option(
+    "-n", "count", type=click.IntRange(1, 100_000), default=20, show_default=True, help="entries to show"
+)
 @click.option("--json", "as_json", is_flag=True, help="print the entries as a JSON list")
 @click.pass_context
 @handle_errors

@@ -70,4 +70,3 @@ def _show_end(answer: Answer, show_trace: bool, reasoning_shown: bool) -> None:
             if step.tokens and step.tokens.completion_tokens is not None:
                 tokens = f"  tokens {step.tokens.prompt_tokens}/{step.tokens.completion_tokens}"
             click.echo(f"  {step.name:<11} {step.elapsed_ms:9.1f} ms{tokens}{status}", err=True)
-

@@ -64,7 +64,8 @@ def make_engine(url: str | URL, *, read_only: bool = False, must_exist: bool = T
         return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args, **kwargs)
     except NoSuchModuleError:
         raise ConfigError(
-            f"no driver for {parsed.drivername!r}", hint="use mysql+pymysql:// (PyMySQL is installed with askdb)"
+            f"no driver for {parsed.drivername!r}",
+            hint="use mysql+pymysql:// (PyMySQL is installed with askdb)",
         ) from None
 
 

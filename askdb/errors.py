@@ -78,7 +78,9 @@ class SqlRejected(AskdbError):
 
     exit_code = 1
 
-    def __init__(self, message: str, *, violations: tuple = (), hint: str | None = None, **details: Any) -> None:
+    def __init__(
+        self, message: str, *, violations: tuple = (), hint: str | None = None, **details: Any
+    ) -> None:
         super().__init__(message, hint=hint, **details)
         self.violations = tuple(violations)
 

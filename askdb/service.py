@@ -34,8 +34,14 @@ class ModelStatus:
 class AssistantService:
     """The shared assistant of one process. ``assistant`` may be passed in (tests); else built from settings."""
 
-    def __init__(self, settings: Settings, *, assistant: Assistant | None = None, log: AuditLog | None = None,
-                 **parts: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        assistant: Assistant | None = None,
+        log: AuditLog | None = None,
+        **parts: Any,
+    ) -> None:
         self.settings = settings
         self.log = log or audit_log(settings)
         self._assistant = assistant
@@ -86,18 +92,40 @@ class AssistantService:
         verdict = check(sql, GuardContext(catalog=assistant.catalog, row_limit=assistant.row_limit))
         if not verdict.ok:
             reason = "; ".join(f"[{v.rule}] {v.message}" for v in verdict.violations)
-            self.log.record_sql(caller=caller, sql=sql, ran=None, refused=[{"sql": sql, "reason": reason}],
-                                rows=None, duration_ms=_ms(started))
-            raise SqlRejected(f"the guard refused the statement: {reason}", violations=verdict.violations,
-                              hint="only one read-only SELECT over the catalog's tables can run")
+            self.log.record_sql(
+                caller=caller,
+                sql=sql,
+                ran=None,
+                refused=[{"sql": sql, "reason": reason}],
+                rows=None,
+                duration_ms=_ms(started),
+            )
+            raise SqlRejected(
+                f"the guard refused the statement: {reason}",
+                violations=verdict.violations,
+                hint="only one read-only SELECT over the catalog's tables can run",
+            )
         try:
             result = run_tree(assistant.runner, verdict.tree)
         except DatabaseError as exc:
-            self.log.record_sql(caller=caller, sql=sql, ran=None, refused=[{"sql": verdict.sql, "reason": exc.message}],
-                                rows=None, duration_ms=_ms(started), error=f"{type(exc).__name__}: {exc.message}")
+            self.log.record_sql(
+                caller=caller,
+                sql=sql,
+                ran=None,
+                refused=[{"sql": verdict.sql, "reason": exc.message}],
+                rows=None,
+                duration_ms=_ms(started),
+                error=f"{type(exc).__name__}: {exc.message}",
+            )
             raise
-        self.log.record_sql(caller=caller, sql=sql, ran=result.sql, refused=[], rows=len(result.frame),
-                            duration_ms=_ms(started))
+        self.log.record_sql(
+            caller=caller,
+            sql=sql,
+            ran=result.sql,
+            refused=[],
+            rows=len(result.frame),
+            duration_ms=_ms(started),
+        )
         return result
 
     # -- feedback -------------------------------------------------------------------------------
@@ -135,11 +163,17 @@ def probe_model(settings: Settings, *, timeout_s: float = 2.0) -> ModelStatus:
 
     backend, model = settings.llm_backend, settings.llm_model
     if backend == "ollama":
-        url, names = settings.ollama_host.rstrip("/") + "/api/tags", lambda body: [m["name"] for m in body["models"]]
+        url, names = (
+            settings.ollama_host.rstrip("/") + "/api/tags",
+            lambda body: [m["name"] for m in body["models"]],
+        )
         start = f"启动 Ollama:`ollama serve`,再 `ollama pull {model}`(或设置 ASKDB_OLLAMA_HOST)"
         headers = {}
     elif backend == "openai":
-        url, names = settings.openai_base_url.rstrip("/") + "/models", lambda body: [m["id"] for m in body["data"]]
+        url, names = (
+            settings.openai_base_url.rstrip("/") + "/models",
+            lambda body: [m["id"] for m in body["data"]],
+        )
         start = f"启动兼容 OpenAI 的服务,例如 `vllm serve {model}`(或设置 ASKDB_OPENAI_BASE_URL)"
         key = settings.openai_api_key
         headers = {"Authorization": f"Bearer {key}"} if key else {}
@@ -150,10 +184,15 @@ def probe_model(settings: Settings, *, timeout_s: float = 2.0) -> ModelStatus:
         response.raise_for_status()
         served = names(response.json())
     except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
-        return ModelStatus(False, f"无法连接模型服务 `{url}`({type(exc).__name__})。{start}。"
-                                  "在此之前,已验证示例中的问题和“运行 SQL”仍可使用。")
+        return ModelStatus(
+            False,
+            f"无法连接模型服务 `{url}`({type(exc).__name__})。{start}。"
+            "在此之前,已验证示例中的问题和“运行 SQL”仍可使用。",
+        )
     if model not in served and f"{model}:latest" not in served:
-        return ModelStatus(False, f"模型服务在运行,但没有模型 `{model}`(已有:{', '.join(served) or '无'})。{start}。")
+        return ModelStatus(
+            False, f"模型服务在运行,但没有模型 `{model}`(已有:{', '.join(served) or '无'})。{start}。"
+        )
     return ModelStatus(True)
 
 

@@ -21,8 +21,12 @@ class Settings(BaseSettings):
     )
 
     home: Path = Field(default=Path("~/.askdb"), description="where the demo database, indexes and logs live")
-    db_url: str | None = Field(default=None, description="SQLAlchemy URL; default: the demo SQLite file in home")
-    row_limit: int = Field(default=10, ge=1, description="LIMIT the guard puts on queries (the seed asks for 10)")
+    db_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: the demo SQLite file in home"
+    )
+    row_limit: int = Field(
+        default=10, ge=1, description="LIMIT the guard puts on queries (the seed asks for 10)"
+    )
     max_rows: int = Field(default=1000, ge=1, description="rows the runner fetches at most")
     statement_timeout_s: float = Field(default=15.0, gt=0, description="per-statement time limit")
     llm_backend: str = Field(default="ollama", description="ollama | openai | vllm | llamacpp | replay")
@@ -30,21 +34,34 @@ class Settings(BaseSettings):
     ollama_host: str = Field(default="http://127.0.0.1:11434")
     openai_base_url: str = Field(default="http://127.0.0.1:8000/v1")
     openai_api_key: str | None = None
-    max_attempts: int = Field(default=3, ge=1, le=10, description="SQL attempts per question, repairs included")
+    max_attempts: int = Field(
+        default=3, ge=1, le=10, description="SQL attempts per question, repairs included"
+    )
     llm_timeout_s: float = Field(default=120.0, gt=0, description="seconds to wait for the model")
-    llm_num_ctx: int = Field(default=4096, ge=512, description="Ollama context window (num_ctx), as the seed's Modelfile")
+    llm_num_ctx: int = Field(
+        default=4096, ge=512, description="Ollama context window (num_ctx), as the seed's Modelfile"
+    )
     llm_temperature: float = Field(default=0.1, ge=0, le=2)
     llm_think: bool | None = Field(default=None, description="ask for separate reasoning where the model can")
-    llm_system_in_user: bool = Field(default=False, description="DeepSeek-R1: put instructions in the user turn")
-    replay_file: Path | None = Field(default=None, description="JSONL of recorded replies for the replay backend")
+    llm_system_in_user: bool = Field(
+        default=False, description="DeepSeek-R1: put instructions in the user turn"
+    )
+    replay_file: Path | None = Field(
+        default=None, description="JSONL of recorded replies for the replay backend"
+    )
     embedding_model: str = Field(default="all-MiniLM-L6-v2", description="sentence-transformers name or path")
     embedding_runtime: Literal["onnx", "torch"] = Field(
-        default="onnx", description="what embeds questions: onnx (exported once into home/models, checked "
-        "against torch, about 3x faster) or torch")
-    models_dir: Path | None = Field(default=None, description="where exported model files are kept; default home/models")
+        default="onnx",
+        description="what embeds questions: onnx (exported once into home/models, checked "
+        "against torch, about 3x faster) or torch",
+    )
+    models_dir: Path | None = Field(
+        default=None, description="where exported model files are kept; default home/models"
+    )
     api_keys: dict[str, str] = Field(
         default_factory=dict,
-        description='bearer keys for `askdb serve`, name -> key, as JSON: {"dify": "sk-..."}; empty: no key needed')
+        description='bearer keys for `askdb serve`, name -> key, as JSON: {"dify": "sk-..."}; empty: no key needed',
+    )
 
     @field_validator("home")
     @classmethod

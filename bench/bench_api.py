@@ -25,8 +25,14 @@ from pathlib import Path
 
 import httpx
 
-QUESTIONS = ["各平台的达人数量", "各平台达人的平均粉丝数", "各城市的达人数量", "各品牌的投放计划数量",
-             "各状态的投放计划数量", "各渠道类型的素材数量"]
+QUESTIONS = [
+    "各平台的达人数量",
+    "各平台达人的平均粉丝数",
+    "各城市的达人数量",
+    "各品牌的投放计划数量",
+    "各状态的投放计划数量",
+    "各渠道类型的素材数量",
+]
 FAKE = """
 import sys, time
 from askdb.testing import FakeOllamaServer, FakeReply
@@ -109,8 +115,11 @@ def pct(values: list[float], p: float) -> float:
 def serve(env: dict[str, str], workers: int, log: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     with log.open("w") as err:  # the child keeps its own handle
-        server = subprocess.Popen([sys.executable, "-m", "askdb", "serve", "--port", str(port),
-                                   "--workers", str(workers)], env=env, stderr=err)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "askdb", "serve", "--port", str(port), "--workers", str(workers)],
+            env=env,
+            stderr=err,
+        )
     base = f"http://127.0.0.1:{port}"
     ready: set[int] = set()
     deadline = time.time() + 180
@@ -150,14 +159,27 @@ def measure(env: dict[str, str], workers: int, fake_pid: int, args: argparse.Nam
     n = len(latencies)
     errors = sum(1 for s in statuses if s != 200)
     if errors:
-        print(f"{errors} errors with --workers {workers}; the first:\n  " + "\n  ".join(FAILURES)
-              + f"\nthe server's stderr ends:\n{log.read_text()[-3000:]}")
+        print(
+            f"{errors} errors with --workers {workers}; the first:\n  "
+            + "\n  ".join(FAILURES)
+            + f"\nthe server's stderr ends:\n{log.read_text()[-3000:]}"
+        )
     FAILURES.clear()
     cpu = [(b - a) * 1000 / max(n, 1) for a, b in zip(before, after)]
-    return {"workers": workers, "alone": statistics.median(single), "n": n, "rate": n / args.duration,
-            "errors": errors, "p50": pct(latencies, 50), "p95": pct(latencies, 95),
-            "p99": pct(latencies, 99), "max": max(latencies), "cpu_server": cpu[0], "cpu_fake": cpu[1],
-            "cpu_clients": cpu[2]}
+    return {
+        "workers": workers,
+        "alone": statistics.median(single),
+        "n": n,
+        "rate": n / args.duration,
+        "errors": errors,
+        "p50": pct(latencies, 50),
+        "p95": pct(latencies, 95),
+        "p99": pct(latencies, 99),
+        "max": max(latencies),
+        "cpu_server": cpu[0],
+        "cpu_fake": cpu[1],
+        "cpu_clients": cpu[2],
+    }
 
 
 def run_fake(env: dict[str, str], work: Path, latency: float) -> tuple[subprocess.Popen, str]:
@@ -170,14 +192,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--duration", type=float, default=60.0)
-    parser.add_argument("--latency", default="0.2", help="seconds the fake model waits per call; several: 0.2,1.0")
-    parser.add_argument("--workers", default=f"1,{os.cpu_count() or 1}", help="askdb serve --workers counts to run")
+    parser.add_argument(
+        "--latency", default="0.2", help="seconds the fake model waits per call; several: 0.2,1.0"
+    )
+    parser.add_argument(
+        "--workers", default=f"1,{os.cpu_count() or 1}", help="askdb serve --workers counts to run"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="askdb-bench-api-"))
-    env = {**os.environ, "ASKDB_HOME": str(work), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "ASKDB_LLM_MODEL": "fake-model"}
-    subprocess.run([sys.executable, "-m", "askdb", "demo-db", "--scale", "0.01"], env=env, check=True,
-                   capture_output=True)
+    env = {
+        **os.environ,
+        "ASKDB_HOME": str(work),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "ASKDB_LLM_MODEL": "fake-model",
+    }
+    subprocess.run(
+        [sys.executable, "-m", "askdb", "demo-db", "--scale", "0.01"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     subprocess.run([sys.executable, "-m", "askdb", "index"], env=env, check=True, capture_output=True)
     rows = []
     for latency in dict.fromkeys(float(x) for x in args.latency.split(",")):
@@ -189,23 +224,34 @@ def main() -> None:
             fake.terminate()
             fake.wait(10)
     cores = os.cpu_count() or 1
-    print(f"{args.clients} clients for {args.duration:.0f} s, 2 fake model calls per question; {cores} cores shared "
-          f"by server, fake model and clients; load average now {os.getloadavg()[0]:.2f}")
-    print("offered: questions/s the clients would ask if nothing queued (clients / alone); CPU-bound: the most "
-          "the cores can serve at the CPU each question cost (server + fake + clients)")
-    print(f"{'model':>6} {'workers':>7} {'alone':>7} {'offered':>7} {'CPU-bound':>9} {'req/s':>6} {'errors':>6} "
-          f"{'p50':>7} {'p95':>7} {'p99':>7} {'p95/alone':>9}   CPU ms per question: server / fake / clients")
+    print(
+        f"{args.clients} clients for {args.duration:.0f} s, 2 fake model calls per question; {cores} cores shared "
+        f"by server, fake model and clients; load average now {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        "offered: questions/s the clients would ask if nothing queued (clients / alone); CPU-bound: the most "
+        "the cores can serve at the CPU each question cost (server + fake + clients)"
+    )
+    print(
+        f"{'model':>6} {'workers':>7} {'alone':>7} {'offered':>7} {'CPU-bound':>9} {'req/s':>6} {'errors':>6} "
+        f"{'p50':>7} {'p95':>7} {'p99':>7} {'p95/alone':>9}   CPU ms per question: server / fake / clients"
+    )
     ok = True
     for r in rows:
         ratio = r["p95"] / r["alone"]
         ok = ok and r["errors"] == 0 and ratio <= 1.5
         cpu = r["cpu_server"] + r["cpu_fake"] + r["cpu_clients"]
-        print(f"{r['latency'] * 1000:>4.0f}ms {r['workers']:>7} {r['alone'] * 1000:>5.0f}ms "
-              f"{args.clients / r['alone']:>7.1f} {cores * 1000 / cpu:>9.1f} {r['rate']:>6.1f} {r['errors']:>6} "
-              f"{r['p50'] * 1000:>5.0f}ms {r['p95'] * 1000:>5.0f}ms {r['p99'] * 1000:>5.0f}ms {ratio:>8.2f}x"
-              f"   {r['cpu_server']:.1f} / {r['cpu_fake']:.1f} / {r['cpu_clients']:.1f}")
-    print("target: no errors and p95 <= 1.5x a single request's latency; "
-          + ("met" if ok else "NOT met") + " by every row")
+        print(
+            f"{r['latency'] * 1000:>4.0f}ms {r['workers']:>7} {r['alone'] * 1000:>5.0f}ms "
+            f"{args.clients / r['alone']:>7.1f} {cores * 1000 / cpu:>9.1f} {r['rate']:>6.1f} {r['errors']:>6} "
+            f"{r['p50'] * 1000:>5.0f}ms {r['p95'] * 1000:>5.0f}ms {r['p99'] * 1000:>5.0f}ms {ratio:>8.2f}x"
+            f"   {r['cpu_server']:.1f} / {r['cpu_fake']:.1f} / {r['cpu_clients']:.1f}"
+        )
+    print(
+        "target: no errors and p95 <= 1.5x a single request's latency; "
+        + ("met" if ok else "NOT met")
+        + " by every row"
+    )
     sys.exit(0 if ok else 1)
 
 

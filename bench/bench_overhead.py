@@ -61,8 +61,19 @@ BANNER = (
     "speed or accuracy."
 )
 TARGET_RATIO, TARGET_P50_MS = 1 / 3, 30.0
-PACKAGES = ("askdb", "llama-index-core", "langchain-core", "langchain-classic", "langchain-community",
-            "sqlalchemy", "sqlglot", "pandas", "torch", "sentence-transformers", "faiss-cpu")
+PACKAGES = (
+    "askdb",
+    "llama-index-core",
+    "langchain-core",
+    "langchain-classic",
+    "langchain-community",
+    "sqlalchemy",
+    "sqlglot",
+    "pandas",
+    "torch",
+    "sentence-transformers",
+    "faiss-cpu",
+)
 
 
 @dataclass(frozen=True)
@@ -93,7 +104,9 @@ class Script:
 
     def check_spent(self, name: str) -> None:
         if self.replies:
-            raise RuntimeError(f"{name} did not call the model as often as scripted: {len(self.replies)} left")
+            raise RuntimeError(
+                f"{name} did not call the model as often as scripted: {len(self.replies)} left"
+            )
 
 
 # -- the database -------------------------------------------------------------------------------------
@@ -111,7 +124,9 @@ def demo_database(settings: Settings) -> Path:
 
 def table_sizes(path: Path) -> dict[str, int]:
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        names = [
+            r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        ]
         return {n: conn.execute(f'SELECT COUNT(*) FROM "{n}"').fetchone()[0] for n in names}
 
 
@@ -159,7 +174,9 @@ def open_askdb_retriever(settings: Settings, catalog: Any) -> tuple[Any, list[st
         return retriever, [note + f", model loaded, {took:.1f} s, untimed)"]
     except (AskdbError, ImportError, TypeError, AttributeError, OSError) as exc:
         reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
-        return WholeSchemaRetriever(catalog), [f"retriever: FALLBACK WholeSchemaRetriever (real one failed: {reason})"]
+        return WholeSchemaRetriever(catalog), [
+            f"retriever: FALLBACK WholeSchemaRetriever (real one failed: {reason})"
+        ]
 
 
 def _index_progress(stage: str, done: int, total: int) -> None:
@@ -167,8 +184,14 @@ def _index_progress(stage: str, done: int, total: int) -> None:
         print(f"  askdb index: {stage} ({total} items) ...", file=sys.stderr)
 
 
-def askdb_contender(settings: Settings, url: str, trace: list[dict[str, float]], *, whole_schema: bool = False,
-                    torch_threads: int | None = None) -> Contender:
+def askdb_contender(
+    settings: Settings,
+    url: str,
+    trace: list[dict[str, float]],
+    *,
+    whole_schema: bool = False,
+    torch_threads: int | None = None,
+) -> Contender:
     """askdb as ``askdb ask`` builds it; ``whole_schema`` swaps retrieval for the whole DDL (like the others)."""
     from askdb.assistant import Assistant
     from askdb.db import make_engine
@@ -181,16 +204,27 @@ def askdb_contender(settings: Settings, url: str, trace: list[dict[str, float]],
     catalog = catalog_for_engine(engine)
     runner = SqlAlchemyRunner(engine, timeout_s=settings.statement_timeout_s, max_rows=settings.max_rows)
     if whole_schema:
-        retriever, notes = WholeSchemaRetriever(catalog), [
-            "retriever: WholeSchemaRetriever (every table's DDL, no search), like the others' fixed table list"]
+        retriever, notes = (
+            WholeSchemaRetriever(catalog),
+            [
+                "retriever: WholeSchemaRetriever (every table's DDL, no search), like the others' fixed table list"
+            ],
+        )
     else:
         retriever, notes = open_askdb_retriever(settings, catalog)
         notes.append(_set_torch_threads(torch_threads))
     # One chunk per reply, as the other fakes hand over the whole text at once.
     llm = ScriptedFakeLLM(model=FAKE_NAME, piece=1 << 20)
-    assistant = Assistant(retriever=retriever, llm=llm, runner=runner, catalog=catalog,
-                          row_limit=settings.row_limit, max_attempts=settings.max_attempts,
-                          system_in_user=settings.llm_system_in_user, temperature=settings.llm_temperature)
+    assistant = Assistant(
+        retriever=retriever,
+        llm=llm,
+        runner=runner,
+        catalog=catalog,
+        row_limit=settings.row_limit,
+        max_attempts=settings.max_attempts,
+        system_in_user=settings.llm_system_in_user,
+        temperature=settings.llm_temperature,
+    )
 
     def ask(case: Case) -> dict[str, Any]:
         llm.calls.clear()
@@ -200,12 +234,18 @@ def askdb_contender(settings: Settings, url: str, trace: list[dict[str, float]],
         trace.append({s.name: s.elapsed_ms for s in answer.trace})
         if llm.replies and not answer.from_example:
             raise RuntimeError(f"askdb left {len(llm.replies)} scripted replies unused")
-        return {"sql": answer.sql, "rows": None if answer.frame is None else len(answer.frame),
-                "answer": answer.analysis, "from_example": answer.from_example}
+        return {
+            "sql": answer.sql,
+            "rows": None if answer.frame is None else len(answer.frame),
+            "answer": answer.analysis,
+            "from_example": answer.from_example,
+        }
 
     if whole_schema:
         return Contender("askdb-wholeschema", "askdb, whole schema, no retrieval", ask, notes, assistant)
-    notes.append("runner: SqlAlchemyRunner over make_engine(url, read_only=True); guard: askdb.sql.guard.check")
+    notes.append(
+        "runner: SqlAlchemyRunner over make_engine(url, read_only=True); guard: askdb.sql.guard.check"
+    )
     notes.append("model: askdb.testing.ScriptedFakeLLM, whole reply in one chunk")
     fallback = isinstance(retriever, WholeSchemaRetriever)
     label = "askdb Assistant.ask" + (" (FALLBACK retriever)" if fallback else "")
@@ -258,7 +298,9 @@ def llamaindex_fake_llm() -> tuple[Any, Script]:
 
     llm = ZeroLatencyLlamaIndexLLM(script)
     LISettings.llm = llm
-    LISettings.embed_model = MockEmbedding(embed_dim=8)  # never used with tables=[...]; avoids the OpenAI default
+    LISettings.embed_model = MockEmbedding(
+        embed_dim=8
+    )  # never used with tables=[...]; avoids the OpenAI default
     return llm, script
 
 
@@ -285,8 +327,12 @@ def llamaindex_contender(path: Path, tables: list[str]) -> Contender:
     engine = NLSQLTableQueryEngine(database, tables=tables, llm=llm, synthesize_response=True)
 
     ask = llamaindex_ask(engine, script, "LlamaIndex")
-    notes = [(f"NLSQLTableQueryEngine(tables={len(tables)} tables, synthesize_response=True), "
-              "SQLDatabase over a mode=ro SQLite engine; model: CustomLLM fake")]
+    notes = [
+        (
+            f"NLSQLTableQueryEngine(tables={len(tables)} tables, synthesize_response=True), "
+            "SQLDatabase over a mode=ro SQLite engine; model: CustomLLM fake"
+        )
+    ]
     return Contender("llamaindex", "LlamaIndex NLSQLTableQueryEngine", ask, notes)
 
 
@@ -325,14 +371,23 @@ def llamaindex_retriever_contender(path: Path, tables: list[str]) -> Contender:
 
     llm, script = llamaindex_fake_llm()
     database = SQLDatabase(create_engine(read_only_url(path)), include_tables=tables)
-    objects = ObjectIndex.from_objects([SQLTableSchema(table_name=t) for t in tables], SQLTableNodeMapping(database),
-                                       VectorStoreIndex, embed_model=MiniLMEmbedding(model))
-    engine = SQLTableRetrieverQueryEngine(database, objects.as_retriever(similarity_top_k=5), llm=llm,
-                                          synthesize_response=True)
+    objects = ObjectIndex.from_objects(
+        [SQLTableSchema(table_name=t) for t in tables],
+        SQLTableNodeMapping(database),
+        VectorStoreIndex,
+        embed_model=MiniLMEmbedding(model),
+    )
+    engine = SQLTableRetrieverQueryEngine(
+        database, objects.as_retriever(similarity_top_k=5), llm=llm, synthesize_response=True
+    )
 
     ask = llamaindex_ask(engine, script, "LlamaIndex+retrieval")
-    notes = [("SQLTableRetrieverQueryEngine over ObjectIndex(VectorStoreIndex) of the 6 tables, top 5, embedded "
-              "with all-MiniLM-L6-v2 via sentence-transformers (torch); model: CustomLLM fake")]
+    notes = [
+        (
+            "SQLTableRetrieverQueryEngine over ObjectIndex(VectorStoreIndex) of the 6 tables, top 5, embedded "
+            "with all-MiniLM-L6-v2 via sentence-transformers (torch); model: CustomLLM fake"
+        )
+    ]
     return Contender("llamaindex-retrieval", "LlamaIndex + table retrieval (MiniLM)", ask, notes)
 
 
@@ -366,16 +421,20 @@ def langchain_contender(path: Path, tables: list[str]) -> Contender:
         def _llm_type(self) -> str:
             return FAKE_NAME
 
-        def _call(self, prompt: str, stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any) -> str:
+        def _call(
+            self, prompt: str, stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any
+        ) -> str:
             return self.script.next()
 
     llm = ZeroLatencyLangChainLLM(script=script)
     db = SQLDatabase(create_engine(read_only_url(path)), include_tables=tables)
     write_query = create_sql_query_chain(llm, db)
     answer = PromptTemplate.from_template(ANSWER_TEMPLATE) | llm | StrOutputParser()
-    chain = (RunnablePassthrough.assign(query=write_query)
-             .assign(result=itemgetter("query") | RunnableLambda(db.run))
-             .assign(answer=answer))
+    chain = (
+        RunnablePassthrough.assign(query=write_query)
+        .assign(result=itemgetter("query") | RunnableLambda(db.run))
+        .assign(answer=answer)
+    )
 
     def ask(case: Case) -> dict[str, Any]:
         script.load(case.sql, ANALYSIS)
@@ -383,8 +442,12 @@ def langchain_contender(path: Path, tables: list[str]) -> Contender:
         script.check_spent("LangChain")
         return {"sql": out["query"], "rows": None, "answer": out["answer"]}
 
-    notes = [("create_sql_query_chain (langchain-classic) | SQLDatabase.run | answer prompt | LLM, "
-              "SQLDatabase over a mode=ro SQLite engine (default 3 sample rows per table); model: LLM fake")]
+    notes = [
+        (
+            "create_sql_query_chain (langchain-classic) | SQLDatabase.run | answer prompt | LLM, "
+            "SQLDatabase over a mode=ro SQLite engine (default 3 sample rows per table); model: LLM fake"
+        )
+    ]
     return Contender("langchain", "LangChain SQL chain + db.run + answer", ask, notes)
 
 
@@ -395,7 +458,9 @@ def sqlite_contender(path: Path) -> Contender:
         rows = conn.execute(case.sql).fetchall()
         return {"sql": case.sql, "rows": len(rows), "answer": None}
 
-    return Contender("sqlite3", "sqlite3 execution only", ask, ["the same SQL via the sqlite3 module, fetchall"])
+    return Contender(
+        "sqlite3", "sqlite3 execution only", ask, ["the same SQL via the sqlite3 module, fetchall"]
+    )
 
 
 # -- measuring ----------------------------------------------------------------------------------------
@@ -461,12 +526,17 @@ def stats(samples: Iterable[float]) -> dict[str, float]:
     if not ordered:
         return {"p50": float("nan"), "p95": float("nan"), "mean": float("nan"), "n": 0}
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {"p50": statistics.median(ordered), "p95": p95, "mean": statistics.fmean(ordered), "n": len(ordered)}
+    return {
+        "p50": statistics.median(ordered),
+        "p95": p95,
+        "mean": statistics.fmean(ordered),
+        "n": len(ordered),
+    }
 
 
 def askdb_steps(trace: list[dict[str, float]], totals: list[float]) -> dict[str, dict[str, float]]:
     """Per-step times of the timed askdb calls, plus what no step covers (total minus the steps)."""
-    timed = trace[-len(totals):] if totals else []
+    timed = trace[-len(totals) :] if totals else []
     names = list(dict.fromkeys(name for steps in timed for name in steps))
     out = {name: stats(steps.get(name, 0.0) for steps in timed) for name in names}
     out["(untraced)"] = stats(total - sum(steps.values()) for steps, total in zip(timed, totals))
@@ -479,20 +549,31 @@ def untraced_parts(contender: Contender, cases: list[Case], repeats: int = 3) ->
     from askdb.prompts import messages as prompt_messages
 
     assistant = contender.assistant
-    samples: dict[str, list[float]] = {"sql_expert prompt render": [], "result markdown table": [],
-                                       "result chart spec": []}
+    samples: dict[str, list[float]] = {
+        "sql_expert prompt render": [],
+        "result markdown table": [],
+        "result chart spec": [],
+    }
     embedder = getattr(assistant.retriever, "embedder", None)
     if embedder is not None:
         from askdb.rag.embed import SentenceTransformerEmbedder
 
         on_torch = SentenceTransformerEmbedder(embedder.name)  # ASKDB_EMBEDDING_RUNTIME=torch, for comparison
-        ours, theirs = f"retrieve: question embedding ({embedder.runtime})", "retrieve: question embedding (torch)"
+        ours, theirs = (
+            f"retrieve: question embedding ({embedder.runtime})",
+            "retrieve: question embedding (torch)",
+        )
         samples[ours], samples[theirs] = [], []
     for case in cases:
         retrieval = assistant.retriever.retrieve(case.question, assistant.k)
         frame = assistant.runner.execute(case.sql).frame
-        prompt = {"system_in_user": assistant.system_in_user, "context": retrieval.context, "history": [],
-                  "question": case.question, "row_limit": assistant.row_limit}
+        prompt = {
+            "system_in_user": assistant.system_in_user,
+            "context": retrieval.context,
+            "history": [],
+            "question": case.question,
+            "row_limit": assistant.row_limit,
+        }
         for _ in range(repeats):
             _timed(samples["sql_expert prompt render"], prompt_messages, "sql_expert", **prompt)
             _timed(samples["result markdown table"], markdown_table, frame)
@@ -523,9 +604,15 @@ def machine() -> dict[str, Any]:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
-    return {"cpu_count": os.cpu_count(), "usable_cores": usable, "python": platform.python_version(),
-            "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-            "load_average": _load(), "packages": versions}
+    return {
+        "cpu_count": os.cpu_count(),
+        "usable_cores": usable,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "load_average": _load(),
+        "packages": versions,
+    }
 
 
 def _load() -> list[float] | None:
@@ -538,36 +625,56 @@ def _load() -> list[float] | None:
 def render(report: dict[str, Any]) -> str:
     lines = [BANNER, ""]
     m = report["machine"]
-    lines += [f"database:  {report['database']} ({report['tables'].get('ads_summary', 0):,} ads_summary rows)",
-              f"machine:   {m['usable_cores']} usable cores of {m['cpu_count']}, Python {m['python']}, {m['platform']}",
-              (f"load:      1/5/15-minute load average at start {report['load_at_start']}, "
-               f"at end {m['load_average']} (other processes on the machine inflate every figure)"),
-              f"when:      {report['timestamp']}",
-              (f"questions: {report['questions']}, timed rounds: {report['rounds']} (after 1 warm-up round), "
-               "calls interleaved"), ""]
+    lines += [
+        f"database:  {report['database']} ({report['tables'].get('ads_summary', 0):,} ads_summary rows)",
+        f"machine:   {m['usable_cores']} usable cores of {m['cpu_count']}, Python {m['python']}, {m['platform']}",
+        (
+            f"load:      1/5/15-minute load average at start {report['load_at_start']}, "
+            f"at end {m['load_average']} (other processes on the machine inflate every figure)"
+        ),
+        f"when:      {report['timestamp']}",
+        (
+            f"questions: {report['questions']}, timed rounds: {report['rounds']} (after 1 warm-up round), "
+            "calls interleaved"
+        ),
+        "",
+    ]
     for name, notes in report["setup"].items():
         lines += [f"{name}: {note}" for note in notes]
     lines += ["", "per question wall time of the whole call, ms", _header()]
     frameworks = report["frameworks"]
     for name, figures in frameworks.items():
         lines.append(_row(figures["label"], figures["wall_ms"], figures))
-    lines += ["", "overhead above execution (call time minus sqlite3 time of the same question and round), ms",
-              _header()]
+    lines += [
+        "",
+        "overhead above execution (call time minus sqlite3 time of the same question and round), ms",
+        _header(),
+    ]
     for name, figures in frameworks.items():
         if "over_execution_ms" in figures:
             lines.append(_row(figures["label"], figures["over_execution_ms"], figures, "_over_execution"))
-    lines += ["", "askdb per step (from its trace; sql_llm and analyst include the fake model's ~0 ms), ms",
-              f"{'step':46s} {'p50':>8s} {'p95':>8s} {'mean':>8s} {'share':>7s}"]
+    lines += [
+        "",
+        "askdb per step (from its trace; sql_llm and analyst include the fake model's ~0 ms), ms",
+        f"{'step':46s} {'p50':>8s} {'p95':>8s} {'mean':>8s} {'share':>7s}",
+    ]
     total = frameworks["askdb"]["wall_ms"]["mean"] if "askdb" in frameworks else 0
     for name, s in report.get("askdb_steps", {}).items():
         share = s["mean"] / total if total else float("nan")
         lines.append(f"{name:46s} {s['p50']:8.2f} {s['p95']:8.2f} {s['mean']:8.2f} {share:7.1%}")
     if report.get("askdb_untraced_parts"):
-        lines += ["", "askdb pieces timed apart (same inputs), ms", f"{'piece':46s} {'p50':>8s} {'p95':>8s} {'mean':>8s}"]
+        lines += [
+            "",
+            "askdb pieces timed apart (same inputs), ms",
+            f"{'piece':46s} {'p50':>8s} {'p95':>8s} {'mean':>8s}",
+        ]
         for name, s in report["askdb_untraced_parts"].items():
             lines.append(f"{name:46s} {s['p50']:8.2f} {s['p95']:8.2f} {s['mean']:8.2f}")
-    lines += ["", "targets (issue): askdb p50 at most 1/3 of each other framework's p50; askdb p50 under 30 ms",
-              "(askdb-wholeschema lines are for information: the same askdb without retrieval, like the others)"]
+    lines += [
+        "",
+        "targets (issue): askdb p50 at most 1/3 of each other framework's p50; askdb p50 under 30 ms",
+        "(askdb-wholeschema lines are for information: the same askdb without retrieval, like the others)",
+    ]
     verdicts = {True: "PASS", False: "FAIL", None: "info"}
     lines += [f"  {t['what']:68s} {t['value']:>10s}  {verdicts[t['pass']]}" for t in report["targets"]]
     if report["problems"]:
@@ -589,8 +696,9 @@ def _row(label: str, s: dict[str, float], figures: dict[str, Any], suffix: str =
     return f"{label:40s} {s['p50']:8.2f} {s['p95']:8.2f} {s['mean']:8.2f}{ratios}".rstrip()
 
 
-def build_report(contenders: list[Contender], times: dict[str, list[float]], cases: list[Case], rounds: int,
-                 **extra: Any) -> dict[str, Any]:
+def build_report(
+    contenders: list[Contender], times: dict[str, list[float]], cases: list[Case], rounds: int, **extra: Any
+) -> dict[str, Any]:
     base = times.get("sqlite3")
     frameworks: dict[str, dict[str, Any]] = {}
     for c in contenders:
@@ -603,12 +711,19 @@ def build_report(contenders: list[Contender], times: dict[str, list[float]], cas
             for ours in OURS:
                 if ours in frameworks:
                     figures[f"{ours}_ratio"] = _ratio(frameworks[ours]["wall_ms"], figures["wall_ms"])
-                    figures[f"{ours}_ratio_over_execution"] = _ratio(frameworks[ours]["over_execution_ms"],
-                                                                     figures["over_execution_ms"])
-    return {"timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "note": BANNER.replace("\n", " "), "questions": len(cases), "rounds": rounds,
-            "frameworks": frameworks, "targets": targets(frameworks), **extra,
-            "per_question_ms": {c.name: _per_question(times[c.name], cases) for c in contenders}}
+                    figures[f"{ours}_ratio_over_execution"] = _ratio(
+                        frameworks[ours]["over_execution_ms"], figures["over_execution_ms"]
+                    )
+    return {
+        "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "note": BANNER.replace("\n", " "),
+        "questions": len(cases),
+        "rounds": rounds,
+        "frameworks": frameworks,
+        "targets": targets(frameworks),
+        **extra,
+        "per_question_ms": {c.name: _per_question(times[c.name], cases) for c in contenders},
+    }
 
 
 OURS = ("askdb", "askdb-wholeschema")
@@ -624,8 +739,13 @@ def targets(frameworks: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     for ours in OURS:
         for figures in (f for n, f in frameworks.items() if _is_other(n) and f"{ours}_ratio" in f):
             r = figures[f"{ours}_ratio"]["p50"]
-            found.append({"what": f"{ours} p50 / {figures['label']} p50 <= 0.33", "value": f"{r:.2f}",
-                          "pass": r <= TARGET_RATIO if ours == "askdb" else None})
+            found.append(
+                {
+                    "what": f"{ours} p50 / {figures['label']} p50 <= 0.33",
+                    "value": f"{r:.2f}",
+                    "pass": r <= TARGET_RATIO if ours == "askdb" else None,
+                }
+            )
     if "askdb" in frameworks:
         p50 = frameworks["askdb"]["wall_ms"]["p50"]
         found.append({"what": "askdb p50 < 30 ms", "value": f"{p50:.1f} ms", "pass": p50 < TARGET_P50_MS})
@@ -644,7 +764,9 @@ def _per_question(samples: list[float], cases: list[Case]) -> dict[str, float]:
 
 def write_json(report: dict[str, Any], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False, suffix=".tmp") as tmp:
+    with tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", dir=path.parent, delete=False, suffix=".tmp"
+    ) as tmp:
         json.dump(report, tmp, ensure_ascii=False, indent=2)
     os.replace(tmp.name, path)
 
@@ -657,10 +779,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds over all questions")
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
     parser.add_argument("--json", type=Path, default=RESULTS_FILE, help="where to write the figures")
-    parser.add_argument("--only", default="askdb,askdb-wholeschema,llamaindex,langchain,llamaindex-retrieval",
-                        help="comma-separated contenders (sqlite3 always runs)")
-    parser.add_argument("--torch-threads", type=int, default=None,
-                        help="torch intra-op threads for askdb's question embedding (default: torch's choice)")
+    parser.add_argument(
+        "--only",
+        default="askdb,askdb-wholeschema,llamaindex,langchain,llamaindex-retrieval",
+        help="comma-separated contenders (sqlite3 always runs)",
+    )
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=None,
+        help="torch intra-op threads for askdb's question embedding (default: torch's choice)",
+    )
     args = parser.parse_args()
     print(BANNER + "\n", file=sys.stderr)
 
@@ -675,9 +804,12 @@ def main() -> None:
 
     builders: dict[str, Callable[[], Contender]] = {}
     trace: list[dict[str, float]] = []
-    builders["askdb"] = lambda: askdb_contender(settings, settings.database_url, trace,
-                                                torch_threads=args.torch_threads)
-    builders["askdb-wholeschema"] = lambda: askdb_contender(settings, settings.database_url, [], whole_schema=True)
+    builders["askdb"] = lambda: askdb_contender(
+        settings, settings.database_url, trace, torch_threads=args.torch_threads
+    )
+    builders["askdb-wholeschema"] = lambda: askdb_contender(
+        settings, settings.database_url, [], whole_schema=True
+    )
     builders["llamaindex"] = lambda: llamaindex_contender(path, tables)
     builders["langchain"] = lambda: langchain_contender(path, tables)
     builders["llamaindex-retrieval"] = lambda: llamaindex_retriever_contender(path, tables)
@@ -687,14 +819,23 @@ def main() -> None:
         started = time.perf_counter()
         print(f"setting up {name} ...", file=sys.stderr)
         contenders.append(builders[name]())
-        print(f"  {name} ready in {time.perf_counter() - started:.1f} s (imports and set-up, untimed)",
-              file=sys.stderr)
+        print(
+            f"  {name} ready in {time.perf_counter() - started:.1f} s (imports and set-up, untimed)",
+            file=sys.stderr,
+        )
 
     setup = {c.name: c.notes for c in contenders}
     contenders, problems = warm_up(contenders, cases)
     times = measure(contenders, cases, args.rounds)
-    extra: dict[str, Any] = {"load_at_start": load_at_start, "database": str(path), "tables": sizes, "machine": machine(), "problems": problems,
-                             "setup": setup, "fake_model": FAKE_NAME}
+    extra: dict[str, Any] = {
+        "load_at_start": load_at_start,
+        "database": str(path),
+        "tables": sizes,
+        "machine": machine(),
+        "problems": problems,
+        "setup": setup,
+        "fake_model": FAKE_NAME,
+    }
     askdb = next((c for c in contenders if c.name == "askdb"), None)
     if askdb is not None:
         extra["askdb_steps"] = askdb_steps(trace, times["askdb"])

@@ -105,12 +105,15 @@ def run(copies: int, limit: int | None, embedder, config: RetrievalConfig) -> No
     index.examples = _examples_collection(packaged_examples(), pool, embedder, {})
     build_s = time.perf_counter() - start
     _ = index.graph, index.matcher, index.docs_by_table, index.table_doc_ids, index.column_tokens
-    size_mb = (index.schema.vectors.nbytes + len(index.schema.dense.to_bytes())
-               + len(index.schema.bm25.to_bytes())) / 2**20
+    size_mb = (
+        index.schema.vectors.nbytes + len(index.schema.dense.to_bytes()) + len(index.schema.bm25.to_bytes())
+    ) / 2**20
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"\n== pool: {len(pool.tables)} tables, {len(index.schema)} documents "
-          f"(dense index: {index.schema.dense.kind}); build {build_s:.1f} s; index {size_mb:.1f} MiB; "
-          f"max RSS {rss1 / 1024:.0f} MiB (+{(rss1 - rss0) / 1024:.0f} MiB during build)")
+    print(
+        f"\n== pool: {len(pool.tables)} tables, {len(index.schema)} documents "
+        f"(dense index: {index.schema.dense.kind}); build {build_s:.1f} s; index {size_mb:.1f} MiB; "
+        f"max RSS {rss1 / 1024:.0f} MiB (+{(rss1 - rss0) / 1024:.0f} MiB during build)"
+    )
     hybrid, dense = HybridRetriever(index, embedder, config), DenseTableRetriever(index, embedder)
     hybrid.retrieve("warm up")
     spider = spider_questions(by_db, limit)
@@ -121,7 +124,7 @@ def run(copies: int, limit: int | None, embedder, config: RetrievalConfig) -> No
             scopes = by_db if hint else None
             for name, retriever in (("dense", dense), ("hybrid", hybrid)):
                 r = evaluate(retriever, questions, scopes, join=name == "hybrid")
-                for mode in (("strict", "lenient") if not hint else ("strict",)):
+                for mode in ("strict", "lenient") if not hint else ("strict",):
                     print(_fmt(name, mode, r).replace(f" {mode:<8}", f" {'hint' if hint else mode:<8}", 1))
         sys.stdout.flush()
 
@@ -140,14 +143,21 @@ def embedding_runtimes(embedder, questions: list[str]) -> str:
             model.encode([q])
             times.append((time.perf_counter() - start) * 1000)
         times.sort()
-        out.append(f"{label} p50 {statistics.median(times):.1f} ms p95 {times[int(0.95 * (len(times) - 1))]:.1f} ms")
+        out.append(
+            f"{label} p50 {statistics.median(times):.1f} ms p95 {times[int(0.95 * (len(times) - 1))]:.1f} ms"
+        )
     return "question embedding alone: " + "; ".join(out)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--copies", type=int, nargs="*", default=[1, 12],
-                        help="pool sizes as copies of Spider: 1 is ~900 tables, 12 is ~10,500")
+    parser.add_argument(
+        "--copies",
+        type=int,
+        nargs="*",
+        default=[1, 12],
+        help="pool sizes as copies of Spider: 1 is ~900 tables, 12 is ~10,500",
+    )
     parser.add_argument("--limit", type=int, default=None, help="only the first N Spider dev questions")
     args = parser.parse_args()
     from askdb.rag.service import embedder_for
@@ -155,12 +165,16 @@ def main() -> None:
 
     embedder = embedder_for(load_settings())  # as askdb runs it: questions through the ONNX export
     embedder.encode(["warm up"])
-    print(f"embedder: {embedder.name}, questions on {embedder.runtime}; cpus: {os.cpu_count()}; "
-          f"load average {os.getloadavg()}")
+    print(
+        f"embedder: {embedder.name}, questions on {embedder.runtime}; cpus: {os.cpu_count()}; "
+        f"load average {os.getloadavg()}"
+    )
     sample = [q["question"] for q in ads_questions()] + ["How many singers do we have?"] * 20
     print(embedding_runtimes(embedder, sample))
     for copies in args.copies:
-        run(copies, args.limit, embedder, RetrievalConfig(budget_tokens=10**6))  # recall of the ranking, not of a budget
+        run(
+            copies, args.limit, embedder, RetrievalConfig(budget_tokens=10**6)
+        )  # recall of the ranking, not of a budget
 
 
 if __name__ == "__main__":

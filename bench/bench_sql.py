@@ -99,8 +99,10 @@ def bench_queries(label: str, url: str) -> None:
             print(f"  {label}: {exc.one_line()[:120]}", file=sys.stderr)
         samples.append(time.perf_counter() - started)
     runner.engine.dispose()
-    print(f"query time, full-size demo, {label:8s} {percentiles(samples)}   total {sum(samples):6.2f} s"
-          f"   errors {failures}")
+    print(
+        f"query time, full-size demo, {label:8s} {percentiles(samples)}   total {sum(samples):6.2f} s"
+        f"   errors {failures}"
+    )
 
 
 def main() -> None:

@@ -47,11 +47,17 @@ def mariadb_admin() -> pymysql.connections.Connection:
     """An administrative connection; fails loudly (not a skip) when the server is down."""
     try:
         return pymysql.connect(
-            host=MARIADB_HOST, port=MARIADB_PORT, user=MARIADB_ADMIN, password=MARIADB_ADMIN_PW,
-            charset="utf8mb4", autocommit=True,
+            host=MARIADB_HOST,
+            port=MARIADB_PORT,
+            user=MARIADB_ADMIN,
+            password=MARIADB_ADMIN_PW,
+            charset="utf8mb4",
+            autocommit=True,
         )
     except pymysql.err.OperationalError as exc:  # pragma: no cover - environment problem
-        pytest.fail(f"MariaDB is not reachable at {MARIADB_HOST}:{MARIADB_PORT} ({exc}); `make test` starts it")
+        pytest.fail(
+            f"MariaDB is not reachable at {MARIADB_HOST}:{MARIADB_PORT} ({exc}); `make test` starts it"
+        )
 
 
 def mysql_url(database: str, user: str = MARIADB_ADMIN, password: str = MARIADB_ADMIN_PW) -> str:
@@ -124,7 +130,14 @@ def demo_retrieval_parts(small_demo, embedder, tmp_path_factory):
     engine = make_engine(f"sqlite:///{path}", read_only=True)
     catalog = packaged_catalog()
     index, _ = IndexStore(tmp_path_factory.mktemp("shared-index")).load_or_build(
-        catalog, embedder, notes=packaged_notes(), examples=packaged_examples(),
-        values=lambda: sample_values(engine, catalog))
-    return {"retriever": HybridRetriever(index, embedder), "runner": SqlAlchemyRunner(engine, timeout_s=5),
-            "catalog": catalog}
+        catalog,
+        embedder,
+        notes=packaged_notes(),
+        examples=packaged_examples(),
+        values=lambda: sample_values(engine, catalog),
+    )
+    return {
+        "retriever": HybridRetriever(index, embedder),
+        "runner": SqlAlchemyRunner(engine, timeout_s=5),
+        "catalog": catalog,
+    }

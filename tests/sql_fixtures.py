@@ -20,7 +20,8 @@ def corpus(name: str) -> list[dict]:
 def require_bench() -> Path:
     if not BENCH.is_dir():
         # CI and every session lay shared/ beside the project: missing data is a broken set-up, not a skip.
-        pytest.fail(f"external benchmark data not found at {BENCH}: check out shared/ beside the project "
-                    "(see shared/bench/README.md)")
+        pytest.fail(
+            f"external benchmark data not found at {BENCH}: check out shared/ beside the project "
+            "(see shared/bench/README.md)"
+        )
     return BENCH
-

@@ -10,18 +10,38 @@ import pytest
 from askdb.analyst import analyst_messages, chart_spec, markdown_table
 
 
-@pytest.mark.parametrize(("frame", "expected"), [
-    (pd.DataFrame({"platform": ["小红书", "抖音", "B站"], "fans": [3, 2, 1]}), {"type": "bar", "x": "platform", "y": "fans"}),
-    (pd.DataFrame({"day": ["2025-03-01", "2025-03-02", None, "2025-03-04"], "cost": [1.5, 2.0, 0.5, 3.0]}),
-     {"type": "line", "x": "day", "y": "cost"}),
-    (pd.DataFrame({"slot": ["2025-03-01 10:00 - 11:00", "2025-03-01 11:00 - 12:00"], "clicks": [4, 5]}),
-     {"type": "line", "x": "slot", "y": "clicks"}),
-    (pd.DataFrame({"brand": ["A", "B"], "roi": [Decimal("1.25"), Decimal("0.50")]}), {"type": "bar", "x": "brand", "y": "roi"}),
-    (pd.DataFrame({"budget": [1, 2, 3], "spent": [1, 1, 2]}), {"type": "bar", "x": "budget", "y": "spent"}),
-    (pd.DataFrame({"city": ["上海", "北京"], "note": ["x", "y"]}), None),  # nothing to measure
-    (pd.DataFrame({"city": ["上海"], "n": [1]}), None),  # one row is not a chart
-    (pd.DataFrame({"n": [1, 2]}), None),
-])
+@pytest.mark.parametrize(
+    ("frame", "expected"),
+    [
+        (
+            pd.DataFrame({"platform": ["小红书", "抖音", "B站"], "fans": [3, 2, 1]}),
+            {"type": "bar", "x": "platform", "y": "fans"},
+        ),
+        (
+            pd.DataFrame(
+                {"day": ["2025-03-01", "2025-03-02", None, "2025-03-04"], "cost": [1.5, 2.0, 0.5, 3.0]}
+            ),
+            {"type": "line", "x": "day", "y": "cost"},
+        ),
+        (
+            pd.DataFrame(
+                {"slot": ["2025-03-01 10:00 - 11:00", "2025-03-01 11:00 - 12:00"], "clicks": [4, 5]}
+            ),
+            {"type": "line", "x": "slot", "y": "clicks"},
+        ),
+        (
+            pd.DataFrame({"brand": ["A", "B"], "roi": [Decimal("1.25"), Decimal("0.50")]}),
+            {"type": "bar", "x": "brand", "y": "roi"},
+        ),
+        (
+            pd.DataFrame({"budget": [1, 2, 3], "spent": [1, 1, 2]}),
+            {"type": "bar", "x": "budget", "y": "spent"},
+        ),
+        (pd.DataFrame({"city": ["上海", "北京"], "note": ["x", "y"]}), None),  # nothing to measure
+        (pd.DataFrame({"city": ["上海"], "n": [1]}), None),  # one row is not a chart
+        (pd.DataFrame({"n": [1, 2]}), None),
+    ],
+)
 def test_chart_spec_follows_the_data(frame: pd.DataFrame, expected) -> None:
     assert chart_spec(frame) == expected
 

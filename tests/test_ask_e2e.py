@@ -21,8 +21,10 @@ from askdb.serving.openai_backend import OpenAICompatibleLLM
 from askdb.testing import FakeOllamaServer, FakeOpenAIServer, FakeReply
 
 ROOT = Path(__file__).resolve().parents[1]
-TOP_NOTES = ("SELECT `desc`, account, star FROM ads_summary "
-             "ORDER BY CAST(REPLACE(star, '万', '') AS DECIMAL(12, 2)) DESC LIMIT 5")
+TOP_NOTES = (
+    "SELECT `desc`, account, star FROM ads_summary "
+    "ORDER BY CAST(REPLACE(star, '万', '') AS DECIMAL(12, 2)) DESC LIMIT 5"
+)
 ANALYSIS = "- 第一条笔记的点赞数最高"
 
 
@@ -74,7 +76,9 @@ def test_thinking_field_through_ollama(parts):
 
 @pytest.mark.parametrize("field", ["reasoning", "reasoning_content"])
 def test_reasoning_fields_through_openai_compatible_server(parts, field):
-    with FakeOpenAIServer(scripted(FakeReply(TOP_NOTES, reasoning="想一想")), reasoning_field=field) as server:
+    with FakeOpenAIServer(
+        scripted(FakeReply(TOP_NOTES, reasoning="想一想")), reasoning_field=field
+    ) as server:
         llm = OpenAICompatibleLLM("fake-model", base_url=server.url + "/v1", api_key="none", timeout_s=10)
         answer = Assistant(llm=llm, **parts).ask("点赞最多的笔记")
     assert answer.reasoning == "想一想" and answer.sql == TOP_NOTES
@@ -127,8 +131,12 @@ def home_with_demo(tmp_path_factory, small_demo) -> Path:
 def test_cli_ask_json_against_the_fake_ollama(home_with_demo):
     with FakeOllamaServer(scripted(TOP_NOTES)) as server:
         result = subprocess.run(
-            [sys.executable, "-m", "askdb", "ask", "点赞最多的笔记", "--json"], capture_output=True, text=True,
-            env=_env(home_with_demo, ASKDB_OLLAMA_HOST=server.url, ASKDB_LLM_MODEL="fake-model"), timeout=300)
+            [sys.executable, "-m", "askdb", "ask", "点赞最多的笔记", "--json"],
+            capture_output=True,
+            text=True,
+            env=_env(home_with_demo, ASKDB_OLLAMA_HOST=server.url, ASKDB_LLM_MODEL="fake-model"),
+            timeout=300,
+        )
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
     assert answer["sql"] == TOP_NOTES and answer["columns"] == ["desc", "account", "star"]
@@ -138,8 +146,13 @@ def test_cli_ask_json_against_the_fake_ollama(home_with_demo):
 def test_cli_ask_with_no_model_running_is_one_clear_line(home_with_demo):
     with FakeOllamaServer() as server:
         url = server.url
-    result = subprocess.run([sys.executable, "-m", "askdb", "ask", "各平台的达人数量"], capture_output=True,
-                            text=True, env=_env(home_with_demo, ASKDB_OLLAMA_HOST=url), timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "askdb", "ask", "各平台的达人数量"],
+        capture_output=True,
+        text=True,
+        env=_env(home_with_demo, ASKDB_OLLAMA_HOST=url),
+        timeout=300,
+    )
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("error: ") and "ollama serve" in result.stderr
 

@@ -66,7 +66,10 @@ def test_clean_answer_has_sql_table_analysis_and_trace(runner):
     assert answer.trace[1].tokens.prompt_tokens > 0
     sql_prompt = llm.calls[0]
     assert sql_prompt[0].role == "system" and "<context>" in sql_prompt[1].content
-    assert "COMMENT '点赞数量'" in sql_prompt[1].content and "最近抓取的三条笔记的点赞数" in sql_prompt[1].content
+    assert (
+        "COMMENT '点赞数量'" in sql_prompt[1].content
+        and "最近抓取的三条笔记的点赞数" in sql_prompt[1].content
+    )
 
 
 def test_r1_reply_without_opening_think_tag(runner):

@@ -24,14 +24,24 @@ def assistant(parts, replies) -> Assistant:
 
 def test_answered_and_refused_sql_are_recorded(demo_retrieval_parts, settings):
     log = audit_log(settings)
-    answer = audited_ask(assistant(demo_retrieval_parts, ["SELECT stars FROM ads_summary", GOOD, "- 分析"]),
-                         "各平台的达人数量", log=log, caller="cli")
+    answer = audited_ask(
+        assistant(demo_retrieval_parts, ["SELECT stars FROM ads_summary", GOOD, "- 分析"]),
+        "各平台的达人数量",
+        log=log,
+        caller="cli",
+    )
     with pytest.raises(NoAnswer):
-        audited_ask(assistant(demo_retrieval_parts, ["DROP TABLE ads_order", "DELETE FROM ads_order"]),
-                    "删掉订单表", log=log, caller="api-key-1")
+        audited_ask(
+            assistant(demo_retrieval_parts, ["DROP TABLE ads_order", "DELETE FROM ads_order"]),
+            "删掉订单表",
+            log=log,
+            caller="api-key-1",
+        )
     first, second = log.tail(2)
     assert first.outcome == "answered" and first.sql == answer.sql and first.rows == len(answer.frame)
-    assert first.refused[0]["sql"] == "SELECT stars FROM ads_summary" and "stars" in first.refused[0]["reason"]
+    assert (
+        first.refused[0]["sql"] == "SELECT stars FROM ads_summary" and "stars" in first.refused[0]["reason"]
+    )
     assert second.outcome == "error" and second.caller == "api-key-1" and second.sql is None
     assert [r["sql"] for r in second.refused] == ["DROP TABLE ads_order", "DELETE FROM ads_order"]
     assert second.error.startswith("NoAnswer:") and second.duration_ms > 0
@@ -59,12 +69,19 @@ def test_run_sql_box_is_audited(demo_retrieval_parts, settings):
 
 def test_audit_tail_cli(demo_retrieval_parts, settings):
     log = audit_log(settings)
-    audited_ask(assistant(demo_retrieval_parts, ["SELECT stars FROM ads_summary", GOOD, "- 分析"]),
-                "各平台的达人数量", log=log, caller="cli")
+    audited_ask(
+        assistant(demo_retrieval_parts, ["SELECT stars FROM ads_summary", GOOD, "- 分析"]),
+        "各平台的达人数量",
+        log=log,
+        caller="cli",
+    )
     result = CliRunner().invoke(main, ["audit", "tail", "-n", "5", "--json"])
     assert result.exit_code == 0, result.output
     [entry] = json.loads(result.output)
-    assert entry["question"] == "各平台的达人数量" and entry["refused"][0]["sql"] == "SELECT stars FROM ads_summary"
+    assert (
+        entry["question"] == "各平台的达人数量"
+        and entry["refused"][0]["sql"] == "SELECT stars FROM ads_summary"
+    )
     text = CliRunner().invoke(main, ["audit", "tail"]).output
     assert "各平台的达人数量" in text and "refused 1x" in text
 
@@ -93,7 +110,15 @@ def test_rows_written_by_many_threads_all_land(tmp_path):
 
     log = AuditLog(tmp_path / "audit.db")
     with ThreadPoolExecutor(8) as pool:
-        ids = list(pool.map(lambda i: log.record(AuditEntry(caller="t", question=f"q{i}", outcome="answered",
-                                                            duration_ms=1.0)).id, range(200)))
+        ids = list(
+            pool.map(
+                lambda i: (
+                    log.record(
+                        AuditEntry(caller="t", question=f"q{i}", outcome="answered", duration_ms=1.0)
+                    ).id
+                ),
+                range(200),
+            )
+        )
     assert sorted(ids) == list(range(1, 201))
     assert {e.question for e in AuditLog(tmp_path / "audit.db").tail(500)} == {f"q{i}" for i in range(200)}

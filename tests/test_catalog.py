@@ -33,7 +33,12 @@ def test_ads_summary_is_exactly_the_seed_table():
 def test_packaged_catalog_has_the_six_tables_and_their_join_paths():
     catalog = packaged_catalog()
     assert set(catalog.table_names) == {
-        "ads_summary", "ads_account", "ads_campaign", "ads_material", "ads_material_hourly", "ads_order",
+        "ads_summary",
+        "ads_account",
+        "ads_campaign",
+        "ads_material",
+        "ads_material_hourly",
+        "ads_order",
     }
     edges = {(t.name, fk.ref_table) for t in catalog.tables for fk in t.foreign_keys}
     assert edges == {
@@ -66,8 +71,14 @@ def test_dict_round_trip_and_fingerprint_are_stable():
 
 @pytest.mark.parametrize(
     "spelling, canonical",
-    [("INTEGER(11)", "int"), ("bigint(20)", "bigint"), ("NUMERIC(12, 2)", "decimal(12,2)"),
-     ("VARCHAR(30)", "varchar(30)"), ("timestamp", "timestamp"), ("tinyint(4)", "tinyint")],
+    [
+        ("INTEGER(11)", "int"),
+        ("bigint(20)", "bigint"),
+        ("NUMERIC(12, 2)", "decimal(12,2)"),
+        ("VARCHAR(30)", "varchar(30)"),
+        ("timestamp", "timestamp"),
+        ("tinyint(4)", "tinyint"),
+    ],
 )
 def test_type_spellings_from_ddl_and_reflection_agree(spelling, canonical):
     assert canonical_type(spelling) == canonical
@@ -100,9 +111,19 @@ def test_catalog_from_live_mariadb_equals_catalog_from_ddl(small_demo):
         assert catalog_for_engine(engine) == packaged_catalog()
         # Without the packaged overlay, reflection alone differs only by the logical key.
         reflected = Catalog.from_database(engine)
-        assert reflected.with_relations([
-            {"table": "ads_summary", "columns": ["account"], "ref_table": "ads_account", "ref_columns": ["account"]}
-        ]) == packaged_catalog()
+        assert (
+            reflected.with_relations(
+                [
+                    {
+                        "table": "ads_summary",
+                        "columns": ["account"],
+                        "ref_table": "ads_account",
+                        "ref_columns": ["account"],
+                    }
+                ]
+            )
+            == packaged_catalog()
+        )
     finally:
         engine.dispose()
 

@@ -36,7 +36,12 @@ def test_sizes_follow_the_scale(tables):
     assert sum(len(t.rows) for t in tables.values()) == expected_rows(0.05)
     full = DemoSizes.at_scale(1.0)
     assert (full.snapshots, full.accounts, full.campaigns, full.materials, full.orders) == (
-        190_000, 2000, 800, 3000, 50_000)
+        190_000,
+        2000,
+        800,
+        3000,
+        50_000,
+    )
 
 
 def test_counts_read_like_a_crawler_saw_them(tables):

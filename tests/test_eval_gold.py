@@ -85,7 +85,9 @@ def test_defog_interval_abbreviations_build_on_mariadb(tmp_path):
     name = f"askdb_test_defog_{uuid.uuid4().hex[:8]}"
     try:
         build_defog(bench, ["ewallet"], tmp_path, lambda _db: mysql_url(name))
-        rows = open_runner(f"sqlite:///{tmp_path / 'ewallet.db'}").execute("SELECT COUNT(*) FROM users").rows()
+        rows = (
+            open_runner(f"sqlite:///{tmp_path / 'ewallet.db'}").execute("SELECT COUNT(*) FROM users").rows()
+        )
         assert rows[0][0] > 0
     finally:
         admin = mariadb_admin()

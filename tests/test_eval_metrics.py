@@ -21,7 +21,9 @@ def frame(rows, columns=None):
 
 
 def test_floats_match_within_tolerance_and_decimal_equals_float():
-    assert results_match(frame([[Decimal("0.0452")]]), frame([[0.04522684634317817]]))  # MariaDB's 4-decimal division
+    assert results_match(
+        frame([[Decimal("0.0452")]]), frame([[0.04522684634317817]])
+    )  # MariaDB's 4-decimal division
     assert results_match(frame([[1, 2.5]]), frame([[1.0, Decimal("2.50")]]))
     assert not results_match(frame([[0.05]]), frame([[0.06]]))
     assert not results_match(frame([[1000.0]]), frame([[1001.0]]))
@@ -89,12 +91,22 @@ def test_question_set_covers_what_analysts_ask():
     assert len(QUESTIONS) >= 150 and len({q.id for q in QUESTIONS}) == len(QUESTIONS)
     assert len({q.question for q in QUESTIONS}) == len(QUESTIONS)
     features = {f for q in QUESTIONS for f in q.features}
-    wanted = {"filter", "aggregate", "topn_varchar", "date_range", "join", "group_having", "window",
-              "reserved_desc", "followup", "decline"}
+    wanted = {
+        "filter",
+        "aggregate",
+        "topn_varchar",
+        "date_range",
+        "join",
+        "group_having",
+        "window",
+        "reserved_desc",
+        "followup",
+        "decline",
+    }
     assert wanted <= features
     assert sum(q.sql is None for q in QUESTIONS) >= 10
     assert all(q.previous for q in QUESTIONS if "followup" in q.features)
-    joins = [len(set(q.sql.lower().split(" join ")) ) for q in QUESTIONS if q.sql and "join" in q.features]
+    joins = [len(set(q.sql.lower().split(" join "))) for q in QUESTIONS if q.sql and "join" in q.features]
     assert max(joins) >= 3  # joins across up to four tables
 
 

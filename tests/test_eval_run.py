@@ -48,8 +48,12 @@ def gold_replay(parts, tmp_path_factory) -> Path:
 
 
 def test_replaying_the_gold_sql_scores_one(parts, gold_replay, tmp_path):
-    records = run_questions(assistant_with(parts, ReplayLLM("gold", path=gold_replay)), TEST,
-                            tmp_path / "results.jsonl", gold_for(parts))
+    records = run_questions(
+        assistant_with(parts, ReplayLLM("gold", path=gold_replay)),
+        TEST,
+        tmp_path / "results.jsonl",
+        gold_for(parts),
+    )
     summary = summarize(records)
     assert summary["questions"] == len(TEST)
     assert summary["accuracy"] == 1.0 and summary["execution_accuracy"] == 1.0
@@ -57,13 +61,18 @@ def test_replaying_the_gold_sql_scores_one(parts, gold_replay, tmp_path):
     assert summary["exact_set_match"] == 1.0 and summary["guard_rejection_rate"] == 0.0
     assert summary["latency_ms"]["sql_llm"]["n"] == len(TEST) and summary["latency_ms"]["total"]["p95"] > 0
     assert 0.5 < summary["table_recall"] <= 1.0
-    print(f"\ngold replay: {summary['questions']} questions, accuracy {summary['accuracy']}, "
-          f"table recall {summary['table_recall']}")
+    print(
+        f"\ngold replay: {summary['questions']} questions, accuracy {summary['accuracy']}, "
+        f"table recall {summary['table_recall']}"
+    )
 
 
 def pick(feature: str | None = None, declines: bool = False):
-    return next(q for q in TEST if (q.sql is None) == declines and q.previous is None
-                and (feature is None or feature in q.features))
+    return next(
+        q
+        for q in TEST
+        if (q.sql is None) == declines and q.previous is None and (feature is None or feature in q.features)
+    )
 
 
 def test_known_mistakes_score_exactly_the_expected_fractions(parts, tmp_path):
@@ -74,23 +83,30 @@ def test_known_mistakes_score_exactly_the_expected_fractions(parts, tmp_path):
     replies: list[str] = []
     for q in right:
         replies += [f"```sql\n{q.sql}\n```", ANALYSIS_REPLY]
-    replies += ["SELECT COUNT(*) AS n FROM ads_material WHERE material_id < 0 OR 1 = 1", ANALYSIS_REPLY]  # wrong rows
-    replies += [DECLINE_REPLY]                                   # declines an answerable question
-    replies += [bad_sql, bad_sql, bad_sql]                       # three refused attempts: no answer
-    replies += [bad_sql, repaired.sql, ANALYSIS_REPLY]           # refused once, then repaired
-    replies += [DECLINE_REPLY]                                   # declines what should be declined
+    replies += [
+        "SELECT COUNT(*) AS n FROM ads_material WHERE material_id < 0 OR 1 = 1",
+        ANALYSIS_REPLY,
+    ]  # wrong rows
+    replies += [DECLINE_REPLY]  # declines an answerable question
+    replies += [bad_sql, bad_sql, bad_sql]  # three refused attempts: no answer
+    replies += [bad_sql, repaired.sql, ANALYSIS_REPLY]  # refused once, then repaired
+    replies += [DECLINE_REPLY]  # declines what should be declined
     path = tmp_path / "mixed.jsonl"
     write_replies(path, [{"content": r} for r in replies])
     questions = [*right, wrong, declined_wrongly, invalid, repaired, decline]
-    records = run_questions(assistant_with(parts, ReplayLLM("mixed", path=path)), questions,
-                            tmp_path / "results.jsonl", gold_for(parts))
+    records = run_questions(
+        assistant_with(parts, ReplayLLM("mixed", path=path)),
+        questions,
+        tmp_path / "results.jsonl",
+        gold_for(parts),
+    )
     s = summarize(records)
     outcomes = {r["id"]: r["outcome"] for r in records}
     assert outcomes[invalid.id] == "failed" and outcomes[declined_wrongly.id] == "declined"
-    assert s["accuracy"] == round(6 / 9, 4)                      # 4 right + repaired + decline
+    assert s["accuracy"] == round(6 / 9, 4)  # 4 right + repaired + decline
     assert s["execution_accuracy"] == round(5 / 8, 4)
     assert s["valid_sql_rate"] == round(6 / 8, 4) and s["first_try_valid_rate"] == round(5 / 8, 4)
-    assert s["guard_rejection_rate"] == round(4 / 10, 4)         # 4 refused of 10 checked statements
+    assert s["guard_rejection_rate"] == round(4 / 10, 4)  # 4 refused of 10 checked statements
     assert s["repairs_used"] == 1 + 2 and s["questions_repaired"] == 2
     assert s["correct_declines"] == 1.0 and s["false_declines"] == round(1 / 8, 4)
 
@@ -98,8 +114,9 @@ def test_known_mistakes_score_exactly_the_expected_fractions(parts, tmp_path):
 def test_resume_skips_finished_questions_and_survives_a_cut_line(parts, gold_replay, tmp_path):
     questions = TEST[:3]
     results = tmp_path / "results.jsonl"
-    first = run_questions(assistant_with(parts, ReplayLLM("gold", path=gold_replay)), questions[:2], results,
-                          gold_for(parts))
+    first = run_questions(
+        assistant_with(parts, ReplayLLM("gold", path=gold_replay)), questions[:2], results, gold_for(parts)
+    )
     with results.open("a", encoding="utf-8") as out:
         out.write('{"id": "cut off mid-wri')
     llm = ReplayLLM("gold", path=gold_replay)
@@ -113,10 +130,25 @@ def test_resume_skips_finished_questions_and_survives_a_cut_line(parts, gold_rep
 
 
 def test_report_names_the_backend_and_says_a_replay_checks_the_harness(tmp_path):
-    record = {"id": "x", "question": "q", "outcome": "answered", "correct": True, "gold_sql": "SELECT 1",
-              "pred_sql": "SELECT 1", "valid_sql": True, "exact_match": True, "repairs": 0, "guard_checks": 1,
-              "guard_rejections": 0, "table_recall": 1.0, "steps_ms": {"sql_llm": [5.0]}, "total_ms": 9.0,
-              "tokens": {"prompt": 1, "completion": 1}, "category": "filter", "difficulty": "easy"}
+    record = {
+        "id": "x",
+        "question": "q",
+        "outcome": "answered",
+        "correct": True,
+        "gold_sql": "SELECT 1",
+        "pred_sql": "SELECT 1",
+        "valid_sql": True,
+        "exact_match": True,
+        "repairs": 0,
+        "guard_checks": 1,
+        "guard_rejections": 0,
+        "table_recall": 1.0,
+        "steps_ms": {"sql_llm": [5.0]},
+        "total_ms": 9.0,
+        "tokens": {"prompt": 1, "completion": 1},
+        "category": "filter",
+        "difficulty": "easy",
+    }
     meta = {"dataset": "ads", "split": "test", "backend": "replay", "model": "gold", "harness_only": True}
     result = {"meta": meta, "summary": summarize([record]), "records": [record]}
     text = markdown_report(result)
@@ -135,20 +167,35 @@ def test_cli_eval_with_replay_then_resume_then_compare(small_demo, tmp_path, gol
     home = tmp_path / "home"
     home.mkdir()
     (home / "ads.db").write_bytes(small_demo[0].read_bytes())
-    env = {**os.environ, "ASKDB_HOME": str(home), "HF_HUB_OFFLINE": "1", "ASKDB_REPLAY_FILE": str(gold_replay)}
+    env = {
+        **os.environ,
+        "ASKDB_HOME": str(home),
+        "HF_HUB_OFFLINE": "1",
+        "ASKDB_REPLAY_FILE": str(gold_replay),
+    }
     out = tmp_path / "run"
 
     def askdb(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "askdb", *args], check=False, capture_output=True, text=True, env=env,
-                              timeout=300)
+        return subprocess.run(
+            [sys.executable, "-m", "askdb", *args],
+            check=False,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
 
-    done = askdb("eval", "--backend", "replay", "--model", "gold", "--limit", "6", "--out", str(out), "--json")
+    done = askdb(
+        "eval", "--backend", "replay", "--model", "gold", "--limit", "6", "--out", str(out), "--json"
+    )
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary["accuracy"] == 1.0 and summary["questions"] == 6
     report = (out / "report.md").read_text(encoding="utf-8")
     assert "not a model" in report and "`replay`" in report
-    again = askdb("eval", "--backend", "replay", "--model", "gold", "--limit", "6", "--out", str(out), "--resume")
+    again = askdb(
+        "eval", "--backend", "replay", "--model", "gold", "--limit", "6", "--out", str(out), "--resume"
+    )
     assert again.returncode == 0, again.stderr  # nothing left to ask: no replies needed
     diff = askdb("eval", "compare", str(out / "result.json"), str(out / "result.json"), "--json")
     assert diff.returncode == 0 and json.loads(diff.stdout)["regressions"] == []

@@ -27,9 +27,14 @@ def test_ollama_non_streaming_chat_and_model_listing() -> None:
         assert err.value.status_code == 404
 
 
-@pytest.mark.parametrize(("think", "thinking", "content"), [
-    (True, "r", "SELECT 1"), (False, None, "SELECT 1"), (None, None, "<think>\nr\n</think>\n\nSELECT 1"),
-])
+@pytest.mark.parametrize(
+    ("think", "thinking", "content"),
+    [
+        (True, "r", "SELECT 1"),
+        (False, None, "SELECT 1"),
+        (None, None, "<think>\nr\n</think>\n\nSELECT 1"),
+    ],
+)
 def test_ollama_reasoning_follows_think(think: bool | None, thinking: str | None, content: str) -> None:
     with FakeOllamaServer([FakeReply("SELECT 1", reasoning="r")], models=["m"]) as srv:
         reply = ollama.Client(host=srv.url).chat(model="m", messages=USER, think=think)
@@ -47,15 +52,18 @@ def test_ollama_blob_upload_checks_the_digest_and_create_streams_status(tmp_path
         assert httpx.head(f"{srv.url}/api/blobs/sha256:{'1' * 64}").status_code == 404
         bad = httpx.post(f"{srv.url}/api/blobs/sha256:{'1' * 64}", content=b"other bytes")
         assert bad.status_code == 400 and "digest mismatch" in bad.json()["error"]
-        statuses = [p.status for p in client.create(model="askdb-sql", files={"model.gguf": digest}, stream=True)]
+        statuses = [
+            p.status for p in client.create(model="askdb-sql", files={"model.gguf": digest}, stream=True)
+        ]
         assert statuses[-1] == "success" and any(digest in s for s in statuses)
         assert "askdb-sql" in srv.models
         assert srv.requests_to("/api/create")[0].json["files"] == {"model.gguf": digest}
 
 
 def test_openai_non_streaming_and_models() -> None:
-    with FakeOpenAIServer([FakeReply("SELECT 2", reasoning="r")], models=["m"],
-                          reasoning_field="reasoning_content") as srv:
+    with FakeOpenAIServer(
+        [FakeReply("SELECT 2", reasoning="r")], models=["m"], reasoning_field="reasoning_content"
+    ) as srv:
         client = openai.OpenAI(base_url=srv.url + "/v1", api_key="k", max_retries=0)
         reply = client.chat.completions.create(model="m", messages=USER)
         assert reply.choices[0].message.content == "SELECT 2"

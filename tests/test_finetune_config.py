@@ -29,7 +29,9 @@ def test_the_deepspeed_config_is_zero_2_with_trainer_filled_values():
 
 
 def test_overrides_win_and_nested_keys_are_dotted(tmp_path):
-    config = load_config(packaged_config("tiny-cpu.yaml"), tmp_path, {"lora.r": 4, "output_dir": str(tmp_path / "o")})
+    config = load_config(
+        packaged_config("tiny-cpu.yaml"), tmp_path, {"lora.r": 4, "output_dir": str(tmp_path / "o")}
+    )
     assert config.lora.r == 4 and config.lora.alpha == 16
     assert config.merged_dir == tmp_path / "o" / "merged"
 
@@ -122,9 +124,15 @@ def test_torchrun_on_a_cpu_is_refused_before_anything_loads(tmp_path, monkeypatc
 def test_eval_asks_the_deployed_gguf_and_names_a_missing_one(tmp_path):
     config = load_config(packaged_config("tiny-cpu.yaml"), tmp_path, {"output_dir": str(tmp_path / "o")})
     assert config.deployed_gguf == tmp_path / "o" / "gguf" / "model-Q4_K_M.gguf"  # what deploy registers
-    assert load_config(packaged_config("tiny-cpu.yaml"), tmp_path, {"export.quantize": []}).deployed_gguf.name \
+    assert (
+        load_config(packaged_config("tiny-cpu.yaml"), tmp_path, {"export.quantize": []}).deployed_gguf.name
         == "model-f16.gguf"
-    assert config.eval.random_model and config.eval.limit == 3  # the tiny model's report must say it is random
-    result = CliRunner().invoke(main, ["finetune", "eval", str(packaged_config("tiny-cpu.yaml")),
-                                       "--set", f"output_dir={tmp_path / 'o'}"])
+    )
+    assert (
+        config.eval.random_model and config.eval.limit == 3
+    )  # the tiny model's report must say it is random
+    result = CliRunner().invoke(
+        main,
+        ["finetune", "eval", str(packaged_config("tiny-cpu.yaml")), "--set", f"output_dir={tmp_path / 'o'}"],
+    )
     assert result.exit_code == 2 and "no GGUF at" in result.output and "finetune export" in result.output

@@ -45,8 +45,11 @@ def _by_id(qid: str):
 def test_training_prompt_is_what_the_assistant_sends(demo_retrieval_parts, qid):
     q = _by_id(qid)
     history = ((q.previous.question, q.previous.sql),) if q.previous else ()
-    rendered = render(Candidate(q.id, q.question, q.sql, "ads", history), demo_retrieval_parts["retriever"],
-                      PromptSettings())
+    rendered = render(
+        Candidate(q.id, q.question, q.sql, "ads", history),
+        demo_retrieval_parts["retriever"],
+        PromptSettings(),
+    )
     llm = ScriptedFakeLLM([f"```sql\n{q.sql}\n```", "分析"])
     assistant = Assistant(llm=llm, **demo_retrieval_parts)
     assistant.ask(q.question, history=[Turn(p, s) for p, s in history])
@@ -78,7 +81,9 @@ def test_a_generated_pair_that_would_leak_is_dropped(demo_retrieval_parts):
     # ads-001 (test) asks how many creators 抖音 has; this template regenerates exactly that SQL.
     leaky = Template("{value}上有多少个达人?", "ads_account", "platform", "COUNT(*) AS creators")
     generated = augment(parts["runner"], parts["catalog"], 10, templates=[leaky])
-    assert any(c.sql == "SELECT COUNT(*) AS creators FROM ads_account WHERE platform = '抖音'" for c in generated)
+    assert any(
+        c.sql == "SELECT COUNT(*) AS creators FROM ads_account WHERE platform = '抖音'" for c in generated
+    )
     assert [c for c in generated if leaks(c, load_ads_questions("test"))]
 
 
@@ -94,7 +99,9 @@ def test_augmented_sql_passes_the_guard_and_returns_rows(demo_retrieval_parts):
     assert augment(runner, catalog, 12, seed=3) == generated  # deterministic for a seed
     assert not _has_rows(runner, catalog, "SELECT COUNT(*) FROM ads_account WHERE city = '不存在的城市'", 10)
     assert not _has_rows(runner, catalog, "SELECT * FROM no_such_table", 10)
-    assert not augment(runner, catalog, 5, templates=[Template("{value}", "ads_account", "no_such", "COUNT(*)")])
+    assert not augment(
+        runner, catalog, 5, templates=[Template("{value}", "ads_account", "no_such", "COUNT(*)")]
+    )
 
 
 def test_values_are_literals_even_with_quotes():
@@ -106,8 +113,11 @@ def test_values_are_literals_even_with_quotes():
 
 
 def test_dedupe_and_split_are_deterministic():
-    cs = [Candidate("a", "抖音上有多少个达人?", "SELECT 1", "ads"), Candidate("b", "抖音上 有多少个达人", "SELECT 2", "example"),
-          Candidate("c", "那抖音的呢?", "SELECT 3", "ads", (("小红书的达人", "SELECT 4"),))]
+    cs = [
+        Candidate("a", "抖音上有多少个达人?", "SELECT 1", "ads"),
+        Candidate("b", "抖音上 有多少个达人", "SELECT 2", "example"),
+        Candidate("c", "那抖音的呢?", "SELECT 3", "ads", (("小红书的达人", "SELECT 4"),)),
+    ]
     kept = dedupe(cs)
     assert [c.id for c in kept] == ["a", "c"]
     assert split_of("抖音上有多少个达人?") == split_of("抖音上 有多少个达人") in {"train", "validation"}
@@ -115,8 +125,12 @@ def test_dedupe_and_split_are_deterministic():
 
 def test_records_render_and_reasoning_is_optional(demo_retrieval_parts):
     parts = demo_retrieval_parts
-    cs = [Candidate("x", "粉丝过10万的达人有几个", "SELECT COUNT(*) AS n FROM ads_account WHERE fans > 100000", "ads"),
-          Candidate("y", "下单用户的年龄分布", None, "ads")]
+    cs = [
+        Candidate(
+            "x", "粉丝过10万的达人有几个", "SELECT COUNT(*) AS n FROM ads_account WHERE fans > 100000", "ads"
+        ),
+        Candidate("y", "下单用户的年龄分布", None, "ads"),
+    ]
     plain = build_records(cs, parts["retriever"], parts["catalog"])
     thought = build_records(cs, parts["retriever"], parts["catalog"], reasoning=True)
     assert [r.reasoning for r in plain] == ["", ""]
@@ -145,13 +159,26 @@ def test_jsonl_is_written_atomically(tmp_path):
 def test_cli_writes_the_file(demo_retrieval_parts, small_demo, tmp_path, monkeypatch):
     import askdb.rag.service
 
-    monkeypatch.setattr(askdb.rag.service, "open_retriever",
-                        lambda *a, **k: (demo_retrieval_parts["retriever"], False))
+    monkeypatch.setattr(
+        askdb.rag.service, "open_retriever", lambda *a, **k: (demo_retrieval_parts["retriever"], False)
+    )
     out = tmp_path / "out" / "sft.jsonl"
-    result = CliRunner().invoke(main, ["finetune", "data", "--out", str(out), "--augment", "5",
-                                       "--db", f"sqlite:///{small_demo[0]}", "--json"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "finetune",
+            "data",
+            "--out",
+            str(out),
+            "--augment",
+            "5",
+            "--db",
+            f"sqlite:///{small_demo[0]}",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.output[result.output.index("{"):])
+    summary = json.loads(result.output[result.output.index("{") :])
     rows = read_jsonl(out)
     assert summary["records"] == len(rows) and summary["by_source"]["augment"] == 5
     assert summary["train"] + summary["validation"] == len(rows) and summary["validation"] > 0

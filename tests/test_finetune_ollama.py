@@ -81,7 +81,7 @@ def _parse(tokens: list[tuple[str, str]], top: bool = False) -> tuple[list, list
         elif body == "range .Messages":
             inner, tokens = _parse(tokens)
             nodes.append(("range", inner))
-        elif (test := re.fullmatch(r'if eq \.Role "(\w+)"', body)):
+        elif test := re.fullmatch(r'if eq \.Role "(\w+)"', body):
             branches, tokens = _branches(test.group(1), tokens)
             nodes.append(("if", branches))
         elif body == "end" or body == "else" or body.startswith("else if "):
@@ -116,8 +116,10 @@ def _render(nodes: list, values: dict[str, str], messages: list[dict[str, str]])
         elif kind == "action":
             out.append(values[body])
         elif kind == "range":
-            out += [_render(body, {**values, ".Role": m["role"], ".Content": m["content"]}, messages)
-                    for m in messages]
+            out += [
+                _render(body, {**values, ".Role": m["role"], ".Content": m["content"]}, messages)
+                for m in messages
+            ]
         else:  # if: the first branch whose role matches, or else
             chosen = next((b for role, b in body if role is None or role == values[".Role"]), [])
             out.append(_render(chosen, values, messages))
@@ -130,8 +132,9 @@ def test_modelfile_template_renders_what_the_tokenizer_renders(qwen2_chat_templa
     chat = chat_format(qwen2_chat_template)
     assert chat.family == "chatml" and chat.system == "You are a helpful assistant"
     for conversation in (CONVERSATION, [{"role": "system", "content": "只写 SQL"}, *CONVERSATION]):
-        rendered, _ = render_jinja_template([conversation], chat_template=qwen2_chat_template,
-                                            add_generation_prompt=True)
+        rendered, _ = render_jinja_template(
+            [conversation], chat_template=qwen2_chat_template, add_generation_prompt=True
+        )
         assert render_go_template(chat.template, conversation, chat.system) == rendered[0]
 
 
@@ -139,15 +142,21 @@ DATA = Path(__file__).parent / "data"
 DEEPSEEK = json.loads((DATA / "deepseek_r1_distill_chat_template.json").read_text(encoding="utf-8"))
 SQL_REASONING = "问题问的是抖音的达人数:表 ads_account,条件 platform = '抖音'。"
 DEEPSEEK_CONVERSATIONS = {
-    "system + user": [{"role": "system", "content": "你是 MySQL 专家。只写一条 SELECT 语句。"},
-                      {"role": "user", "content": "抖音上有多少个达人?"}],
+    "system + user": [
+        {"role": "system", "content": "你是 MySQL 专家。只写一条 SELECT 语句。"},
+        {"role": "user", "content": "抖音上有多少个达人?"},
+    ],
     "user only": [{"role": "user", "content": "抖音上有多少个达人?"}],
     "multi-turn, reasoning in the earlier answer": [
         {"role": "system", "content": "只写 SQL"},
         {"role": "user", "content": "抖音上有多少个达人?"},
-        {"role": "assistant", "content": f"<think>\n{SQL_REASONING}\n</think>\n\n"
-                                         "```sql\nSELECT COUNT(*) FROM ads_account WHERE platform = '抖音'\n```"},
-        {"role": "user", "content": "那快手呢?"}],
+        {
+            "role": "assistant",
+            "content": f"<think>\n{SQL_REASONING}\n</think>\n\n"
+            "```sql\nSELECT COUNT(*) FROM ads_account WHERE platform = '抖音'\n```",
+        },
+        {"role": "user", "content": "那快手呢?"},
+    ],
 }
 
 
@@ -170,36 +179,58 @@ def test_deepseek_r1_template_renders_what_the_tokenizer_renders(revision, case)
     chat = chat_format(template)
     assert chat.family == "deepseek-r1" and chat.system is None  # the Jinja inserts no default system text
     assert "<｜end▁of▁sentence｜>" in chat.stop and "<｜User｜>" in chat.stop
-    rendered = render_jinja_template([conversation], chat_template=template, add_generation_prompt=True,
-                                     bos_token=bos)[0][0]
+    rendered = render_jinja_template(
+        [conversation], chat_template=template, add_generation_prompt=True, bos_token=bos
+    )[0][0]
     assert rendered.startswith(bos) and bos not in chat.template
     ours = render_go_template(chat.template, [as_ollama_holds_it(m) for m in conversation], chat.system)
-    assert ours == rendered[len(bos):]
+    assert ours == rendered[len(bos) :]
     assert SQL_REASONING not in ours  # the earlier turn's reasoning is dropped, as the Jinja drops it
     prompt = "<｜Assistant｜><think>\n" if revision == "2025-02" else "<｜Assistant｜>"
-    assert ours.endswith(conversation[-1]["content"] + prompt)  # the generation prompt, as that revision writes it
+    assert ours.endswith(
+        conversation[-1]["content"] + prompt
+    )  # the generation prompt, as that revision writes it
 
 
-@pytest.mark.skipif(shutil.which("go") is None, reason="Go is not installed: the Python renderer above stands in")
+@pytest.mark.skipif(
+    shutil.which("go") is None, reason="Go is not installed: the Python renderer above stands in"
+)
 def test_go_text_template_renders_the_same(tmp_path, qwen2_chat_template):
     """Go's own text/template (what Ollama runs) agrees with the Jinja for every mapped family and case."""
     from transformers.utils.chat_template_utils import render_jinja_template
 
     cases, expected = [], []
-    families = [(t, {"bos_token": DEEPSEEK["bos_token"]}, list(DEEPSEEK_CONVERSATIONS.values()))
-                for t in DEEPSEEK["templates"].values()]
-    families.append((qwen2_chat_template, {}, [CONVERSATION, [{"role": "system", "content": "只写 SQL"}, *CONVERSATION]]))
+    families = [
+        (t, {"bos_token": DEEPSEEK["bos_token"]}, list(DEEPSEEK_CONVERSATIONS.values()))
+        for t in DEEPSEEK["templates"].values()
+    ]
+    families.append(
+        (qwen2_chat_template, {}, [CONVERSATION, [{"role": "system", "content": "只写 SQL"}, *CONVERSATION]])
+    )
     for template, special, conversations in families:
         chat = chat_format(template)
         for conversation in conversations:
-            cases.append({"template": chat.template, "system": chat.system or "",
-                          "messages": [as_ollama_holds_it(m) for m in conversation]})
-            rendered = render_jinja_template([conversation], chat_template=template, add_generation_prompt=True,
-                                             **special)[0][0]
+            cases.append(
+                {
+                    "template": chat.template,
+                    "system": chat.system or "",
+                    "messages": [as_ollama_holds_it(m) for m in conversation],
+                }
+            )
+            rendered = render_jinja_template(
+                [conversation], chat_template=template, add_generation_prompt=True, **special
+            )[0][0]
             expected.append(rendered.removeprefix(special.get("bos_token", "")))
     env = {**os.environ, "GOCACHE": str(tmp_path / "gocache"), "GO111MODULE": "off", "GOFLAGS": ""}
-    done = subprocess.run(["go", "run", str(DATA / "render_go_template.go")], input=json.dumps(cases),
-                          capture_output=True, text=True, env=env, timeout=120, check=False)
+    done = subprocess.run(
+        ["go", "run", str(DATA / "render_go_template.go")],
+        input=json.dumps(cases),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == expected
 
@@ -232,8 +263,9 @@ def test_deepseek_deploy_writes_the_bos_only_when_the_gguf_does_not_add_it(tmp_p
     templates = {}
     for add_bos in (True, False):
         gguf = _gguf_with(folder / f"bos-{add_bos}.gguf", add_bos=add_bos)
-        result = CliRunner().invoke(main, ["finetune", "deploy", str(gguf), "--name", "askdb-sql-r1",
-                                           "--host", "http://127.0.0.1:9"])
+        result = CliRunner().invoke(
+            main, ["finetune", "deploy", str(gguf), "--name", "askdb-sql-r1", "--host", "http://127.0.0.1:9"]
+        )
         assert result.exit_code == 0, result.output
         modelfile = (folder / "Modelfile").read_text(encoding="utf-8")
         assert modelfile.startswith(f"FROM {gguf}") and "SYSTEM" not in modelfile
@@ -249,8 +281,9 @@ def test_deepseek_deploy_writes_the_bos_only_when_the_gguf_does_not_add_it(tmp_p
 def render_jinja_template_for(template: str, conversation: list[dict[str, str]], bos: str) -> str:
     from transformers.utils.chat_template_utils import render_jinja_template
 
-    return render_jinja_template([conversation], chat_template=template, add_generation_prompt=True,
-                                 bos_token=bos)[0][0]
+    return render_jinja_template(
+        [conversation], chat_template=template, add_generation_prompt=True, bos_token=bos
+    )[0][0]
 
 
 def test_unknown_template_families_are_refused():
@@ -268,16 +301,18 @@ def _model_dir(tmp_path: Path, template: str) -> Path:
     return folder
 
 
-CHATML = ("{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
-          "{{ '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}{% endif %}"
-          "{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
-          "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}")
+CHATML = (
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}{% endif %}"
+    "{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
 
 
 def test_modelfile_text(tmp_path):
     folder = _model_dir(tmp_path, CHATML)
     text = Modelfile(folder / "model.gguf", chat_format(CHATML)).text()
-    assert text.startswith(f"FROM {folder / 'model.gguf'}\nTEMPLATE \"\"\"")
+    assert text.startswith(f'FROM {folder / "model.gguf"}\nTEMPLATE """')
     assert 'SYSTEM """You are a helpful assistant."""' in text
     for line in ("PARAMETER temperature 0.1", "PARAMETER num_ctx 4096", 'PARAMETER stop "<|im_end|>"'):
         assert line in text.splitlines()
@@ -292,8 +327,15 @@ def test_register_uploads_the_blob_and_creates_the_model(tmp_path):
         assert srv.blobs[digest] == (folder / "model.gguf").read_bytes()  # the fake checked the digest
         create = srv.requests_to("/api/create")[-1].json
         assert create["model"] == "askdb-sql:test" and create["files"] == {"model.gguf": digest}
-        assert create["template"] == modelfile.chat.template and create["system"] == "You are a helpful assistant."
-        assert create["parameters"] == {"temperature": 0.1, "num_ctx": 4096, "stop": ["<|im_start|>", "<|im_end|>"]}
+        assert (
+            create["template"] == modelfile.chat.template
+            and create["system"] == "You are a helpful assistant."
+        )
+        assert create["parameters"] == {
+            "temperature": 0.1,
+            "num_ctx": 4096,
+            "stop": ["<|im_start|>", "<|im_end|>"],
+        }
         assert sent["files"] == create["files"] and "askdb-sql:test" in srv.models
         register(srv.url, "askdb-sql:again", modelfile)  # the blob is there: HEAD says so, no second upload
         assert len([r for r in srv.requests if r.method == "POST" and "/api/blobs/" in r.path]) == 1
@@ -303,12 +345,14 @@ def test_cli_deploy_registers_or_prints_the_command(tmp_path, monkeypatch):
     folder = _model_dir(tmp_path, CHATML)
     gguf = str(folder / "model.gguf")
     with FakeOllamaServer(models=[]) as srv:
-        result = CliRunner().invoke(main, ["finetune", "deploy", gguf, "--name", "askdb-sql", "--host", srv.url,
-                                           "--json"])
+        result = CliRunner().invoke(
+            main, ["finetune", "deploy", gguf, "--name", "askdb-sql", "--host", srv.url, "--json"]
+        )
         assert result.exit_code == 0, result.output
         assert json.loads(result.output)["registered"] and "askdb-sql" in srv.models
-    result = CliRunner().invoke(main, ["finetune", "deploy", gguf, "--name", "askdb-sql",
-                                       "--host", "http://127.0.0.1:9"])
+    result = CliRunner().invoke(
+        main, ["finetune", "deploy", gguf, "--name", "askdb-sql", "--host", "http://127.0.0.1:9"]
+    )
     assert result.exit_code == 0, result.output
     assert f"ollama create askdb-sql -f {folder / 'Modelfile'}" in result.output
     assert (folder / "Modelfile").read_text(encoding="utf-8").startswith("FROM ")

@@ -39,7 +39,10 @@ CACHE = Path(os.environ.get("ASKDB_TEST_CACHE", Path.home() / ".cache" / "askdb-
 # Hand-written SFT records in the assistant's format (system, user with schema, fenced SQL answer).
 QUESTIONS = [
     ("抖音上有多少个达人?", "SELECT COUNT(*) FROM ads_account WHERE platform = '抖音'"),
-    ("上海的达人按粉丝数排前十", "SELECT nickname, fans FROM ads_account WHERE city = '上海' ORDER BY fans DESC LIMIT 10"),
+    (
+        "上海的达人按粉丝数排前十",
+        "SELECT nickname, fans FROM ads_account WHERE city = '上海' ORDER BY fans DESC LIMIT 10",
+    ),
     ("快手上有多少个达人?", "SELECT COUNT(*) FROM ads_account WHERE platform = '快手'"),
     ("每个城市的达人数", "SELECT city, COUNT(*) AS n FROM ads_account GROUP BY city"),
     ("粉丝最多的达人是谁?", "SELECT nickname FROM ads_account ORDER BY fans DESC LIMIT 1"),
@@ -51,7 +54,8 @@ QUESTIONS = [
 LLAMA3_TEMPLATE = (
     "{{- bos_token }}{%- for message in messages %}{{- '<|start_header_id|>' + message['role'] + "
     "'<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}{%- endfor %}"
-    "{%- if add_generation_prompt %}{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif %}")
+    "{%- if add_generation_prompt %}{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif %}"
+)
 
 
 def _tokenizer_dir(vocab: str, chat_template: str | None = None) -> Path:
@@ -76,13 +80,23 @@ def _tiny_model(folder: Path, tokenizer_dir: Path, family: str) -> Path:
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
-    config_class, model_class = {"qwen2": (Qwen2Config, Qwen2ForCausalLM),
-                                 "llama": (LlamaConfig, LlamaForCausalLM)}[family]
+    config_class, model_class = {
+        "qwen2": (Qwen2Config, Qwen2ForCausalLM),
+        "llama": (LlamaConfig, LlamaForCausalLM),
+    }[family]
     special = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
-    config = config_class(vocab_size=len(tokenizer), hidden_size=256, intermediate_size=512, num_hidden_layers=2,
-                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
-                          tie_word_embeddings=family == "qwen2", eos_token_id=tokenizer.eos_token_id,
-                          bos_token_id=special)
+    config = config_class(
+        vocab_size=len(tokenizer),
+        hidden_size=256,
+        intermediate_size=512,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        tie_word_embeddings=family == "qwen2",
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=special,
+    )
     torch.manual_seed(0)
     model_class(config).save_pretrained(str(folder))
     tokenizer.save_pretrained(str(folder))
@@ -92,18 +106,30 @@ def _tiny_model(folder: Path, tokenizer_dir: Path, family: str) -> Path:
 @pytest.fixture(scope="module")
 def tiny_qwen2(tmp_path_factory) -> Path:
     folder = _tiny_model(tmp_path_factory.mktemp("tiny") / "tiny-qwen2", _tokenizer_dir("qwen2"), "qwen2")
-    assert "<|im_start|>" in (folder / "chat_template.jinja").read_text()  # Qwen2's ChatML, from the vocab GGUF
+    assert (
+        "<|im_start|>" in (folder / "chat_template.jinja").read_text()
+    )  # Qwen2's ChatML, from the vocab GGUF
     return folder
 
 
 def _records() -> list[SftRecord]:
     system = "你是 MySQL 专家。只写一条 SELECT 语句。"
-    return [SftRecord(id=f"hand-{i}", source="example", split="validation" if i == 5 else "train", question=q,
-                      sql=sql, reasoning="问题涉及的表:ads_account。",
-                      messages=[{"role": "system", "content": system},
-                                {"role": "user", "content": f"表 ads_account(nickname, fans, city, platform)\n问题:{q}"},
-                                {"role": "assistant", "content": answer_text(sql)}])
-            for i, (q, sql) in enumerate(QUESTIONS)]
+    return [
+        SftRecord(
+            id=f"hand-{i}",
+            source="example",
+            split="validation" if i == 5 else "train",
+            question=q,
+            sql=sql,
+            reasoning="问题涉及的表:ads_account。",
+            messages=[
+                {"role": "system", "content": system},
+                {"role": "user", "content": f"表 ads_account(nickname, fans, city, platform)\n问题:{q}"},
+                {"role": "assistant", "content": answer_text(sql)},
+            ],
+        )
+        for i, (q, sql) in enumerate(QUESTIONS)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -113,15 +139,22 @@ def run_config(tmp_path_factory, tiny_qwen2):
 
 def _run_config(folder: Path, model: Path, **overrides):
     write_jsonl(_records(), folder / "sft.jsonl")
-    overrides = {"base_model": str(model), "data": str(folder / "sft.jsonl"), "output_dir": str(folder / "out"),
-                 **overrides}
+    overrides = {
+        "base_model": str(model),
+        "data": str(folder / "sft.jsonl"),
+        "output_dir": str(folder / "out"),
+        **overrides,
+    }
     return load_config(packaged_config("tiny-cpu.yaml"), folder / "home", overrides)
 
 
 @pytest.fixture(scope="module")
 def trained(run_config):
     """Two steps, then a second run to four steps that must resume from checkpoint-2."""
-    first = run(prepare(run_config.model_copy(update={"max_steps": 2})), run_config.model_copy(update={"max_steps": 2}))
+    first = run(
+        prepare(run_config.model_copy(update={"max_steps": 2})),
+        run_config.model_copy(update={"max_steps": 2}),
+    )
     prepared = prepare(run_config)
     return {"first": first, "second": run(prepared, run_config), "trainer": prepared.trainer}
 
@@ -134,7 +167,9 @@ def test_labels_cover_the_answer_only(trained, run_config):
     for row, record in zip(trainer.train_dataset, records, strict=True):
         labels, ids = row["labels"], row["input_ids"]
         start = next(i for i, label in enumerate(labels) if label != -100)
-        prompt = tokenizer.apply_chat_template(record.messages[:-1], tokenize=False, add_generation_prompt=True)
+        prompt = tokenizer.apply_chat_template(
+            record.messages[:-1], tokenize=False, add_generation_prompt=True
+        )
         assert tokenizer.decode(ids[:start]) == prompt  # everything the model is given is masked
         assert all(label != -100 for label in labels[start:]) and labels[start:] == ids[start:]
         assert tokenizer.decode(ids[start:]) == record.messages[-1]["content"] + "<|im_end|>\n"
@@ -228,8 +263,10 @@ def test_llama_cpp_matches_transformers(f16_gguf, merged):
     assert vocab_only.tokenize(text.encode(), add_bos=False, special=True) == ids  # same tokenizer in GGUF
     ours, theirs = _llama_logits(f16_gguf, ids), _hf_logits(merged, ids)
     diff = float(np.abs(ours - theirs).max())
-    print(f"f16 GGUF vs transformers: {len(ids)} positions, max |logit diff| {diff:.2e}, "
-          f"logit scale {float(np.abs(theirs).max()):.2f}")
+    print(
+        f"f16 GGUF vs transformers: {len(ids)} positions, max |logit diff| {diff:.2e}, "
+        f"logit scale {float(np.abs(theirs).max()):.2f}"
+    )
     assert (ours.argmax(-1) == theirs.argmax(-1)).all()
     assert diff < 5e-3
 
@@ -245,8 +282,10 @@ def test_q4_k_m_quantises_and_loads(f16_gguf, merged, run_config):
     ours, theirs = _llama_logits(q4, ids, metadata), _hf_logits(merged, ids)
     assert metadata["general.file_type"] == str(llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M)
     agree = float((ours.argmax(-1) == theirs.argmax(-1)).mean())
-    print(f"Q4_K_M GGUF vs transformers: {q4.stat().st_size / 2**20:.1f} MiB, top-1 agreement {agree:.2f}, "
-          f"max |logit diff| {float(np.abs(ours - theirs).max()):.2e}")
+    print(
+        f"Q4_K_M GGUF vs transformers: {q4.stat().st_size / 2**20:.1f} MiB, top-1 agreement {agree:.2f}, "
+        f"max |logit diff| {float(np.abs(ours - theirs).max()):.2e}"
+    )
     assert np.isfinite(ours).all()
 
 
@@ -262,9 +301,18 @@ def test_all_deploys_to_the_fake_ollama_then_evaluates(f16_gguf, merged, run_con
     if not q4.is_file():
         quantize(f16_gguf, q4, "Q4_K_M")
     build_sqlite(_isolated_home / "ads.db", scale=0.01)  # the demo database the eval asks
-    args = ["finetune", "all", str(packaged_config("tiny-cpu.yaml")), "--json",
-            "--set", f"base_model={run_config.base_model}", "--set", f"data={run_config.data}",
-            "--set", f"output_dir={run_config.output_dir}"]
+    args = [
+        "finetune",
+        "all",
+        str(packaged_config("tiny-cpu.yaml")),
+        "--json",
+        "--set",
+        f"base_model={run_config.base_model}",
+        "--set",
+        f"data={run_config.data}",
+        "--set",
+        f"output_dir={run_config.output_dir}",
+    ]
     env = {"LLAMA_CPP_PATH": str(source_dir(CACHE)), "HF_HUB_OFFLINE": "1"}
     with FakeOllamaServer(models=[]) as srv:
         result = CliRunner().invoke(main, [*args, "--host", srv.url], env=env)
@@ -283,8 +331,9 @@ def test_all_deploys_to_the_fake_ollama_then_evaluates(f16_gguf, merged, run_con
     again = CliRunner().invoke(main, [*args, "--host", "http://127.0.0.1:9", "--no-eval"], env=env)
     assert again.exit_code == 0, again.output
     assert json.loads(again.stdout)["eval"] == {"skipped": True}
-    alone = CliRunner().invoke(main, ["finetune", "eval", *args[2:], "--gguf", str(f16_gguf), "--limit", "2"],
-                               env=env)
+    alone = CliRunner().invoke(
+        main, ["finetune", "eval", *args[2:], "--gguf", str(f16_gguf), "--limit", "2"], env=env
+    )
     assert alone.exit_code == 0, alone.output
     _check_eval_stage(json.loads(alone.stdout), f16_gguf, run_config.output_dir / "eval" / f16_gguf.stem, 2)
 
@@ -300,22 +349,37 @@ def _check_eval_stage(stage: dict, gguf: Path, out: Path, questions: int) -> Non
     assert len((out / "results.jsonl").read_text(encoding="utf-8").splitlines()) == questions
     report = (out / "report.md").read_text(encoding="utf-8")
     assert f"model: `{gguf}`" in report and "untrained random test model" in report.split("\n| metric")[0]
-    print(f"eval stage on the random {gguf.name}: {stage['questions']} questions, outcomes "
-          f"{[r['outcome'] for r in result['records']]}, accuracy {stage['accuracy']} (noise by construction)")
+    print(
+        f"eval stage on the random {gguf.name}: {stage['questions']} questions, outcomes "
+        f"{[r['outcome'] for r in result['records']]}, accuracy {stage['accuracy']} (noise by construction)"
+    )
 
 
 def test_all_refuses_a_chat_format_ollama_is_not_given(tmp_path):
     """A template family without an Ollama mapping stops `finetune all` before any stage runs."""
     folder = _tiny_model(tmp_path / "tiny-llama", _tokenizer_dir("llama-bpe", LLAMA3_TEMPLATE), "llama")
     config = _run_config(tmp_path, folder)
-    result = CliRunner().invoke(main, ["finetune", "all", str(packaged_config("tiny-cpu.yaml")),
-                                       "--set", f"base_model={folder}", "--set", f"data={config.data}",
-                                       "--set", f"output_dir={config.output_dir}"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "finetune",
+            "all",
+            str(packaged_config("tiny-cpu.yaml")),
+            "--set",
+            f"base_model={folder}",
+            "--set",
+            f"data={config.data}",
+            "--set",
+            f"output_dir={config.output_dir}",
+        ],
+    )
     assert result.exit_code == 2 and "unsupported chat template family" in result.output
     assert "serve the merged model with vLLM" in result.output and not config.output_dir.exists()
 
 
-DEEPSEEK = json.loads((Path(__file__).parent / "data" / "deepseek_r1_distill_chat_template.json").read_text("utf-8"))
+DEEPSEEK = json.loads(
+    (Path(__file__).parent / "data" / "deepseek_r1_distill_chat_template.json").read_text("utf-8")
+)
 
 
 @pytest.fixture(scope="module")
@@ -362,18 +426,26 @@ def test_a_tiny_llama_through_the_cli(tmp_path):
     config = _run_config(tmp_path, folder)
     tokenizer = load_tokenizer(str(folder))
     row = build_datasets(config, tokenizer)[0][0]
-    prompt = tokenizer.apply_chat_template(_records()[0].messages[:-1], tokenize=True, add_generation_prompt=True,
-                                           return_dict=True)["input_ids"]
-    assert row["labels"][: len(prompt)] == [-100] * len(prompt) and -100 not in row["labels"][len(prompt):]
-    assert tokenizer.decode(row["input_ids"][len(prompt):]).endswith("```<|eot_id|>")
-    sets = [f"base_model={folder}", f"data={config.data}", f"output_dir={config.output_dir}", "max_steps=2",
-            "eval_steps=100", "export.quantize=[]"]
+    prompt = tokenizer.apply_chat_template(
+        _records()[0].messages[:-1], tokenize=True, add_generation_prompt=True, return_dict=True
+    )["input_ids"]
+    assert row["labels"][: len(prompt)] == [-100] * len(prompt) and -100 not in row["labels"][len(prompt) :]
+    assert tokenizer.decode(row["input_ids"][len(prompt) :]).endswith("```<|eot_id|>")
+    sets = [
+        f"base_model={folder}",
+        f"data={config.data}",
+        f"output_dir={config.output_dir}",
+        "max_steps=2",
+        "eval_steps=100",
+        "export.quantize=[]",
+    ]
     options = [arg for item in sets for arg in ("--set", item)]
     env = {"LLAMA_CPP_PATH": str(source_dir(CACHE))}
     outputs = {}
     for stage in ("train", "merge", "export"):
-        result = CliRunner().invoke(main, ["finetune", stage, str(packaged_config("tiny-cpu.yaml")), *options,
-                                           "--json"], env=env)
+        result = CliRunner().invoke(
+            main, ["finetune", stage, str(packaged_config("tiny-cpu.yaml")), *options, "--json"], env=env
+        )
         assert result.exit_code == 0, result.output
         outputs[stage] = json.loads(result.stdout)
     assert outputs["train"]["steps"] == 2 and math.isfinite(outputs["train"]["train_loss"])

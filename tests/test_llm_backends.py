@@ -51,6 +51,7 @@ def openai_llm(url: str, **settings: object) -> LLM:
 
 # -- Ollama ----------------------------------------------------------------------------------------
 
+
 def test_ollama_streams_the_answer_in_pieces_with_options() -> None:
     with FakeOllamaServer([SQL], models=[MODEL]) as srv:
         llm = ollama_llm(srv.url, llm_num_ctx=8192)
@@ -108,6 +109,7 @@ def test_ollama_slow_reply_times_out_on_time() -> None:
 
 
 # -- OpenAI-compatible (vLLM) ------------------------------------------------------------------------
+
 
 def test_openai_streams_the_answer_with_usage() -> None:
     reply = FakeReply(SQL, prompt_tokens=400, completion_tokens=30)
@@ -176,11 +178,14 @@ def test_openai_slow_reply_times_out_on_time_without_retrying() -> None:
 
 # -- a pooled connection that died ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("make", [ollama_llm, lambda url: openai_llm(url + "/v1")], ids=["ollama", "openai"])
 def test_a_dropped_connection_before_any_token_is_asked_again_once(make) -> None:
     """Seen under load as a 502 "broke off the reply: Bad file descriptor": a keep-alive socket that died."""
-    with FakeOllamaServer([FakeReply(disconnect=True), SQL], models=[MODEL]) as ollama_srv, \
-            FakeOpenAIServer([FakeReply(disconnect=True), SQL], models=[MODEL]) as openai_srv:
+    with (
+        FakeOllamaServer([FakeReply(disconnect=True), SQL], models=[MODEL]) as ollama_srv,
+        FakeOpenAIServer([FakeReply(disconnect=True), SQL], models=[MODEL]) as openai_srv,
+    ):
         srv = ollama_srv if make is ollama_llm else openai_srv
         assert make(srv.url).complete(QUESTION).content == SQL
     path = "/api/chat" if srv is ollama_srv else "/v1/chat/completions"
@@ -189,8 +194,10 @@ def test_a_dropped_connection_before_any_token_is_asked_again_once(make) -> None
 
 @pytest.mark.parametrize("make", [ollama_llm, lambda url: openai_llm(url + "/v1")], ids=["ollama", "openai"])
 def test_a_connection_that_drops_twice_is_a_server_error_not_a_loop(make) -> None:
-    with FakeOllamaServer([FakeReply(disconnect=True)] * 3, models=[MODEL]) as ollama_srv, \
-            FakeOpenAIServer([FakeReply(disconnect=True)] * 3, models=[MODEL]) as openai_srv:
+    with (
+        FakeOllamaServer([FakeReply(disconnect=True)] * 3, models=[MODEL]) as ollama_srv,
+        FakeOpenAIServer([FakeReply(disconnect=True)] * 3, models=[MODEL]) as openai_srv,
+    ):
         srv = ollama_srv if make is ollama_llm else openai_srv
         with pytest.raises((LLMServerError, LLMUnavailable)) as err:
             make(srv.url).complete(QUESTION)
@@ -206,6 +213,7 @@ def test_a_server_that_is_down_is_not_retried() -> None:
 
 
 # -- replay ------------------------------------------------------------------------------------------
+
 
 def write_replay(path: Path, lines: list[str]) -> Settings:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -223,7 +231,9 @@ def test_replay_answers_in_order_then_says_it_ran_out(tmp_path: Path) -> None:
         llm.complete(QUESTION)
 
 
-@pytest.mark.parametrize("bad", ["not json", '{"reasoning": "no content"}', '{"content": "x", "reasoning": 3}'])
+@pytest.mark.parametrize(
+    "bad", ["not json", '{"reasoning": "no content"}', '{"content": "x", "reasoning": 3}']
+)
 def test_replay_names_the_malformed_line(tmp_path: Path, bad: str) -> None:
     settings = write_replay(tmp_path / "r.jsonl", ['{"content": "SELECT 1"}', bad])
     with pytest.raises(ConfigError, match=r"r\.jsonl:2"):
@@ -238,6 +248,7 @@ def test_replay_without_a_file_says_which_setting() -> None:
 
 # -- registry and optional backends -------------------------------------------------------------------
 
+
 def test_unknown_backend_lists_the_known_ones() -> None:
     with pytest.raises(ConfigError) as err:
         create_llm(Settings(), backend="gpt-magic")
@@ -246,8 +257,10 @@ def test_unknown_backend_lists_the_known_ones() -> None:
         assert name in err.value.hint
 
 
-@pytest.mark.parametrize(("backend", "module", "extra"), [("vllm", "vllm", "askdb[vllm]"),
-                                                          ("llamacpp", "llama_cpp", "askdb[llamacpp]")])
+@pytest.mark.parametrize(
+    ("backend", "module", "extra"),
+    [("vllm", "vllm", "askdb[vllm]"), ("llamacpp", "llama_cpp", "askdb[llamacpp]")],
+)
 def test_missing_inprocess_engine_names_the_extra(
     monkeypatch: pytest.MonkeyPatch, backend: str, module: str, extra: str
 ) -> None:

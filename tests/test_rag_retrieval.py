@@ -45,15 +45,25 @@ def ads_store(tmp_path_factory: pytest.TempPathFactory) -> IndexStore:
 
 @pytest.fixture(scope="session")
 def retriever(ads_store: IndexStore, embedder, ads_values) -> HybridRetriever:
-    index, built = ads_store.load_or_build(packaged_catalog(), embedder, notes=packaged_notes(),
-                                           examples=packaged_examples(), values=lambda: ads_values)
+    index, built = ads_store.load_or_build(
+        packaged_catalog(),
+        embedder,
+        notes=packaged_notes(),
+        examples=packaged_examples(),
+        values=lambda: ads_values,
+    )
     assert built
     return HybridRetriever(index, embedder)
 
 
 def _open(store: IndexStore, embedder, values=()):
-    return store.load_or_build(packaged_catalog(), embedder, notes=packaged_notes(), examples=packaged_examples(),
-                               values=lambda: tuple(values))
+    return store.load_or_build(
+        packaged_catalog(),
+        embedder,
+        notes=packaged_notes(),
+        examples=packaged_examples(),
+        values=lambda: tuple(values),
+    )
 
 
 # -- tables ---------------------------------------------------------------------------------------
@@ -141,8 +151,10 @@ def test_an_added_example_is_retrieved_without_a_rebuild(tmp_path: Path, embedde
     folder = store.folder(packaged_catalog(), embedder.name)
     stamps = {p.name: p.stat().st_mtime_ns for p in folder.iterdir() if p.name != "example_vectors.npz"}
     question = "种草转化漏斗里退款拖后腿的素材"
-    sql = ("SELECT m.title, AVG(o.is_refunded) AS refund_rate FROM ads_order o "
-           "JOIN ads_material m ON m.material_id = o.material_id GROUP BY m.title ORDER BY refund_rate DESC")
+    sql = (
+        "SELECT m.title, AVG(o.is_refunded) AS refund_rate FROM ads_order o "
+        "JOIN ads_material m ON m.material_id = o.material_id GROUP BY m.title ORDER BY refund_rate DESC"
+    )
     store.add_example(Example.create(question, sql))
     index, built = _open(store, embedder)
     assert built is False
@@ -161,7 +173,7 @@ def test_a_damaged_index_is_rebuilt_not_crashed_on(tmp_path: Path, embedder, dam
         data = (folder / "dense.faiss").read_bytes()
         (folder / "dense.faiss").write_bytes(data[: len(data) // 3])
     elif damage == "garbage-docs":
-        (folder / "docs.json").write_text("[{\"id\": ", encoding="utf-8")
+        (folder / "docs.json").write_text('[{"id": ', encoding="utf-8")
     elif damage == "manifest-not-json":
         (folder / "manifest.json").write_text("{not json", encoding="utf-8")
     else:
@@ -204,7 +216,9 @@ def test_changed_values_rebuild_only_when_asked_to_recheck(tmp_path: Path, embed
     store.load_or_build(catalog, embedder, values=lambda: first)
     second = (ColumnValues("ads_account", "city", ("上海", "拉萨")),)
     assert store.load_or_build(catalog, embedder, values=lambda: second)[1] is False  # retrieve: no recheck
-    index, built = store.load_or_build(catalog, embedder, values=lambda: second, rebuild=True)  # `askdb index`
+    index, built = store.load_or_build(
+        catalog, embedder, values=lambda: second, rebuild=True
+    )  # `askdb index`
     assert built is True and index.matcher.match("拉萨的博主")
     assert store.load_or_build(catalog, embedder, values=lambda: second, rebuild=True)[1] is False
 
@@ -234,8 +248,15 @@ def test_examples_and_notes_count_only_when_close_to_the_question(tmp_path: Path
     from askdb.rag.store import _examples_collection, build_index
     from askdb.schemas.catalog import Catalog, Column, Table
 
-    cars = Table("car_makers", (Column("id", "int"), Column("maker", "text", "maker name"),
-                                Column("country", "text", "country of the maker")), "car makers")
+    cars = Table(
+        "car_makers",
+        (
+            Column("id", "int"),
+            Column("maker", "text", "maker name"),
+            Column("country", "text", "country of the maker"),
+        ),
+        "car makers",
+    )
     pool = Catalog((cars, *packaged_catalog().tables))
     index = build_index(pool, embedder, notes=packaged_notes())
     index.examples = _examples_collection(packaged_examples(), pool, embedder, {})

@@ -54,22 +54,35 @@ def home(tmp_path_factory, small_demo) -> Path:
 
 
 def test_follow_ups_keep_context_across_worker_processes(home: Path, shared_models_dir: Path) -> None:
-    env = {**os.environ, "ASKDB_HOME": str(home), "HF_HUB_OFFLINE": "1", "ASKDB_LLM_MODEL": "fake-model",
-           "ASKDB_MODELS_DIR": str(shared_models_dir)}
-    subprocess.run([sys.executable, "-m", "askdb", "index"], env=env, check=True, capture_output=True, timeout=300)
+    env = {
+        **os.environ,
+        "ASKDB_HOME": str(home),
+        "HF_HUB_OFFLINE": "1",
+        "ASKDB_LLM_MODEL": "fake-model",
+        "ASKDB_MODELS_DIR": str(shared_models_dir),
+    }
+    subprocess.run(
+        [sys.executable, "-m", "askdb", "index"], env=env, check=True, capture_output=True, timeout=300
+    )
     port = _free_port()
     with FakeOllamaServer(_reply) as fake:
         env["ASKDB_OLLAMA_HOST"] = fake.url
-        server = subprocess.Popen([sys.executable, "-m", "askdb", "serve", "--port", str(port), "--workers", "2"],
-                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "askdb", "serve", "--port", str(port), "--workers", "2"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             base = f"http://127.0.0.1:{port}"
             pids = _ready_workers(base, server)
             cid, questions = None, ["各平台的达人数量", "那粉丝数呢?", "只看小红书", "按城市分呢?"]
             for question in questions:
                 # A new connection each time, so the requests are spread over the processes.
-                body = httpx.post(base + "/v1/ask", json={"question": question, "conversation_id": cid},
-                                  timeout=120).json()
+                body = httpx.post(
+                    base + "/v1/ask", json={"question": question, "conversation_id": cid}, timeout=120
+                ).json()
                 cid = body["conversation_id"]
             prompt = json.dumps(fake.requests_to("/api/chat")[-2].json["messages"], ensure_ascii=False)
         finally:

@@ -84,7 +84,9 @@ def test_ask_returns_plain_json(client):
 
 def test_ask_streams_the_workflow_as_server_sent_events(client):
     with client.stream("POST", "/v1/ask", json={"question": "各平台的达人数量", "stream": True}) as response:
-        assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+        assert response.status_code == 200 and response.headers["content-type"].startswith(
+            "text/event-stream"
+        )
         text = "".join(response.iter_text())
     events = sse_events(text)
     kinds = [name for name, _ in events]
@@ -107,8 +109,15 @@ def test_decimal_and_dates_become_json():
 
     import numpy as np
 
-    assert jsonable({"a": Decimal("12.50"), "b": Decimal(3), "c": dt.date(2025, 3, 1), "d": np.int64(4),
-                     "e": float("nan")}) == {"a": 12.5, "b": 3, "c": "2025-03-01", "d": 4, "e": None}
+    assert jsonable(
+        {
+            "a": Decimal("12.50"),
+            "b": Decimal(3),
+            "c": dt.date(2025, 3, 1),
+            "d": np.int64(4),
+            "e": float("nan"),
+        }
+    ) == {"a": 12.5, "b": 3, "c": "2025-03-01", "d": 4, "e": None}
 
 
 # -- errors --------------------------------------------------------------------------------------------
@@ -125,14 +134,17 @@ def test_model_down_is_503_with_how_to_start_it(demo_retrieval_parts, settings):
         assert error["type"] == "LLMUnavailable" and "ollama serve" in error["hint"]
 
 
-@pytest.mark.parametrize(("body", "status"), [
-    ({"question": ""}, 422),
-    ({"question": "   "}, 422),
-    ({"question": "问" * 5000}, 422),
-    ({"question": "x" * (1024 * 1024)}, 413),
-    ({"question": 3}, 422),
-    ({"question": "各平台", "unknown": 1}, 422),
-])
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"question": ""}, 422),
+        ({"question": "   "}, 422),
+        ({"question": "问" * 5000}, 422),
+        ({"question": "x" * (1024 * 1024)}, 413),
+        ({"question": 3}, 422),
+        ({"question": "各平台", "unknown": 1}, 422),
+    ],
+)
 def test_bad_ask_bodies_are_clear_4xx(client, body, status):
     response = client.post("/v1/ask", json=body)
     assert response.status_code == status
@@ -190,21 +202,30 @@ def test_openai_client_lists_and_chats(live_api, settings):
     client = openai.OpenAI(base_url=live_api + "/v1", api_key="key-webui")
     assert [m.id for m in client.models.list()] == ["askdb"]
     completion = client.chat.completions.create(
-        model="askdb", user="analyst-1",
-        messages=[{"role": "system", "content": "你是助手"}, {"role": "user", "content": "各平台的达人数量"}])
+        model="askdb",
+        user="analyst-1",
+        messages=[{"role": "system", "content": "你是助手"}, {"role": "user", "content": "各平台的达人数量"}],
+    )
     content = completion.choices[0].message.content
     assert f"```sql\n{SQL}" in content and "| platform" in content and content.rstrip().endswith(ANALYSIS)
     assert completion.choices[0].message.model_extra["reasoning_content"] == "按平台统计达人"
     assert completion.usage.total_tokens > 0
 
     stream = client.chat.completions.create(
-        model="askdb", stream=True, stream_options={"include_usage": True},
-        messages=[{"role": "user", "content": "各平台的达人数量"}, {"role": "assistant", "content": content},
-                  {"role": "user", "content": [{"type": "text", "text": "那粉丝数呢?"}]}])
+        model="askdb",
+        stream=True,
+        stream_options={"include_usage": True},
+        messages=[
+            {"role": "user", "content": "各平台的达人数量"},
+            {"role": "assistant", "content": content},
+            {"role": "user", "content": [{"type": "text", "text": "那粉丝数呢?"}]},
+        ],
+    )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    reasoning = "".join((c.choices[0].delta.model_extra or {}).get("reasoning_content") or ""
-                        for c in chunks if c.choices)
+    reasoning = "".join(
+        (c.choices[0].delta.model_extra or {}).get("reasoning_content") or "" for c in chunks if c.choices
+    )
     assert "| platform" in text and ANALYSIS in text and reasoning == "按平台统计达人"
     assert chunks[-1].usage is not None and chunks[-1].choices == []
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
@@ -229,8 +250,11 @@ def test_openai_client_errors(live_api):
 
 # -- Dify's External Knowledge API -----------------------------------------------------------------------
 def dify_body(**setting) -> dict:
-    return {"knowledge_id": "askdb", "query": "小红书上粉丝最多的达人",
-            "retrieval_setting": {"top_k": 5, "score_threshold": 0.0, **setting}}
+    return {
+        "knowledge_id": "askdb",
+        "query": "小红书上粉丝最多的达人",
+        "retrieval_setting": {"top_k": 5, "score_threshold": 0.0, **setting},
+    }
 
 
 def test_dify_retrieval_records(keyed_client):
@@ -251,12 +275,15 @@ def test_dify_retrieval_records(keyed_client):
     assert all(r["score"] >= 0.9 for r in strict.json()["records"])
 
 
-@pytest.mark.parametrize(("headers", "body", "status", "code"), [
-    ({}, dify_body(), 403, 1001),
-    ({"Authorization": "key-dify"}, dify_body(), 403, 1001),
-    ({"Authorization": "Bearer wrong"}, dify_body(), 403, 1002),
-    ({"Authorization": "Bearer key-dify"}, {**dify_body(), "knowledge_id": "other"}, 404, 2001),
-])
+@pytest.mark.parametrize(
+    ("headers", "body", "status", "code"),
+    [
+        ({}, dify_body(), 403, 1001),
+        ({"Authorization": "key-dify"}, dify_body(), 403, 1001),
+        ({"Authorization": "Bearer wrong"}, dify_body(), 403, 1002),
+        ({"Authorization": "Bearer key-dify"}, {**dify_body(), "knowledge_id": "other"}, 404, 2001),
+    ],
+)
 def test_dify_error_codes(keyed_client, headers, body, status, code):
     response = keyed_client.post("/retrieval", json=body, headers=headers)
     assert response.status_code == status
@@ -282,8 +309,7 @@ def test_openapi_schema_fuzzed_finds_no_server_errors(demo_retrieval_parts, fake
         for result in schema.get_all_operations():
             operation = result.ok()
 
-            @hsettings(max_examples=12, deadline=None, database=None,
-                       suppress_health_check=list(HealthCheck))
+            @hsettings(max_examples=12, deadline=None, database=None, suppress_health_check=list(HealthCheck))
             @given(case=operation.as_strategy())
             def run(case):
                 response = case.call()

@@ -34,8 +34,17 @@ def test_run_guards_then_executes(tmp_path: Path) -> None:
 
     db = build_sqlite(tmp_path / "ads.db", scale=0.01)
     url = f"sqlite:///{db}"
-    ok = CliRunner().invoke(main, ["sql", "run", "SELECT platform, COUNT(*) AS n FROM ads_account GROUP BY platform",
-                                   "--db", url, "--json"])
+    ok = CliRunner().invoke(
+        main,
+        [
+            "sql",
+            "run",
+            "SELECT platform, COUNT(*) AS n FROM ads_account GROUP BY platform",
+            "--db",
+            url,
+            "--json",
+        ],
+    )
     assert ok.exit_code == 0, ok.output
     data = json.loads(ok.output)
     assert data["columns"] == ["platform", "n"] and data["truncated"] is False and data["rows"]
@@ -49,7 +58,10 @@ def test_run_guards_then_executes(tmp_path: Path) -> None:
     ("mysql", "expected"),
     [
         ("SELECT YEAR('2025-03-01 10:00:00')", 2025),
-        ("SELECT DATE_FORMAT('2025-03-01 09:05:07', '%Y年%m月%d日 %H:%i:%s %W')", "2025年03月01日 09:05:07 Saturday"),
+        (
+            "SELECT DATE_FORMAT('2025-03-01 09:05:07', '%Y年%m月%d日 %H:%i:%s %W')",
+            "2025年03月01日 09:05:07 Saturday",
+        ),
         ("SELECT DATE_SUB('2025-03-31', INTERVAL 1 MONTH)", "2025-02-28"),
         ("SELECT '2025-03-01 10:00:00' - INTERVAL 2 HOUR", "2025-03-01 08:00:00"),
         ("SELECT SUBSTRING_INDEX('a,b,c', ',', -2)", "b,c"),

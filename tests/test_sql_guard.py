@@ -62,7 +62,11 @@ def test_violations_are_structured_for_a_repair_prompt() -> None:
     assert violation.rule == "names"
     assert "did you mean `star`" in violation.message
     assert violation.fragment == "s.stars"
-    assert verdict.to_dict()["violations"][0] == {"rule": "names", "message": violation.message, "fragment": "s.stars"}
+    assert verdict.to_dict()["violations"][0] == {
+        "rule": "names",
+        "message": violation.message,
+        "fragment": "s.stars",
+    }
 
 
 def test_guard_raises_sql_rejected_with_every_violation() -> None:
@@ -73,7 +77,9 @@ def test_guard_raises_sql_rejected_with_every_violation() -> None:
 
 
 def test_comment_markers_inside_strings_and_names_are_data_not_comments() -> None:
-    verdict = check("SELECT '/*! not a comment */' AS a, account FROM ads_account WHERE nickname = '--x'", CTX)
+    verdict = check(
+        "SELECT '/*! not a comment */' AS a, account FROM ads_account WHERE nickname = '--x'", CTX
+    )
     assert verdict.ok, verdict.violations
 
 

@@ -21,7 +21,9 @@ from tests.conftest import mariadb_admin, mysql_url
 from tests.sql_fixtures import corpus
 
 LEGIT = corpus("legit_ads.jsonl")
-SLOW = "SELECT COUNT(*) FROM ads_summary a, ads_summary b, ads_summary c, ads_summary d WHERE a.star <> d.`desc`"
+SLOW = (
+    "SELECT COUNT(*) FROM ads_summary a, ads_summary b, ads_summary c, ads_summary d WHERE a.star <> d.`desc`"
+)
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -76,7 +78,10 @@ def demo_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_sqlite_runner_returns_a_frame_with_column_names(demo_sqlite: Path) -> None:
     runner = _sqlite_runner(demo_sqlite)
-    tree = guard("SELECT platform, COUNT(*) AS n FROM ads_account GROUP BY platform ORDER BY n DESC", packaged_catalog())
+    tree = guard(
+        "SELECT platform, COUNT(*) AS n FROM ads_account GROUP BY platform ORDER BY n DESC",
+        packaged_catalog(),
+    )
     result = run_tree(runner, tree)
     assert result.columns == ["platform", "n"]
     assert result.frame["n"].sum() == len(runner.execute("SELECT account FROM ads_account").frame)
@@ -93,7 +98,11 @@ def test_row_cap_sets_truncated(demo_sqlite: Path) -> None:
 def test_sqlite_runner_cannot_write(demo_sqlite: Path) -> None:
     runner = _sqlite_runner(demo_sqlite)
     before = runner.execute("SELECT COUNT(*) FROM ads_account").rows()
-    for statement in ("DELETE FROM ads_account", "CREATE TABLE pwn (a INT)", "UPDATE ads_account SET fans = 0"):
+    for statement in (
+        "DELETE FROM ads_account",
+        "CREATE TABLE pwn (a INT)",
+        "UPDATE ads_account SET fans = 0",
+    ):
         with pytest.raises(QueryError):
             runner.execute(statement)
     assert runner.execute("SELECT COUNT(*) FROM ads_account").rows() == before

@@ -48,7 +48,9 @@ def chat_url(demo_retrieval_parts, tmp_path_factory) -> Iterator[tuple[str, Sett
     settings = Settings(home=home, llm_model="fake-model")
     parts = dict(demo_retrieval_parts)
     original = parts["retriever"]
-    parts["retriever"] = HybridRetriever(original.index, original.embedder)  # a 👍 must not leak to other tests
+    parts["retriever"] = HybridRetriever(
+        original.index, original.embedder
+    )  # a 👍 must not leak to other tests
     with FakeOllamaServer(reply) as server:
         settings = settings.model_copy(update={"ollama_host": server.url})
         llm = OllamaLLM("fake-model", host=server.url, timeout_s=10, num_ctx=4096)
@@ -126,9 +128,19 @@ def test_chat_in_headless_chromium(chat_url):
     shots = ROOT / "bench" / "results"
     shots.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+        browser = p.chromium.launch(
+            executable_path=chromium,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1500}, locale="zh-CN")
             page.goto(url, wait_until="domcontentloaded")

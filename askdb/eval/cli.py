@@ -26,20 +26,44 @@ def _bar(total: int, initial: int, desc: str):
 
 @click.group("eval", invoke_without_command=True)
 @click.option("--dataset", type=click.Choice(DATASETS), default="ads", show_default=True)
-@click.option("--split", type=click.Choice(["train", "test", "all"]), default="test", show_default=True,
-              help="ads question split (test is never used for fine-tuning or examples)")
+@click.option(
+    "--split",
+    type=click.Choice(["train", "test", "all"]),
+    default="test",
+    show_default=True,
+    help="ads question split (test is never used for fine-tuning or examples)",
+)
 @click.option("--backend", help="LLM backend (ollama, openai, vllm, llamacpp, replay)")
 @click.option("--model", help="model name or path for the backend")
 @click.option("--limit", type=click.IntRange(min=1), help="only the first N questions")
-@click.option("--db", "db_url", help="ads: the database to ask (default ASKDB_DB_URL or the demo); "
-              "defog: a MySQL server URL to build its databases in (default: SQLite only)")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="folder for results (default under $ASKDB_HOME/eval)")
+@click.option(
+    "--db",
+    "db_url",
+    help="ads: the database to ask (default ASKDB_DB_URL or the demo); "
+    "defog: a MySQL server URL to build its databases in (default: SQLite only)",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    help="folder for results (default under $ASKDB_HOME/eval)",
+)
 @click.option("--resume", is_flag=True, help="skip questions already in the folder's results.jsonl")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 @click.pass_context
 @handle_errors
-def eval_group(ctx: click.Context, dataset: str, split: str, backend: str | None, model: str | None,
-               limit: int | None, db_url: str | None, out_dir: Path | None, resume: bool, as_json: bool) -> None:
+def eval_group(
+    ctx: click.Context,
+    dataset: str,
+    split: str,
+    backend: str | None,
+    model: str | None,
+    limit: int | None,
+    db_url: str | None,
+    out_dir: Path | None,
+    resume: bool,
+    as_json: bool,
+) -> None:
     """Evaluate a model: accuracy, valid SQL, declines, latency; writes result.json and report.md."""
     if ctx.invoked_subcommand is not None:
         return
@@ -52,8 +76,16 @@ def eval_group(ctx: click.Context, dataset: str, split: str, backend: str | None
         name = backend or settings.llm_backend
         out = out_dir or settings.home / "eval" / _slug(dataset, split, name, model or settings.llm_model)
         runner = _run_ads if dataset == "ads" else _run_defog
-        summary = runner(settings, split=None if split == "all" else split, backend=backend, model=model,
-                         limit=limit, db_url=db_url, out=out, resume=resume)
+        summary = runner(
+            settings,
+            split=None if split == "all" else split,
+            backend=backend,
+            model=model,
+            limit=limit,
+            db_url=db_url,
+            out=out,
+            resume=resume,
+        )
     if as_json:
         print_json(summary)
 
@@ -68,10 +100,15 @@ def _finish(out: Path, meta: dict[str, Any], records: list[dict[str, Any]]) -> d
     from askdb.eval.runner import write_run
 
     summary, report = write_run(out, meta, records)
-    tag = " (harness check: replayed/scripted replies, not a model's accuracy)" if meta["harness_only"] else ""
-    click.echo(f"{meta['backend']}/{meta['model']}{tag}: accuracy {summary['accuracy']}, "
-               f"EX {summary['execution_accuracy']}, valid SQL {summary['valid_sql_rate']} "
-               f"over {summary['questions']} questions; report: {report}", err=True)
+    tag = (
+        " (harness check: replayed/scripted replies, not a model's accuracy)" if meta["harness_only"] else ""
+    )
+    click.echo(
+        f"{meta['backend']}/{meta['model']}{tag}: accuracy {summary['accuracy']}, "
+        f"EX {summary['execution_accuracy']}, valid SQL {summary['valid_sql_rate']} "
+        f"over {summary['questions']} questions; report: {report}",
+        err=True,
+    )
     return summary
 
 
@@ -82,8 +119,17 @@ def _eval_assistant(settings: Any, backend: str | None, model: str | None) -> An
     return eval_assistant(settings, create_llm(settings, backend=backend, model=model))
 
 
-def _run_ads(settings: Any, *, split: str | None, backend: str | None, model: str | None, limit: int | None,
-             db_url: str | None, out: Path, resume: bool) -> dict[str, Any]:
+def _run_ads(
+    settings: Any,
+    *,
+    split: str | None,
+    backend: str | None,
+    model: str | None,
+    limit: int | None,
+    db_url: str | None,
+    out: Path,
+    resume: bool,
+) -> dict[str, Any]:
     from askdb.eval.dataset import load_ads_questions
     from askdb.eval.runner import GoldExecutor
     from askdb.sql.context import GuardContext
@@ -103,11 +149,22 @@ def _run_with_bar(assistant: Any, questions: list, out: Path, gold: Any, resume:
     results = out / "results.jsonl"
     done = {r["id"] for r in read_results(results)} if resume else set()
     with _bar(len(questions), sum(q.id in done for q in questions), desc) as bar:
-        return run_questions(assistant, questions, results, gold, resume=resume, progress=lambda _r: bar.update(1))
+        return run_questions(
+            assistant, questions, results, gold, resume=resume, progress=lambda _r: bar.update(1)
+        )
 
 
-def _run_defog(settings: Any, *, split: str | None, backend: str | None, model: str | None, limit: int | None,
-               db_url: str | None, out: Path, resume: bool) -> dict[str, Any]:
+def _run_defog(
+    settings: Any,
+    *,
+    split: str | None,
+    backend: str | None,
+    model: str | None,
+    limit: int | None,
+    db_url: str | None,
+    out: Path,
+    resume: bool,
+) -> dict[str, Any]:
     from askdb.eval.external import bench_dir, build_defog, defog_databases, defog_questions
     from askdb.eval.runner import GoldExecutor
     from askdb.sql.context import GuardContext
@@ -117,16 +174,23 @@ def _run_defog(settings: Any, *, split: str | None, backend: str | None, model: 
     dbs = sorted({q.db for q in questions})
     server = db_url.rstrip("/") if db_url else None
     urls = {db: f"{server}/defog_{db}" for db in dbs} if server else {}
-    built = build_defog(bench, [d for d in dbs if d in defog_databases(bench)], out / "defog",
-                        (lambda db: urls[db]) if server else None,
-                        progress=lambda db, t: click.echo(f"built defog {db}: {t}", err=True))
+    built = build_defog(
+        bench,
+        [d for d in dbs if d in defog_databases(bench)],
+        out / "defog",
+        (lambda db: urls[db]) if server else None,
+        progress=lambda db, t: click.echo(f"built defog {db}: {t}", err=True),
+    )
     records, llm = [], None
     for db in dbs:
         url = urls.get(db) or f"sqlite:///{out / 'defog' / f'{db}.db'}"
         assistant = _eval_assistant(settings.model_copy(update={"db_url": url}), backend, model)
         llm = assistant.llm
-        gold = GoldExecutor(assistant.runner, GuardContext(assistant.catalog, row_limit=assistant.row_limit,
-                                                           database=db), strip_qualifiers=True)
+        gold = GoldExecutor(
+            assistant.runner,
+            GuardContext(assistant.catalog, row_limit=assistant.row_limit, database=db),
+            strip_qualifiers=True,
+        )
         records += _run_with_bar(assistant, [q for q in questions if q.db == db], out / db, gold, resume, db)
     meta = _meta("defog", "test", llm, server)
     meta["build_s"] = built
@@ -137,12 +201,19 @@ def _bird_guard() -> dict[str, Any]:
     from askdb.eval.external import bench_dir, guard_false_rejections
 
     total, rejected = guard_false_rejections(bench_dir())
-    click.echo(f"guard on BIRD mini-dev + defog MySQL gold: {total} statements, {len(rejected)} refused "
-               f"({len(rejected) / total:.2%} false rejections)", err=True)
+    click.echo(
+        f"guard on BIRD mini-dev + defog MySQL gold: {total} statements, {len(rejected)} refused "
+        f"({len(rejected) / total:.2%} false rejections)",
+        err=True,
+    )
     for line in rejected:
         click.echo(f"  {line}", err=True)
-    return {"statements": total, "rejected": len(rejected), "false_rejection_rate": round(len(rejected) / total, 4),
-            "refused": rejected}
+    return {
+        "statements": total,
+        "rejected": len(rejected),
+        "false_rejection_rate": round(len(rejected) / total, 4),
+        "refused": rejected,
+    }
 
 
 def _spider_retrieval(settings: Any, limit: int | None) -> dict[str, Any]:
@@ -161,10 +232,15 @@ def _spider_retrieval(settings: Any, limit: int | None) -> dict[str, Any]:
     out = {}
     for label, scopes in (("pooled", None), ("db_hint", by_db)):
         with _bar(len(questions), 0, f"spider {label}") as bar:
-            out[label] = retrieval_recall(retriever, questions, scopes, join=True, progress=lambda: bar.update(1))
+            out[label] = retrieval_recall(
+                retriever, questions, scopes, join=True, progress=lambda: bar.update(1)
+            )
         r = out[label]
-        click.echo(f"spider {label}: {r['n']} questions, recall@5 strict {r['strict'][5]}, "
-                   f"lenient {r['lenient'][5]}, all@5 {r['all'][5]}, p50 {r['p50_ms']} ms", err=True)
+        click.echo(
+            f"spider {label}: {r['n']} questions, recall@5 strict {r['strict'][5]}, "
+            f"lenient {r['lenient'][5]}, all@5 {r['all'][5]}, p50 {r['p50_ms']} ms",
+            err=True,
+        )
     return out
 
 

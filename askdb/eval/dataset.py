@@ -65,12 +65,18 @@ def _question(record: dict[str, Any], where: str) -> Question:
     try:
         previous = record.get("previous")
         return Question(
-            id=record["id"], question=record["question"], sql=record.get("sql"), split=record["split"],
-            difficulty=record.get("difficulty", "medium"), features=tuple(record.get("features", ())),
+            id=record["id"],
+            question=record["question"],
+            sql=record.get("sql"),
+            split=record["split"],
+            difficulty=record.get("difficulty", "medium"),
+            features=tuple(record.get("features", ())),
             previous=Previous(previous["question"], previous["sql"]) if previous else None,
         )
     except (KeyError, TypeError) as exc:
-        raise ConfigError(f"{where}: bad question record ({exc})", hint="each line needs id, question, sql, split") from None
+        raise ConfigError(
+            f"{where}: bad question record ({exc})", hint="each line needs id, question, sql, split"
+        ) from None
 
 
 def load_ads_questions(split: str | None = None) -> list[Question]:
@@ -78,8 +84,11 @@ def load_ads_questions(split: str | None = None) -> list[Question]:
     if split is not None and split not in SPLITS:
         raise ConfigError(f"unknown split {split!r}", hint=f"use one of: {', '.join(SPLITS)}")
     text = resources.files("askdb.eval").joinpath("data/ads_questions.jsonl").read_text(encoding="utf-8")
-    rows = [_question(json.loads(line), f"ads_questions.jsonl:{n}")
-            for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    rows = [
+        _question(json.loads(line), f"ads_questions.jsonl:{n}")
+        for n, line in enumerate(text.splitlines(), 1)
+        if line.strip()
+    ]
     return [q for q in rows if split is None or q.split == split]
 
 
@@ -96,7 +105,9 @@ def similarity(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, normalise(a), normalise(b)).ratio()
 
 
-def near_duplicates(questions: list[str], others: list[str], threshold: float = NEAR_DUPLICATE) -> list[tuple[str, str, float]]:
+def near_duplicates(
+    questions: list[str], others: list[str], threshold: float = NEAR_DUPLICATE
+) -> list[tuple[str, str, float]]:
     """Every (question, other, similarity) pair at or above the threshold."""
     found = []
     for q in questions:

@@ -35,8 +35,10 @@ def bench_dir(bench: Path | None = None) -> Path:
     """The shared benchmark folder, or a ConfigError saying where it was looked for."""
     path = bench or BENCH
     if not path.is_dir():
-        raise ConfigError(f"external benchmark data not found at {path}",
-                          hint="put the shared bench folder beside the project (see shared/bench/README.md)")
+        raise ConfigError(
+            f"external benchmark data not found at {path}",
+            hint="put the shared bench folder beside the project (see shared/bench/README.md)",
+        )
     return path
 
 
@@ -100,8 +102,11 @@ def split_alternatives(text: str) -> list[str]:
 
 def defog_queries(bench: Path) -> list[tuple[str, str, str]]:
     """(file, db, statement): each alternative of a gold answer is its own statement."""
-    return [(name, db, statement) for name, db, _question, _category, alternatives in _defog_rows(bench)
-            for statement in alternatives]
+    return [
+        (name, db, statement)
+        for name, db, _question, _category, alternatives in _defog_rows(bench)
+        for statement in alternatives
+    ]
 
 
 def _defog_rows(bench: Path) -> Iterable[tuple[str, str, str, str, list[str]]]:
@@ -111,8 +116,13 @@ def _defog_rows(bench: Path) -> Iterable[tuple[str, str, str, str, list[str]]]:
             continue
         with path.open(encoding="utf-8") as handle:
             for row in csv.DictReader(handle):
-                yield name, row["db_name"], row["question"], row.get("query_category", ""), \
-                    split_alternatives(row["query"])
+                yield (
+                    name,
+                    row["db_name"],
+                    row["question"],
+                    row.get("query_category", ""),
+                    split_alternatives(row["query"]),
+                )
 
 
 def defog_questions(bench: Path, dbs: Iterable[str] | None = None) -> list[Question]:
@@ -122,16 +132,28 @@ def defog_questions(bench: Path, dbs: Iterable[str] | None = None) -> list[Quest
     for n, (name, db, question, category, alternatives) in enumerate(_defog_rows(bench), 1):
         if wanted is not None and db not in wanted:
             continue
-        out.append(Question(id=f"defog-{n:03d}", question=question, sql=alternatives[0], split="test",
-                            difficulty=name.split("_mysql")[0], features=(category or "defog",), db=db))
+        out.append(
+            Question(
+                id=f"defog-{n:03d}",
+                question=question,
+                sql=alternatives[0],
+                split="test",
+                difficulty=name.split("_mysql")[0],
+                features=(category or "defog",),
+                db=db,
+            )
+        )
     return out
 
 
 def _defog_statements(bench: Path, db: str) -> list[exp.Expression]:
     # Comments carry no data; dropping them keeps transpiled DDL clean on both engines.
     # Schemas (public., consumer_div.) are dropped: each defog database becomes one database here.
-    statements = [s for s in sqlglot.parse(_defog_text(bench, db), read="postgres")
-                  if s is not None and not (isinstance(s, exp.Create) and s.kind == "SCHEMA")]
+    statements = [
+        s
+        for s in sqlglot.parse(_defog_text(bench, db), read="postgres")
+        if s is not None and not (isinstance(s, exp.Create) and s.kind == "SCHEMA")
+    ]
     for statement in statements:
         for node in statement.walk():
             node.comments = None
@@ -145,8 +167,14 @@ def _defog_statements(bench: Path, db: str) -> list[exp.Expression]:
 
 
 # PostgreSQL accepts abbreviations ('15 min') that sqlglot passes through and MySQL refuses.
-_UNIT_ABBREVIATIONS = {"MIN": "MINUTE", "MINS": "MINUTE", "SEC": "SECOND", "SECS": "SECOND",
-                       "HR": "HOUR", "HRS": "HOUR"}
+_UNIT_ABBREVIATIONS = {
+    "MIN": "MINUTE",
+    "MINS": "MINUTE",
+    "SEC": "SECOND",
+    "SECS": "SECOND",
+    "HR": "HOUR",
+    "HRS": "HOUR",
+}
 
 
 def _plain_unit(interval: exp.Interval) -> None:
@@ -171,8 +199,11 @@ def _simplify_ddl(create: exp.Create) -> None:
 def _mysql_ddl(statement: exp.Expression) -> str:
     # MySQL cannot index TEXT without a length: key columns become VARCHAR(255).
     statement = statement.copy()
-    keys = {c.name for c in statement.find_all(exp.ColumnDef)
-            if any(isinstance(k.args.get("kind"), exp.PrimaryKeyColumnConstraint) for k in c.constraints)}
+    keys = {
+        c.name
+        for c in statement.find_all(exp.ColumnDef)
+        if any(isinstance(k.args.get("kind"), exp.PrimaryKeyColumnConstraint) for k in c.constraints)
+    }
     for pk in statement.find_all(exp.PrimaryKey):
         keys |= {e.name for e in pk.expressions}
     for column in statement.find_all(exp.ColumnDef):
@@ -200,7 +231,9 @@ def build_defog_sqlite(bench: Path, db: str, path: Path, *, rows_from: str | Non
             if isinstance(statement, exp.Create) or rows_from is None:
                 connection.execute(statement.sql("sqlite"))
         if rows_from is not None:
-            _copy_rows(rows_from, connection, [s.this.this.name for s in statements if isinstance(s, exp.Create)])
+            _copy_rows(
+                rows_from, connection, [s.this.this.name for s in statements if isinstance(s, exp.Create)]
+            )
         connection.commit()
     finally:
         connection.close()
@@ -244,8 +277,11 @@ def build_defog_mysql(bench: Path, db: str, url: str) -> None:
     from askdb.db import make_engine, parse_url, translate_errors
 
     parsed = parse_url(url)
-    server = make_engine(URL.create(parsed.drivername, parsed.username, parsed.password, parsed.host, parsed.port,
-                                    query=parsed.query))
+    server = make_engine(
+        URL.create(
+            parsed.drivername, parsed.username, parsed.password, parsed.host, parsed.port, query=parsed.query
+        )
+    )
     name = parsed.database.replace("`", "``")
     try:
         with translate_errors(parsed), server.connect() as conn:
@@ -260,8 +296,13 @@ def build_defog_mysql(bench: Path, db: str, url: str) -> None:
         server.dispose()
 
 
-def build_defog(bench: Path, dbs: Iterable[str], sqlite_dir: Path, mysql_url: Callable[[str], str] | None = None,
-                progress: Callable[[str, dict[str, float]], None] | None = None) -> dict[str, dict[str, float]]:
+def build_defog(
+    bench: Path,
+    dbs: Iterable[str],
+    sqlite_dir: Path,
+    mysql_url: Callable[[str], str] | None = None,
+    progress: Callable[[str, dict[str, float]], None] | None = None,
+) -> dict[str, dict[str, float]]:
     """Build defog databases into SQLite (and MariaDB when ``mysql_url`` names a URL per db); seconds each."""
     times = {}
     for db in dbs:
@@ -304,7 +345,13 @@ def guard_false_rejections(bench: Path) -> tuple[int, list[str]]:
 
 # -- Spider table retrieval ---------------------------------------------------------------------
 
-_SPIDER_TYPES = {"number": "int", "time": "datetime", "boolean": "tinyint", "text": "varchar(255)", "others": "text"}
+_SPIDER_TYPES = {
+    "number": "int",
+    "time": "datetime",
+    "boolean": "tinyint",
+    "text": "varchar(255)",
+    "others": "text",
+}
 KS = (1, 3, 5, 10)
 
 
@@ -316,7 +363,9 @@ def spider_tables(bench: Path, copy: int = 0) -> tuple[list[Table], dict[str, li
         prefix = db["db_id"] if copy == 0 else f"{db['db_id']}_copy{copy}"
         names = [f"{prefix}__{t}" for t in db["table_names_original"]]
         cols: list[list[Column]] = [[] for _ in names]
-        for (t, name), (_, natural), typ in zip(db["column_names_original"], db["column_names"], db["column_types"]):
+        for (t, name), (_, natural), typ in zip(
+            db["column_names_original"], db["column_names"], db["column_types"]
+        ):
             if t >= 0:
                 cols[t].append(Column(name, _SPIDER_TYPES.get(typ, "text"), natural))
         fks: list[list[ForeignKey]] = [[] for _ in names]
@@ -332,7 +381,9 @@ def spider_tables(bench: Path, copy: int = 0) -> tuple[list[Table], dict[str, li
     return tables, by_db
 
 
-def spider_questions(bench: Path, by_db: dict[str, list[str]], limit: int | None = None) -> list[dict[str, Any]]:
+def spider_questions(
+    bench: Path, by_db: dict[str, list[str]], limit: int | None = None
+) -> list[dict[str, Any]]:
     """Spider dev questions with their gold tables (the tables the gold SQL reads)."""
     rows = json.loads((bench / "spider" / "dev.json").read_text(encoding="utf-8"))[:limit]
     out = []
@@ -349,8 +400,13 @@ def _base(name: str) -> str:
     return name.split("__", 1)[-1].lower()
 
 
-def retrieval_recall(retriever: Any, questions: list[dict[str, Any]], scopes: dict[str, list[str]] | None,
-                     join: bool, progress: Callable[[], None] | None = None) -> dict[str, Any]:
+def retrieval_recall(
+    retriever: Any,
+    questions: list[dict[str, Any]],
+    scopes: dict[str, list[str]] | None,
+    join: bool,
+    progress: Callable[[], None] | None = None,
+) -> dict[str, Any]:
     """recall@k strict and lenient, all@k and latency of a retriever; ``scopes`` given means the db hint is used."""
     recall: dict[str, dict[int, list[float]]] = {m: {k: [] for k in KS} for m in ("strict", "lenient")}
     complete: dict[int, list[bool]] = {k: [] for k in KS}

@@ -111,7 +111,9 @@ def _column(rows: Sequence[tuple], j: int) -> list[tuple]:
 def _assignments(gold: list[tuple], pred: list[tuple], n_gold: int, n_pred: int, ordered: bool):
     """Ways to map each gold column to a distinct predicted column holding the same values."""
     same = _same_sequence if ordered else _same_multiset
-    candidates = [[k for k in range(n_pred) if same(_column(gold, j), _column(pred, k))] for j in range(n_gold)]
+    candidates = [
+        [k for k in range(n_pred) if same(_column(gold, j), _column(pred, k))] for j in range(n_gold)
+    ]
 
     def extend(j: int, used: tuple[int, ...]):
         if j == n_gold:
@@ -124,8 +126,9 @@ def _assignments(gold: list[tuple], pred: list[tuple], n_gold: int, n_pred: int,
     return extend(0, ())
 
 
-def results_match(gold: pd.DataFrame, pred: pd.DataFrame, *, ordered: bool = False,
-                  extra_columns: bool = True) -> bool:
+def results_match(
+    gold: pd.DataFrame, pred: pd.DataFrame, *, ordered: bool = False, extra_columns: bool = True
+) -> bool:
     """Whether ``pred`` holds the same result as ``gold`` (see the module docstring for the rules)."""
     gold_rows, pred_rows = _rows(gold), _rows(pred)
     if len(gold_rows) != len(pred_rows):
@@ -167,8 +170,11 @@ def _strip(node: exp.Expression) -> str:
 def _conjuncts(node: exp.Expression | None) -> frozenset[str]:
     if node is None:
         return frozenset()
-    return frozenset(_strip(part) for part in node.this.flatten() if part is not None) \
-        if isinstance(node.this, exp.And) else frozenset({_strip(node.this)})
+    return (
+        frozenset(_strip(part) for part in node.this.flatten() if part is not None)
+        if isinstance(node.this, exp.And)
+        else frozenset({_strip(node.this)})
+    )
 
 
 def components(sql: str, dialect: str = "mysql") -> dict[str, Any] | None:
@@ -243,7 +249,8 @@ def summarize(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "valid_sql_rate": _rate(r["valid_sql"] for r in attempted),
         "first_try_valid_rate": _rate(r["valid_sql"] and r["repairs"] == 0 for r in attempted),
         "guard_rejection_rate": round(sum(r["guard_rejections"] for r in records) / guard_checks, 4)
-        if guard_checks else None,
+        if guard_checks
+        else None,
         "repairs_used": sum(r["repairs"] for r in records),
         "questions_repaired": sum(1 for r in records if r["repairs"] > 0),
         "correct_declines": _rate(r["outcome"] == "declined" for r in declines),
@@ -265,8 +272,11 @@ def summarize(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 def _latency(values: Sequence[float]) -> dict[str, float | None]:
     p50, p95 = percentile(values, 50), percentile(values, 95)
-    return {"p50": None if p50 is None else round(p50, 2), "p95": None if p95 is None else round(p95, 2),
-            "n": len(values)}
+    return {
+        "p50": None if p50 is None else round(p50, 2),
+        "p95": None if p95 is None else round(p95, 2),
+        "n": len(values),
+    }
 
 
 def _by(records: Sequence[dict[str, Any]], key: str) -> dict[str, dict[str, Any]]:

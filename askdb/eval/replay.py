@@ -43,8 +43,9 @@ class GoldOracleFakeLLM(LLM):
         sql = self.answers.get(asked)
         return DECLINE_REPLY if sql is None else f"```sql\n{sql}\n```"
 
-    def stream(self, messages: Sequence[Message], *, temperature: float = 0.1,
-               max_tokens: int | None = None) -> Iterator[Chunk]:
+    def stream(
+        self, messages: Sequence[Message], *, temperature: float = 0.1, max_tokens: int | None = None
+    ) -> Iterator[Chunk]:
         yield Chunk(content=self._reply(messages), usage=Usage())
 
 
@@ -57,8 +58,9 @@ class RecordingLLM(LLM):
         self.inner = inner
         self.replies: list[dict[str, str]] = []
 
-    def stream(self, messages: Sequence[Message], *, temperature: float = 0.1,
-               max_tokens: int | None = None) -> Iterator[Chunk]:
+    def stream(
+        self, messages: Sequence[Message], *, temperature: float = 0.1, max_tokens: int | None = None
+    ) -> Iterator[Chunk]:
         content, reasoning = [], []
         for chunk in self.inner.stream(messages, temperature=temperature, max_tokens=max_tokens):
             content.append(chunk.content or "")
@@ -72,8 +74,9 @@ def write_replies(path: Path, replies: Sequence[dict[str, str]]) -> None:
     write_atomic(path, "".join(json.dumps(reply, ensure_ascii=False) + "\n" for reply in replies))
 
 
-def record_gold_replay(assistant: Assistant, questions: Sequence[Question], path: Path, gold: GoldRunner,
-                       work: Path) -> int:
+def record_gold_replay(
+    assistant: Assistant, questions: Sequence[Question], path: Path, gold: GoldRunner, work: Path
+) -> int:
     """Write a replay file whose replies are exactly the gold SQL; returns how many replies it holds."""
     recorder = RecordingLLM(GoldOracleFakeLLM(questions))
     oracle = copy.copy(assistant)

@@ -13,16 +13,24 @@ from typing import Any
 from askdb.errors import ConfigError
 from askdb.files import write_atomic
 
-HARNESS_NOTICE = ("**This run validates the evaluation harness, not a model**: the replies came from "
-                  "the `{backend}` backend (recorded or scripted answers), so its accuracy says nothing "
-                  "about any model.")
+HARNESS_NOTICE = (
+    "**This run validates the evaluation harness, not a model**: the replies came from "
+    "the `{backend}` backend (recorded or scripted answers), so its accuracy says nothing "
+    "about any model."
+)
 BAR_WIDTH = 30
 
 
-def write_result(path: Path, meta: dict[str, Any], summary: dict[str, Any], records: list[dict[str, Any]]) -> None:
+def write_result(
+    path: Path, meta: dict[str, Any], summary: dict[str, Any], records: list[dict[str, Any]]
+) -> None:
     """The whole run as one JSON document (written atomically)."""
-    write_atomic(path, json.dumps({"meta": meta, "summary": summary, "records": records},
-                                   ensure_ascii=False, indent=1, default=str))
+    write_atomic(
+        path,
+        json.dumps(
+            {"meta": meta, "summary": summary, "records": records}, ensure_ascii=False, indent=1, default=str
+        ),
+    )
 
 
 def load_result(path: Path) -> dict[str, Any]:
@@ -30,7 +38,9 @@ def load_result(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"cannot read eval result {path}: {exc}", hint="pass a result.json from askdb eval") from None
+        raise ConfigError(
+            f"cannot read eval result {path}: {exc}", hint="pass a result.json from askdb eval"
+        ) from None
     if not {"meta", "summary", "records"} <= set(data):
         raise ConfigError(f"{path} is not an askdb eval result", hint="pass a result.json from askdb eval")
     return data
@@ -91,7 +101,8 @@ def markdown_report(result: dict[str, Any], chart: str | None = None) -> str:
         f"- database: `{meta.get('db')}`; questions: {s['questions']} ({s['answerable']} answerable, "
         f"{s['should_decline']} to decline); started {meta.get('started')}",
         "",
-        "| metric | value |", "|---|---|",
+        "| metric | value |",
+        "|---|---|",
         f"| accuracy (answers and declines) | {_pct(s['accuracy'])} |",
         f"| execution accuracy (answerable) | {_pct(s['execution_accuracy'])} |",
         f"| exact-set match | {_pct(s['exact_set_match'])} |",
@@ -104,20 +115,37 @@ def markdown_report(result: dict[str, Any], chart: str | None = None) -> str:
         f"| tokens (prompt / completion) | {s['tokens']['prompt']:,} / {s['tokens']['completion']:,} |",
         f"| model errors | {s['errors']} |",
         "",
-        "## Latency per step (ms)", "", "| step | p50 | p95 | n |", "|---|---|---|---|",
+        "## Latency per step (ms)",
+        "",
+        "| step | p50 | p95 | n |",
+        "|---|---|---|---|",
     ]
-    lines += [f"| {name} | {_ms(v['p50'])} | {_ms(v['p95'])} | {v['n']} |" for name, v in s["latency_ms"].items()]
+    lines += [
+        f"| {name} | {_ms(v['p50'])} | {_ms(v['p95'])} | {v['n']} |" for name, v in s["latency_ms"].items()
+    ]
     lines += ["", "## Accuracy by category", ""]
     if chart:
         lines += [f"![accuracy and latency]({chart})", ""]
     bars = [(k, v["accuracy"] or 0.0) for k, v in s["by_category"].items()]
-    lines += ["```", text_bars(bars), "```", "", "## Accuracy by difficulty", "",
-              "```", text_bars([(k, v["accuracy"] or 0.0) for k, v in s["by_difficulty"].items()]), "```", ""]
+    lines += [
+        "```",
+        text_bars(bars),
+        "```",
+        "",
+        "## Accuracy by difficulty",
+        "",
+        "```",
+        text_bars([(k, v["accuracy"] or 0.0) for k, v in s["by_difficulty"].items()]),
+        "```",
+        "",
+    ]
     wrong = [r for r in result["records"] if not r["correct"]]
     if wrong:
         lines += ["## Wrong answers", "", "| id | question | outcome | SQL |", "|---|---|---|---|"]
-        lines += [f"| {r['id']} | {r['question']} | {r['outcome']} | `{(r['pred_sql'] or r.get('error') or '')[:120]}` |"
-                  for r in wrong]
+        lines += [
+            f"| {r['id']} | {r['question']} | {r['outcome']} | `{(r['pred_sql'] or r.get('error') or '')[:120]}` |"
+            for r in wrong
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -134,8 +162,15 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     before = {r["id"]: r for r in a["records"]}
     after = {r["id"]: r for r in b["records"]}
     common = [i for i in after if i in before]
-    keys = ("accuracy", "execution_accuracy", "exact_set_match", "valid_sql_rate", "guard_rejection_rate",
-            "correct_declines", "table_recall")
+    keys = (
+        "accuracy",
+        "execution_accuracy",
+        "exact_set_match",
+        "valid_sql_rate",
+        "guard_rejection_rate",
+        "correct_declines",
+        "table_recall",
+    )
     deltas = {k: _delta(a["summary"].get(k), b["summary"].get(k)) for k in keys}
     for step in ("total", "sql_llm"):
         pa, pb = a["summary"]["latency_ms"].get(step, {}), b["summary"]["latency_ms"].get(step, {})
@@ -145,8 +180,12 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
         "b": {k: b["meta"].get(k) for k in ("backend", "model", "dataset", "split", "harness_only")},
         "common_questions": len(common),
         "deltas": deltas,
-        "regressions": [_change(before[i], after[i]) for i in common if before[i]["correct"] and not after[i]["correct"]],
-        "fixes": [_change(before[i], after[i]) for i in common if not before[i]["correct"] and after[i]["correct"]],
+        "regressions": [
+            _change(before[i], after[i]) for i in common if before[i]["correct"] and not after[i]["correct"]
+        ],
+        "fixes": [
+            _change(before[i], after[i]) for i in common if not before[i]["correct"] and after[i]["correct"]
+        ],
     }
 
 
@@ -155,24 +194,38 @@ def _delta(x: float | None, y: float | None) -> dict[str, float | None]:
 
 
 def _change(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
-    return {"id": after["id"], "question": after["question"], "outcome_a": before["outcome"],
-            "outcome_b": after["outcome"], "sql_a": before["pred_sql"], "sql_b": after["pred_sql"]}
+    return {
+        "id": after["id"],
+        "question": after["question"],
+        "outcome_a": before["outcome"],
+        "outcome_b": after["outcome"],
+        "sql_a": before["pred_sql"],
+        "sql_b": after["pred_sql"],
+    }
 
 
 def compare_markdown(diff: dict[str, Any]) -> str:
     """The comparison as markdown: deltas, then regressions by question."""
+
     def who(side: dict[str, Any]) -> str:
         tag = " (harness check, not a model)" if side.get("harness_only") else ""
         return f"`{side['backend']}` / `{side['model']}`{tag}"
 
-    lines = [f"# eval compare: A = {who(diff['a'])}, B = {who(diff['b'])}", "",
-             f"{diff['common_questions']} questions in both runs.", "",
-             "| metric | A | B | change |", "|---|---|---|---|"]
+    lines = [
+        f"# eval compare: A = {who(diff['a'])}, B = {who(diff['b'])}",
+        "",
+        f"{diff['common_questions']} questions in both runs.",
+        "",
+        "| metric | A | B | change |",
+        "|---|---|---|---|",
+    ]
     for key, d in diff["deltas"].items():
         lines.append(f"| {key} | {d['a']} | {d['b']} | {d['change']} |")
     lines += ["", f"## Regressions ({len(diff['regressions'])})", ""]
-    lines += [f"- {r['id']} {r['question']}: {r['outcome_a']} → {r['outcome_b']}; B wrote `{r['sql_b']}`"
-              for r in diff["regressions"]] or ["none"]
+    lines += [
+        f"- {r['id']} {r['question']}: {r['outcome_a']} → {r['outcome_b']}; B wrote `{r['sql_b']}`"
+        for r in diff["regressions"]
+    ] or ["none"]
     lines += ["", f"## Fixes ({len(diff['fixes'])})", ""]
     lines += [f"- {r['id']} {r['question']}" for r in diff["fixes"]] or ["none"]
     return "\n".join(lines) + "\n"

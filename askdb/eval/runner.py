@@ -56,8 +56,10 @@ class GoldExecutor:
         assert question.sql is not None
         verdict = check(question.sql, self.context)
         if not verdict.ok:
-            raise SchemaError(f"gold SQL of {question.id} is refused by the guard: {verdict.violations[0].message}",
-                              hint="fix the question set")
+            raise SchemaError(
+                f"gold SQL of {question.id} is refused by the guard: {verdict.violations[0].message}",
+                hint="fix the question set",
+            )
         tree = verdict.tree
         if self.strip_qualifiers:
             tree = tree.copy()
@@ -88,9 +90,16 @@ def _table_recall(gold_sql: str | None, retrieved: list[str] | None) -> tuple[li
     return gold, (sum(t in got for t in gold) / len(gold) if gold else None)
 
 
-def record(question: Question, outcome: str, answer: Answer | None, steps: list[dict[str, Any]],
-           gold: pd.DataFrame | None, elapsed_ms: float, error: str | None = None,
-           gold_checked: str | None = None) -> dict[str, Any]:
+def record(
+    question: Question,
+    outcome: str,
+    answer: Answer | None,
+    steps: list[dict[str, Any]],
+    gold: pd.DataFrame | None,
+    elapsed_ms: float,
+    error: str | None = None,
+    gold_checked: str | None = None,
+) -> dict[str, Any]:
     """One question's result line: what happened, whether it was right, and what it cost."""
     pred_sql = answer.sql if answer is not None else None
     valid = outcome in ("answered", "empty")
@@ -112,19 +121,35 @@ def record(question: Question, outcome: str, answer: Answer | None, steps: list[
     retrieved = _retrieved_tables(steps)
     gold_tables, recall = _table_recall(question.sql, retrieved)
     return {
-        "id": question.id, "question": question.question, "split": question.split, "db": question.db,
-        "difficulty": question.difficulty, "category": question.category, "features": list(question.features),
-        "gold_sql": question.sql, "pred_sql": pred_sql, "outcome": outcome, "correct": bool(correct),
-        "valid_sql": valid, "exact_match": bool(pred_sql and question.sql
-                            and exact_set_match(gold_checked or question.sql, pred_sql)),
+        "id": question.id,
+        "question": question.question,
+        "split": question.split,
+        "db": question.db,
+        "difficulty": question.difficulty,
+        "category": question.category,
+        "features": list(question.features),
+        "gold_sql": question.sql,
+        "pred_sql": pred_sql,
+        "outcome": outcome,
+        "correct": bool(correct),
+        "valid_sql": valid,
+        "exact_match": bool(
+            pred_sql and question.sql and exact_set_match(gold_checked or question.sql, pred_sql)
+        ),
         "repairs": answer.repairs if answer is not None else max(0, len(guards) - 1),
-        "guard_checks": len(guards), "guard_rejections": sum(1 for s in guards if not s["output"]["ok"]),
+        "guard_checks": len(guards),
+        "guard_rejections": sum(1 for s in guards if not s["output"]["ok"]),
         "run_errors": sum(1 for s in steps if s["name"] == "run" and s.get("error")),
         "from_example": bool(answer and answer.from_example),
         "rows": None if answer is None or answer.frame is None else len(answer.frame),
         "gold_rows": None if gold is None else len(gold),
-        "tables_gold": gold_tables, "tables_retrieved": retrieved or [], "table_recall": recall,
-        "steps_ms": times, "total_ms": round(elapsed_ms, 2), "tokens": tokens, "error": error,
+        "tables_gold": gold_tables,
+        "tables_retrieved": retrieved or [],
+        "table_recall": recall,
+        "steps_ms": times,
+        "total_ms": round(elapsed_ms, 2),
+        "tokens": tokens,
+        "error": error,
     }
 
 
@@ -140,12 +165,23 @@ def evaluate_question(assistant: Assistant, question: Question, gold: GoldRunner
     except FATAL:
         raise
     except NoAnswer as exc:
-        return record(question, "failed", None, _steps(exc.details.get("trace", [])), gold_frame,
-                      (time.perf_counter() - started) * 1000, exc.message)
+        return record(
+            question,
+            "failed",
+            None,
+            _steps(exc.details.get("trace", [])),
+            gold_frame,
+            (time.perf_counter() - started) * 1000,
+            exc.message,
+        )
     except LLMError as exc:
-        return record(question, "error", None, [], gold_frame, (time.perf_counter() - started) * 1000, exc.one_line())
+        return record(
+            question, "error", None, [], gold_frame, (time.perf_counter() - started) * 1000, exc.one_line()
+        )
     elapsed = (time.perf_counter() - started) * 1000
-    return record(question, answer.outcome, answer, _steps(answer.trace), gold_frame, elapsed, gold_checked=checked)
+    return record(
+        question, answer.outcome, answer, _steps(answer.trace), gold_frame, elapsed, gold_checked=checked
+    )
 
 
 def read_results(path: Path) -> list[dict[str, Any]]:
@@ -161,9 +197,15 @@ def read_results(path: Path) -> list[dict[str, Any]]:
     return out
 
 
-def run_questions(assistant: Assistant, questions: Sequence[Question], results: Path, gold: GoldRunner, *,
-                  resume: bool = False, progress: Callable[[dict[str, Any]], None] | None = None
-                  ) -> list[dict[str, Any]]:
+def run_questions(
+    assistant: Assistant,
+    questions: Sequence[Question],
+    results: Path,
+    gold: GoldRunner,
+    *,
+    resume: bool = False,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
     """Evaluate every question not yet in ``results`` (with ``resume``), appending a line for each."""
     done = read_results(results) if resume else []
     seen = {r["id"] for r in done}
@@ -201,9 +243,15 @@ def run_meta(dataset: str, split: str | None, llm: Any, db: str | None) -> dict[
 
     from askdb.db import safe_url
 
-    return {"dataset": dataset, "split": split, "backend": llm.name, "model": llm.model,
-            "db": safe_url(db) if db else None, "harness_only": is_harness_backend(llm.name),
-            "started": datetime.now(UTC).isoformat(timespec="seconds")}
+    return {
+        "dataset": dataset,
+        "split": split,
+        "backend": llm.name,
+        "model": llm.model,
+        "db": safe_url(db) if db else None,
+        "harness_only": is_harness_backend(llm.name),
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
 
 
 def write_run(out: Path, meta: dict[str, Any], records: list[dict[str, Any]]) -> tuple[dict[str, Any], Path]:

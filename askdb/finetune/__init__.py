@@ -24,5 +24,8 @@ def require(module: str, *, extra: str | None = None, package: str | None = None
         from askdb.errors import ConfigError
 
         what = package or module
-        raise ConfigError(f"{what} is not installed ({exc})", hint=f"pip install 'askdb[{extra}]'" if extra else f"pip install {what}",
-                          missing=what) from None
+        raise ConfigError(
+            f"{what} is not installed ({exc})",
+            hint=f"pip install 'askdb[{extra}]'" if extra else f"pip install {what}",
+            missing=what,
+        ) from None

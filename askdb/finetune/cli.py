@@ -21,31 +21,60 @@ def finetune() -> None:
 
 
 @finetune.command("data")
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
-              help="JSONL file to write (default: $ASKDB_HOME/finetune/sft.jsonl)")
-@click.option("--augment", "augment_count", type=click.IntRange(0, 100_000), default=0, show_default=True,
-              help="template-generated question-SQL pairs to add, values read from the database")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JSONL file to write (default: $ASKDB_HOME/finetune/sft.jsonl)",
+)
+@click.option(
+    "--augment",
+    "augment_count",
+    type=click.IntRange(0, 100_000),
+    default=0,
+    show_default=True,
+    help="template-generated question-SQL pairs to add, values read from the database",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="seed for the augmentation's choices")
-@click.option("--reasoning", is_flag=True, help="fill the `reasoning` field (thinking text for R1-style models)")
+@click.option(
+    "--reasoning", is_flag=True, help="fill the `reasoning` field (thinking text for R1-style models)"
+)
 @click.option("--db", "db_url", help="database URL (default: ASKDB_DB_URL or the demo database)")
 @click.option("--json", "as_json", is_flag=True, help="print a summary as JSON")
 @click.pass_context
 @handle_errors
-def data(ctx: click.Context, out: Path | None, augment_count: int, seed: int, reasoning: bool,
-         db_url: str | None, as_json: bool) -> None:
+def data(
+    ctx: click.Context,
+    out: Path | None,
+    augment_count: int,
+    seed: int,
+    reasoning: bool,
+    db_url: str | None,
+    as_json: bool,
+) -> None:
     """Write SFT chat examples in the assistant's exact prompt format (train split + verified examples)."""
-    summary = _write_data(settings_from(ctx), out, augment_count=augment_count, seed=seed, reasoning=reasoning,
-                          db_url=db_url)
+    summary = _write_data(
+        settings_from(ctx), out, augment_count=augment_count, seed=seed, reasoning=reasoning, db_url=db_url
+    )
     if as_json:
         print_json(summary)
     else:
-        click.echo(f"wrote {summary['records']} examples to {summary['path']} ({summary['train']} train, "
-                   f"{summary['validation']} validation; {summary['dropped']} dropped as duplicates, test leaks "
-                   "or rejected SQL)")
+        click.echo(
+            f"wrote {summary['records']} examples to {summary['path']} ({summary['train']} train, "
+            f"{summary['validation']} validation; {summary['dropped']} dropped as duplicates, test leaks "
+            "or rejected SQL)"
+        )
 
 
-def _write_data(settings: Settings, out: Path | None, *, augment_count: int = 0, seed: int = 0,
-                reasoning: bool = False, db_url: str | None = None) -> dict[str, Any]:
+def _write_data(
+    settings: Settings,
+    out: Path | None,
+    *,
+    augment_count: int = 0,
+    seed: int = 0,
+    reasoning: bool = False,
+    db_url: str | None = None,
+) -> dict[str, Any]:
     """Build and write the SFT records; the summary ``data`` prints."""
     from tqdm import tqdm
 
@@ -59,31 +88,52 @@ def _write_data(settings: Settings, out: Path | None, *, augment_count: int = 0,
     catalog = catalog_for_engine(runner.engine)
     retriever, _ = open_retriever(settings, db_url=url)
     with tqdm(desc="candidates", unit="q", file=sys.stderr, disable=None) as bar:
-        candidates, dropped = build_candidates(runner, catalog, augment_count=augment_count, seed=seed,
-                                               row_limit=settings.row_limit, progress=lambda _s: bar.update())
+        candidates, dropped = build_candidates(
+            runner,
+            catalog,
+            augment_count=augment_count,
+            seed=seed,
+            row_limit=settings.row_limit,
+            progress=lambda _s: bar.update(),
+        )
     prompt = PromptSettings(row_limit=settings.row_limit, system_in_user=settings.llm_system_in_user)
     with tqdm(total=len(candidates), desc="render", unit="q", file=sys.stderr, disable=None) as bar:
-        records = build_records(candidates, retriever, catalog, prompt=prompt, reasoning=reasoning,
-                                progress=lambda _s: bar.update())
+        records = build_records(
+            candidates,
+            retriever,
+            catalog,
+            prompt=prompt,
+            reasoning=reasoning,
+            progress=lambda _s: bar.update(),
+        )
     path = out or settings.home / "finetune" / "sft.jsonl"
     written = write_jsonl(records, path)
-    return {"path": str(path), "records": written, "dropped": dropped,
-            "train": sum(r.split == "train" for r in records),
-            "validation": sum(r.split == "validation" for r in records),
-            "by_source": {s: sum(r.source == s for r in records) for s in ("ads", "example", "augment")}}
+    return {
+        "path": str(path),
+        "records": written,
+        "dropped": dropped,
+        "train": sum(r.split == "train" for r in records),
+        "validation": sum(r.split == "validation" for r in records),
+        "by_source": {s: sum(r.source == s for r in records) for s in ("ads", "example", "augment")},
+    }
 
 
 @finetune.command("deploy")
 @click.argument("gguf", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--name", required=True, help="the Ollama model name to create, e.g. askdb-sql:latest")
-@click.option("--tokenizer", "tokenizer_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="folder with the model's tokenizer_config.json (default: the GGUF's folder)")
+@click.option(
+    "--tokenizer",
+    "tokenizer_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="folder with the model's tokenizer_config.json (default: the GGUF's folder)",
+)
 @click.option("--host", help="Ollama server (default: ASKDB_OLLAMA_HOST)")
 @click.option("--json", "as_json", is_flag=True, help="print what was done as JSON")
 @click.pass_context
 @handle_errors
-def deploy(ctx: click.Context, gguf: Path, name: str, tokenizer_dir: Path | None, host: str | None,
-           as_json: bool) -> None:
+def deploy(
+    ctx: click.Context, gguf: Path, name: str, tokenizer_dir: Path | None, host: str | None, as_json: bool
+) -> None:
     """Write a Modelfile for GGUF and register it with Ollama (or print the `ollama create` command)."""
     summary = _deploy(settings_from(ctx), gguf, name, tokenizer_dir or gguf.parent, host)
     if as_json:
@@ -92,7 +142,9 @@ def deploy(ctx: click.Context, gguf: Path, name: str, tokenizer_dir: Path | None
         click.echo(summary.pop("message"))
 
 
-def _deploy(settings: Settings, gguf: Path, name: str, tokenizer_dir: Path, host: str | None) -> dict[str, Any]:
+def _deploy(
+    settings: Settings, gguf: Path, name: str, tokenizer_dir: Path, host: str | None
+) -> dict[str, Any]:
     """Write the Modelfile and register it, or say which command registers it; a summary with a message."""
     from askdb.finetune.ollama import (
         Modelfile,
@@ -109,14 +161,26 @@ def _deploy(settings: Settings, gguf: Path, name: str, tokenizer_dir: Path, host
     path = modelfile.write(gguf.parent / "Modelfile")
     if server_running(host):
         register(host, name, modelfile)
-        return {"modelfile": str(path), "registered": True, "host": host, "name": name,
-                "message": f"created {name} on {host} (Modelfile: {path})"}
+        return {
+            "modelfile": str(path),
+            "registered": True,
+            "host": host,
+            "name": name,
+            "message": f"created {name} on {host} (Modelfile: {path})",
+        }
     command = f"ollama create {name} -f {path}"
-    return {"modelfile": str(path), "registered": False, "host": host, "name": name, "command": command,
-            "message": f"no Ollama server at {host}; wrote {path}. Register it with:\n  {command}"}
+    return {
+        "modelfile": str(path),
+        "registered": False,
+        "host": host,
+        "name": name,
+        "command": command,
+        "message": f"no Ollama server at {host}; wrote {path}. Register it with:\n  {command}",
+    }
 
 
 # -- training, merge, export: one YAML config names every stage's input and output -----------------
+
 
 def _parse_sets(values: tuple[str, ...]) -> dict[str, Any]:
     """``--set key=value`` pairs; values are read as YAML (numbers, booleans, lists)."""
@@ -147,16 +211,29 @@ def _is_main_process() -> bool:
     return os.environ.get("RANK", "0") == "0"
 
 
-_CONFIG = click.argument("config_path", metavar="CONFIG", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-_SETS = click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
-                     help="override a config key (dotted for nested ones: lora.r=8); repeatable")
+_CONFIG = click.argument(
+    "config_path", metavar="CONFIG", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+_SETS = click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="override a config key (dotted for nested ones: lora.r=8); repeatable",
+)
 _JSON = click.option("--json", "as_json", is_flag=True, help="print what was done as JSON")
 
 
 def _train_summary(result: Any) -> dict[str, Any]:
-    return {"adapter": str(result.adapter_dir), "steps": result.steps, "train_loss": result.train_loss,
-            "eval_loss": result.eval_loss, "seconds": round(result.seconds, 1), "resumed_from": result.resumed_from,
-            "dropped_too_long": result.dropped_too_long}
+    return {
+        "adapter": str(result.adapter_dir),
+        "steps": result.steps,
+        "train_loss": result.train_loss,
+        "eval_loss": result.eval_loss,
+        "seconds": round(result.seconds, 1),
+        "resumed_from": result.resumed_from,
+        "dropped_too_long": result.dropped_too_long,
+    }
 
 
 def _run_train(config: Any) -> dict[str, Any]:
@@ -172,8 +249,9 @@ def _run_train(config: Any) -> dict[str, Any]:
 def _run_merge(config: Any) -> dict[str, Any]:
     from askdb.finetune.merge import merge as merge_adapter
 
-    out = merge_adapter(config.base_model, config.adapter_dir, config.merged_dir,
-                        trust_remote_code=config.trust_remote_code)
+    out = merge_adapter(
+        config.base_model, config.adapter_dir, config.merged_dir, trust_remote_code=config.trust_remote_code
+    )
     return {"merged": str(out)}
 
 
@@ -182,9 +260,14 @@ def _run_export(ctx: click.Context, config: Any) -> dict[str, Any]:
     from askdb.finetune.llamacpp import source_dir
 
     llama_cpp = source_dir(settings_from(ctx).home / "cache")
-    files = export_gguf(config.merged_dir, config.gguf_dir, outtype=config.export.outtype,
-                        quants=config.export.quantize, llama_cpp=llama_cpp,
-                        log=lambda line: click.echo(f"  {line}", err=True))
+    files = export_gguf(
+        config.merged_dir,
+        config.gguf_dir,
+        outtype=config.export.outtype,
+        quants=config.export.quantize,
+        llama_cpp=llama_cpp,
+        log=lambda line: click.echo(f"  {line}", err=True),
+    )
     return {"gguf": [str(f) for f in files]}
 
 
@@ -206,9 +289,15 @@ def _emit(summary: dict[str, Any], as_json: bool, text: str) -> None:
 def train(ctx: click.Context, config_path: Path, sets: tuple[str, ...], as_json: bool) -> None:
     """Train a LoRA/QLoRA adapter from a YAML config (resumes from the run's last checkpoint)."""
     summary = _run_train(_config(ctx, config_path, sets))
-    eval_loss = "no validation split" if summary["eval_loss"] is None else f"eval loss {summary['eval_loss']:.4f}"
-    _emit(summary, as_json, f"adapter saved to {summary['adapter']} after {summary['steps']} steps "
-                            f"(train loss {summary['train_loss']:.4f}, {eval_loss})")
+    eval_loss = (
+        "no validation split" if summary["eval_loss"] is None else f"eval loss {summary['eval_loss']:.4f}"
+    )
+    _emit(
+        summary,
+        as_json,
+        f"adapter saved to {summary['adapter']} after {summary['steps']} steps "
+        f"(train loss {summary['train_loss']:.4f}, {eval_loss})",
+    )
 
 
 @finetune.command("merge")
@@ -244,28 +333,55 @@ def _run_eval(ctx: click.Context, config: Any, gguf: Path, limit: int | None) ->
     limit = limit or config.eval.limit
     out = config.eval_dir / gguf.stem
     with tqdm(desc="eval", unit="q", file=sys.stderr, disable=None) as bar:
-        run = evaluate_gguf(settings_from(ctx), gguf, out, limit=limit, max_tokens=config.eval.max_tokens,
-                            random_model=config.eval.random_model, progress=lambda _r: bar.update())
+        run = evaluate_gguf(
+            settings_from(ctx),
+            gguf,
+            out,
+            limit=limit,
+            max_tokens=config.eval.max_tokens,
+            random_model=config.eval.random_model,
+            progress=lambda _r: bar.update(),
+        )
     if _is_main_process():
         click.echo(run.headline(), err=True)
     s = run.summary
-    return {"gguf": str(gguf), "result": str(out / "result.json"), "report": str(run.report),
-            "random_model": config.eval.random_model, "note": run.note, "questions": s["questions"],
-            "accuracy": s["accuracy"], "execution_accuracy": s["execution_accuracy"],
-            "valid_sql_rate": s["valid_sql_rate"], "errors": s["errors"]}
+    return {
+        "gguf": str(gguf),
+        "result": str(out / "result.json"),
+        "report": str(run.report),
+        "random_model": config.eval.random_model,
+        "note": run.note,
+        "questions": s["questions"],
+        "accuracy": s["accuracy"],
+        "execution_accuracy": s["execution_accuracy"],
+        "valid_sql_rate": s["valid_sql_rate"],
+        "errors": s["errors"],
+    }
 
 
 @finetune.command("eval")
 @_CONFIG
 @_SETS
-@click.option("--gguf", "gguf", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="the GGUF to ask (default: the one deploy registers, the last quantisation)")
-@click.option("--limit", type=click.IntRange(min=1), help="only the first N test questions (default: eval.limit)")
+@click.option(
+    "--gguf",
+    "gguf",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="the GGUF to ask (default: the one deploy registers, the last quantisation)",
+)
+@click.option(
+    "--limit", type=click.IntRange(min=1), help="only the first N test questions (default: eval.limit)"
+)
 @_JSON
 @click.pass_context
 @handle_errors
-def evaluate(ctx: click.Context, config_path: Path, sets: tuple[str, ...], gguf: Path | None, limit: int | None,
-             as_json: bool) -> None:
+def evaluate(
+    ctx: click.Context,
+    config_path: Path,
+    sets: tuple[str, ...],
+    gguf: Path | None,
+    limit: int | None,
+    as_json: bool,
+) -> None:
     """Ask the ads test split with the exported GGUF (llamacpp backend); result.json + report.md under the run."""
     config = _config(ctx, config_path, sets)
     summary = _run_eval(ctx, config, _eval_gguf(config, gguf), limit)
@@ -275,7 +391,9 @@ def evaluate(ctx: click.Context, config_path: Path, sets: tuple[str, ...], gguf:
 def _eval_gguf(config: Any, gguf: Path | None) -> Path:
     path = gguf or config.deployed_gguf
     if not path.is_file():
-        raise ConfigError(f"no GGUF at {path}", hint="run `askdb finetune export CONFIG` first, or pass --gguf")
+        raise ConfigError(
+            f"no GGUF at {path}", hint="run `askdb finetune export CONFIG` first, or pass --gguf"
+        )
     return path
 
 
@@ -283,34 +401,53 @@ def _eval_gguf(config: Any, gguf: Path | None) -> Path:
 @_CONFIG
 @_SETS
 @click.option("--host", help="Ollama server (default: the config's deploy.host, then ASKDB_OLLAMA_HOST)")
-@click.option("--no-eval", "no_eval", is_flag=True, help="skip the last stage (the eval of the deployed GGUF)")
+@click.option(
+    "--no-eval", "no_eval", is_flag=True, help="skip the last stage (the eval of the deployed GGUF)"
+)
 @_JSON
 @click.pass_context
 @handle_errors
-def run_all(ctx: click.Context, config_path: Path, sets: tuple[str, ...], host: str | None, no_eval: bool,
-            as_json: bool) -> None:
+def run_all(
+    ctx: click.Context,
+    config_path: Path,
+    sets: tuple[str, ...],
+    host: str | None,
+    no_eval: bool,
+    as_json: bool,
+) -> None:
     """data -> train -> merge -> export -> deploy -> eval; a stage whose output is already whole is skipped."""
     from askdb.finetune.merge import merged_complete
     from askdb.finetune.train import adapter_complete
 
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise ConfigError("`finetune all` runs in one process; under torchrun every rank would build the data",
-                          hint="run `torchrun ... askdb finetune train CONFIG` first; `all` then skips training")
+        raise ConfigError(
+            "`finetune all` runs in one process; under torchrun every rank would build the data",
+            hint="run `torchrun ... askdb finetune train CONFIG` first; `all` then skips training",
+        )
     settings = settings_from(ctx)
     config = _config(ctx, config_path, sets)
     _check_deployable(config)
     summary: dict[str, Any] = {}
-    summary["data"] = _maybe(1, "data", config.data.is_file(), str(config.data),
-                             lambda: _write_data(settings, config.data, reasoning=config.reasoning))
-    summary["train"] = _maybe(2, "train", adapter_complete(config.adapter_dir), str(config.adapter_dir),
-                              lambda: _run_train(config))
-    summary["merge"] = _maybe(3, "merge", merged_complete(config.merged_dir), str(config.merged_dir),
-                              lambda: _run_merge(config))
+    summary["data"] = _maybe(
+        1,
+        "data",
+        config.data.is_file(),
+        str(config.data),
+        lambda: _write_data(settings, config.data, reasoning=config.reasoning),
+    )
+    summary["train"] = _maybe(
+        2, "train", adapter_complete(config.adapter_dir), str(config.adapter_dir), lambda: _run_train(config)
+    )
+    summary["merge"] = _maybe(
+        3, "merge", merged_complete(config.merged_dir), str(config.merged_dir), lambda: _run_merge(config)
+    )
     _stage(4, "export", f"GGUF into {config.gguf_dir}")
     summary["export"] = _run_export(ctx, config)  # resumable file by file
     _stage(5, "deploy", config.deploy.name)
     gguf = Path(summary["export"]["gguf"][-1])
-    summary["deploy"] = _deploy(settings, gguf, config.deploy.name, config.merged_dir, host or config.deploy.host)
+    summary["deploy"] = _deploy(
+        settings, gguf, config.deploy.name, config.merged_dir, host or config.deploy.host
+    )
     summary["eval"] = _last_eval(ctx, config, gguf, skip=no_eval)
     done = "eval: skipped" if summary["eval"].get("skipped") else f"eval report: {summary['eval']['report']}"
     _emit(summary, as_json, summary["deploy"]["message"] + "\n" + done)
@@ -334,11 +471,15 @@ def _check_deployable(config: Any) -> None:
     from askdb.finetune.train import load_tokenizer
 
     try:
-        chat_format(load_tokenizer(config.base_model, trust_remote_code=config.trust_remote_code).chat_template)
+        chat_format(
+            load_tokenizer(config.base_model, trust_remote_code=config.trust_remote_code).chat_template
+        )
     except ConfigError as exc:
-        raise ConfigError(f"`finetune all` ends with an Ollama deployment, which cannot work here: {exc.message}",
-                          hint="run `finetune train`, `merge` and `export` one by one and serve the merged "
-                               "model with vLLM (see the README)") from None
+        raise ConfigError(
+            f"`finetune all` ends with an Ollama deployment, which cannot work here: {exc.message}",
+            hint="run `finetune train`, `merge` and `export` one by one and serve the merged "
+            "model with vLLM (see the README)",
+        ) from None
 
 
 def _maybe(number: int, name: str, done: bool, where: str, work: Any) -> dict[str, Any]:

@@ -30,7 +30,8 @@ class LoraSettings(_Strict):
     dropout: float = Field(0.05, ge=0.0, lt=1.0)
     # Every projection of a Llama/Qwen2 block; "all-linear" (peft's shorthand) also works.
     target_modules: list[str] | Literal["all-linear"] = Field(
-        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    )
 
 
 class ExportSettings(_Strict):
@@ -116,7 +117,9 @@ class TrainConfig(_Strict):
         """The GGUF that deploy registers and eval asks: the last quantisation, else the converter's file."""
         from askdb.finetune.export import gguf_path
 
-        return gguf_path(self.gguf_dir, self.export.quantize[-1] if self.export.quantize else self.export.outtype)
+        return gguf_path(
+            self.gguf_dir, self.export.quantize[-1] if self.export.quantize else self.export.outtype
+        )
 
     @property
     def eval_dir(self) -> Path:
@@ -125,7 +128,9 @@ class TrainConfig(_Strict):
     @property
     def _out(self) -> Path:
         if self.output_dir is None:
-            raise ConfigError("the config has no output_dir", hint="load it with load_config, which fills one")
+            raise ConfigError(
+                "the config has no output_dir", hint="load it with load_config, which fills one"
+            )
         return self.output_dir
 
 
@@ -145,16 +150,24 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ConfigError(f"cannot read the training config {path}: {exc.strerror}",
-                          hint="pass the path of a YAML file, e.g. one from askdb/finetune/configs/") from None
+        raise ConfigError(
+            f"cannot read the training config {path}: {exc.strerror}",
+            hint="pass the path of a YAML file, e.g. one from askdb/finetune/configs/",
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path} is not valid YAML{where}: {getattr(exc, 'problem', exc)}",
-                          hint="fix the YAML syntax (indentation, a missing colon or quote)", file=str(path)) from None
+        raise ConfigError(
+            f"{path} is not valid YAML{where}: {getattr(exc, 'problem', exc)}",
+            hint="fix the YAML syntax (indentation, a missing colon or quote)",
+            file=str(path),
+        ) from None
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path} must be a YAML mapping of settings, not {type(raw).__name__}",
-                          hint="start from askdb/finetune/configs/tiny-cpu.yaml", file=str(path))
+        raise ConfigError(
+            f"{path} must be a YAML mapping of settings, not {type(raw).__name__}",
+            hint="start from askdb/finetune/configs/tiny-cpu.yaml",
+            file=str(path),
+        )
     return raw
 
 

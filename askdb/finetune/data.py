@@ -88,10 +88,16 @@ def render(candidate: Candidate, retriever: Retriever, prompt: PromptSettings) -
     """The chat the assistant would send for this question, then the gold answer."""
     history = [Turn(q, s) for q, s in candidate.history]
     retrieval = retriever.retrieve(retrieval_query(candidate.question, history), prompt.k)
-    chat = sql_messages(candidate.question, history, retrieval.context, row_limit=prompt.row_limit,
-                        system_in_user=prompt.system_in_user)
+    chat = sql_messages(
+        candidate.question,
+        history,
+        retrieval.context,
+        row_limit=prompt.row_limit,
+        system_in_user=prompt.system_in_user,
+    )
     return [{"role": m.role, "content": m.content} for m in chat] + [
-        {"role": "assistant", "content": answer_text(candidate.sql)}]
+        {"role": "assistant", "content": answer_text(candidate.sql)}
+    ]
 
 
 def reasoning_text(candidate: Candidate, catalog: Catalog) -> str:
@@ -106,10 +112,15 @@ def reasoning_text(candidate: Candidate, catalog: Catalog) -> str:
 
 # -- sources -------------------------------------------------------------------------------------
 
+
 def ads_candidates(questions: Iterable[Question]) -> list[Candidate]:
     """Question-set entries as candidates; follow-ups keep their previous turn."""
-    return [Candidate(q.id, q.question, q.sql, "ads",
-                      ((q.previous.question, q.previous.sql),) if q.previous else ()) for q in questions]
+    return [
+        Candidate(
+            q.id, q.question, q.sql, "ads", ((q.previous.question, q.previous.sql),) if q.previous else ()
+        )
+        for q in questions
+    ]
 
 
 def example_candidates(examples: Iterable[Example]) -> list[Candidate]:
@@ -129,7 +140,9 @@ class Template:
 
     def sql(self, value: str) -> str:
         """The statement for one value, built as a tree so the value is always a quoted literal."""
-        query = sqlglot.select(*[s.strip() for s in self.select.split(";")], dialect="mysql").from_(self.table)
+        query = sqlglot.select(*[s.strip() for s in self.select.split(";")], dialect="mysql").from_(
+            self.table
+        )
         query = query.where(exp.EQ(this=exp.column(self.column), expression=exp.Literal.string(value)))
         if self.order:
             query = query.order_by(self.order, dialect="mysql")
@@ -140,8 +153,14 @@ class Template:
 
 TEMPLATES: tuple[Template, ...] = (
     Template("{value}的达人有多少?", "ads_account", "city", "COUNT(*) AS creators"),
-    Template("{value}平台粉丝最多的5个达人是谁?", "ads_account", "platform", "nickname; fans",
-             order="fans DESC", limit=5),
+    Template(
+        "{value}平台粉丝最多的5个达人是谁?",
+        "ads_account",
+        "platform",
+        "nickname; fans",
+        order="fans DESC",
+        limit=5,
+    ),
     Template("{value}领域的达人平均有多少粉丝?", "ads_account", "category", "AVG(fans) AS avg_fans"),
     Template("品牌{value}一共有几个投放计划?", "ads_campaign", "brand", "COUNT(*) AS campaigns"),
     Template("状态是{value}的投放计划预算加起来多少?", "ads_campaign", "status", "SUM(budget) AS budget"),
@@ -151,9 +170,13 @@ TEMPLATES: tuple[Template, ...] = (
 
 def column_values(runner: Runner, catalog: Catalog, table: str, column: str, limit: int = 50) -> list[str]:
     """Distinct non-empty values of one column, read through the guard like any other query."""
-    query = (sqlglot.select(exp.column(column)).distinct().from_(table)
-             .where(exp.Not(this=exp.Is(this=exp.column(column), expression=exp.Null())))
-             .order_by(exp.column(column)))
+    query = (
+        sqlglot.select(exp.column(column))
+        .distinct()
+        .from_(table)
+        .where(exp.Not(this=exp.Is(this=exp.column(column), expression=exp.Null())))
+        .order_by(exp.column(column))
+    )
     verdict = check(query.sql("mysql"), GuardContext(catalog=catalog, row_limit=limit))
     if not verdict.ok:
         return []
@@ -169,8 +192,16 @@ def _has_rows(runner: Runner, catalog: Catalog, sql: str, row_limit: int) -> boo
     return any(v is not None and v != 0 and str(v) not in ("", "nan") for v in frame.to_numpy().ravel())
 
 
-def augment(runner: Runner, catalog: Catalog, count: int, *, seed: int = 0, row_limit: int = 10,
-            templates: Sequence[Template] = TEMPLATES, progress: Progress = _no_progress) -> list[Candidate]:
+def augment(
+    runner: Runner,
+    catalog: Catalog,
+    count: int,
+    *,
+    seed: int = 0,
+    row_limit: int = 10,
+    templates: Sequence[Template] = TEMPLATES,
+    progress: Progress = _no_progress,
+) -> list[Candidate]:
     """Up to ``count`` generated pairs, templates taken in turn, values drawn from the database."""
     rng = random.Random(seed)
     pools = {t: column_values(runner, catalog, t.table, t.column) for t in templates}
@@ -183,12 +214,16 @@ def augment(runner: Runner, catalog: Catalog, count: int, *, seed: int = 0, row_
         sql = template.sql(value)
         progress("augment")
         if _has_rows(runner, catalog, sql, row_limit):
-            found.append(Candidate(f"augment-{len(found) + 1:04d}", template.question.format(value=value), sql,
-                                   "augment"))
+            found.append(
+                Candidate(
+                    f"augment-{len(found) + 1:04d}", template.question.format(value=value), sql, "augment"
+                )
+            )
     return found
 
 
 # -- leak guard, dedup, split --------------------------------------------------------------------
+
 
 def _sql_key(sql: str | None) -> str | None:
     if sql is None:
@@ -202,8 +237,11 @@ def _sql_key(sql: str | None) -> str | None:
 def leaks(candidate: Candidate, test: Sequence[Question], threshold: float = NEAR_DUPLICATE) -> bool:
     """Whether a candidate asks a test question again (near-duplicate text) or carries a test gold SQL."""
     key = _sql_key(candidate.sql)
-    return any(similarity(candidate.question, q.question) >= threshold
-               or (key is not None and key == _sql_key(q.sql)) for q in test)
+    return any(
+        similarity(candidate.question, q.question) >= threshold
+        or (key is not None and key == _sql_key(q.sql))
+        for q in test
+    )
 
 
 def dedupe(candidates: Iterable[Candidate]) -> list[Candidate]:
@@ -226,30 +264,60 @@ def split_of(question: str) -> str:
 
 # -- the whole build -----------------------------------------------------------------------------
 
-def build_candidates(runner: Runner, catalog: Catalog, *, augment_count: int = 0, seed: int = 0,
-                     row_limit: int = 10, progress: Progress = _no_progress) -> tuple[list[Candidate], int]:
+
+def build_candidates(
+    runner: Runner,
+    catalog: Catalog,
+    *,
+    augment_count: int = 0,
+    seed: int = 0,
+    row_limit: int = 10,
+    progress: Progress = _no_progress,
+) -> tuple[list[Candidate], int]:
     """Every usable candidate, test leaks and guard-rejected gold SQL removed. Returns (candidates, dropped)."""
     test = load_ads_questions("test")
     raw = ads_candidates(load_ads_questions("train")) + example_candidates(packaged_examples())
     if augment_count:
         raw += augment(runner, catalog, augment_count, seed=seed, row_limit=row_limit, progress=progress)
-    kept = [c for c in dedupe(raw) if not leaks(c, test)
-            and (c.sql is None or check(c.sql, GuardContext(catalog=catalog, row_limit=row_limit)).ok)]
+    kept = [
+        c
+        for c in dedupe(raw)
+        if not leaks(c, test)
+        and (c.sql is None or check(c.sql, GuardContext(catalog=catalog, row_limit=row_limit)).ok)
+    ]
     return kept, len(raw) - len(kept)
 
 
-def build_records(candidates: Sequence[Candidate], retriever: Retriever, catalog: Catalog, *,
-                  prompt: PromptSettings | None = None, reasoning: bool = False,
-                  progress: Progress = _no_progress) -> list[SftRecord]:
+def build_records(
+    candidates: Sequence[Candidate],
+    retriever: Retriever,
+    catalog: Catalog,
+    *,
+    prompt: PromptSettings | None = None,
+    reasoning: bool = False,
+    progress: Progress = _no_progress,
+) -> list[SftRecord]:
     """Render each candidate into a chat record."""
     prompt = prompt or PromptSettings()
     records = []
     for c in candidates:
-        tables = [] if c.sql is None else [t.name for t in sqlglot.parse_one(c.sql, read="mysql").find_all(exp.Table)]
-        records.append(SftRecord(
-            id=c.id, source=c.source, split=split_of(c.question), question=c.question, sql=c.sql,
-            messages=render(c, retriever, prompt), reasoning=reasoning_text(c, catalog) if reasoning else "",
-            tables=sorted(set(tables))))
+        tables = (
+            []
+            if c.sql is None
+            else [t.name for t in sqlglot.parse_one(c.sql, read="mysql").find_all(exp.Table)]
+        )
+        records.append(
+            SftRecord(
+                id=c.id,
+                source=c.source,
+                split=split_of(c.question),
+                question=c.question,
+                sql=c.sql,
+                messages=render(c, retriever, prompt),
+                reasoning=reasoning_text(c, catalog) if reasoning else "",
+                tables=sorted(set(tables)),
+            )
+        )
         progress("render")
     return records
 

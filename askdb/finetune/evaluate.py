@@ -18,8 +18,10 @@ from askdb.finetune import require
 from askdb.serving.base import LLM, Chunk, Message
 from askdb.settings import Settings
 
-RANDOM_MODEL_NOTE = ("The model is an untrained random test model ({gguf}): its answers are noise, so these "
-                     "figures check the fine-tuning pipeline's eval stage, not any model's accuracy.")
+RANDOM_MODEL_NOTE = (
+    "The model is an untrained random test model ({gguf}): its answers are noise, so these "
+    "figures check the fine-tuning pipeline's eval stage, not any model's accuracy."
+)
 
 
 class CappedReplies(LLM):
@@ -31,8 +33,9 @@ class CappedReplies(LLM):
         self.name = inner.name  # type: ignore[misc]  # the report names the backend that answered
         self.supports_reasoning = inner.supports_reasoning  # type: ignore[misc]
 
-    def stream(self, messages: Sequence[Message], *, temperature: float = 0.1,
-               max_tokens: int | None = None) -> Iterator[Chunk]:
+    def stream(
+        self, messages: Sequence[Message], *, temperature: float = 0.1, max_tokens: int | None = None
+    ) -> Iterator[Chunk]:
         cap = self.max_tokens if max_tokens is None else min(max_tokens, self.max_tokens)
         return self.inner.stream(messages, temperature=temperature, max_tokens=cap)
 
@@ -50,13 +53,23 @@ class EvalRun:
     def headline(self) -> str:
         s = self.summary
         tag = " [untrained random test model: not an accuracy]" if self.note else ""
-        return (f"llamacpp/{self.gguf.name}{tag}: accuracy {s['accuracy']}, EX {s['execution_accuracy']}, "
-                f"valid SQL {s['valid_sql_rate']} over {s['questions']} questions; report: {self.report}")
+        return (
+            f"llamacpp/{self.gguf.name}{tag}: accuracy {s['accuracy']}, EX {s['execution_accuracy']}, "
+            f"valid SQL {s['valid_sql_rate']} over {s['questions']} questions; report: {self.report}"
+        )
 
 
-def evaluate_gguf(settings: Settings, gguf: Path, out: Path, *, limit: int | None = None,
-                  max_tokens: int | None = None, random_model: bool = False, resume: bool = False,
-                  progress: Callable[[dict[str, Any]], None] | None = None) -> EvalRun:
+def evaluate_gguf(
+    settings: Settings,
+    gguf: Path,
+    out: Path,
+    *,
+    limit: int | None = None,
+    max_tokens: int | None = None,
+    random_model: bool = False,
+    resume: bool = False,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+) -> EvalRun:
     """Ask the ads test questions with ``gguf`` on the llamacpp backend; write result.json and report.md."""
     require("llama_cpp", extra="llamacpp", package="llama-cpp-python")
     from askdb.eval.dataset import load_ads_questions
@@ -71,7 +84,9 @@ def evaluate_gguf(settings: Settings, gguf: Path, out: Path, *, limit: int | Non
     gold = GoldExecutor(assistant.runner, GuardContext(assistant.catalog, row_limit=assistant.row_limit))
     questions = load_ads_questions("test")[:limit]
     meta = run_meta("ads", "test", llm, settings.database_url)  # names llamacpp and the GGUF that answered
-    records = run_questions(assistant, questions, out / "results.jsonl", gold, resume=resume, progress=progress)
+    records = run_questions(
+        assistant, questions, out / "results.jsonl", gold, resume=resume, progress=progress
+    )
     note = RANDOM_MODEL_NOTE.format(gguf=gguf) if random_model else None
     meta.update(note=note, random_model=note is not None, max_tokens=max_tokens)
     summary, report = write_run(out, meta, records)

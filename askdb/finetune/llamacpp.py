@@ -31,8 +31,10 @@ def source_dir(cache: Path) -> Path:
     if env := os.environ.get("LLAMA_CPP_PATH"):
         path = Path(env).expanduser()
         if not (path / "convert_hf_to_gguf.py").is_file():
-            raise ConfigError(f"LLAMA_CPP_PATH={env} has no convert_hf_to_gguf.py",
-                              hint="point LLAMA_CPP_PATH at a llama.cpp checkout")
+            raise ConfigError(
+                f"LLAMA_CPP_PATH={env} has no convert_hf_to_gguf.py",
+                hint="point LLAMA_CPP_PATH at a llama.cpp checkout",
+            )
         return path
     target = cache / f"llama-cpp-python-{LLAMA_CPP_PYTHON_VERSION}"
     done = target / ".complete"
@@ -49,13 +51,25 @@ def _download(cache: Path) -> Path:
     sdist = cache / f"llama_cpp_python-{LLAMA_CPP_PYTHON_VERSION}.tar.gz"
     if sdist.is_file():
         return sdist
-    command = [sys.executable, "-m", "pip", "download", f"llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION}",
-               "--no-binary", ":all:", "--no-deps", "-d", str(cache), "-q"]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        f"llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION}",
+        "--no-binary",
+        ":all:",
+        "--no-deps",
+        "-d",
+        str(cache),
+        "-q",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if not sdist.is_file():
-        raise ConfigError(f"could not download llama-cpp-python {LLAMA_CPP_PYTHON_VERSION}: "
-                          f"{result.stderr.strip()[-300:]}",
-                          hint="set LLAMA_CPP_PATH to a llama.cpp checkout, or allow access to PyPI")
+        raise ConfigError(
+            f"could not download llama-cpp-python {LLAMA_CPP_PYTHON_VERSION}: {result.stderr.strip()[-300:]}",
+            hint="set LLAMA_CPP_PATH to a llama.cpp checkout, or allow access to PyPI",
+        )
     return sdist
 
 
@@ -63,8 +77,13 @@ def _unpack(sdist: Path, target: Path) -> None:
     """Unpack the Python-side files into ``target`` through a temporary folder, then rename."""
     tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=target.parent))
     with tarfile.open(sdist) as archive:
-        members = [m for m in archive.getmembers() if m.name.startswith(_PREFIX)
-                   and m.name[len(_PREFIX):].startswith(_WANTED) and (m.isfile() or m.isdir())]
+        members = [
+            m
+            for m in archive.getmembers()
+            if m.name.startswith(_PREFIX)
+            and m.name[len(_PREFIX) :].startswith(_WANTED)
+            and (m.isfile() or m.isdir())
+        ]
         archive.extractall(tmp, members=members, filter="data")
     (tmp / f"llama_cpp_python-{LLAMA_CPP_PYTHON_VERSION}").rename(target)
     tmp.rmdir()
@@ -74,5 +93,7 @@ def vocab_file(cache: Path, name: str = "qwen2") -> Path:
     """A vocab-only GGUF shipped with llama.cpp, e.g. ``qwen2``: a real tokenizer without weights."""
     path = source_dir(cache) / "models" / f"ggml-vocab-{name}.gguf"
     if not path.is_file():
-        raise ConfigError(f"no vocab file {path.name} in {path.parent}", hint="pick one of models/ggml-vocab-*.gguf")
+        raise ConfigError(
+            f"no vocab file {path.name} in {path.parent}", hint="pick one of models/ggml-vocab-*.gguf"
+        )
     return path

@@ -36,5 +36,8 @@ def merge(base_model: str, adapter_dir: Path, out_dir: Path, *, trust_remote_cod
 
 def merged_complete(out_dir: Path) -> bool:
     """Whether a merged model is there (config, weights and tokenizer)."""
-    return ((out_dir / "config.json").is_file() and any(out_dir.glob("*.safetensors"))
-            and (out_dir / "tokenizer_config.json").is_file())
+    return (
+        (out_dir / "config.json").is_file()
+        and any(out_dir.glob("*.safetensors"))
+        and (out_dir / "tokenizer_config.json").is_file()
+    )

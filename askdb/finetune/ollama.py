@@ -73,7 +73,9 @@ _DEEPSEEK_OPENS_THINK = re.compile(r"<｜Assistant｜><think>(?:\\n|\n)")
 
 
 def _chatml(chat_template: str) -> ChatFormat:
-    return ChatFormat("chatml", _CHATML_TEMPLATE, ("<|im_start|>", "<|im_end|>"), system=_default_system(chat_template))
+    return ChatFormat(
+        "chatml", _CHATML_TEMPLATE, ("<|im_start|>", "<|im_end|>"), system=_default_system(chat_template)
+    )
 
 
 def _deepseek_r1(chat_template: str) -> ChatFormat:
@@ -96,8 +98,10 @@ def chat_format(chat_template: str | None) -> ChatFormat:
     for markers, build in _FAMILIES:
         if all(marker in chat_template for marker in markers):
             return build(chat_template)
-    raise ConfigError("unsupported chat template family (mapped: ChatML/Qwen2, DeepSeek-R1 and its distills)",
-                      hint="add its Ollama template to askdb/finetune/ollama.py with a parity test")
+    raise ConfigError(
+        "unsupported chat template family (mapped: ChatML/Qwen2, DeepSeek-R1 and its distills)",
+        hint="add its Ollama template to askdb/finetune/ollama.py with a parity test",
+    )
 
 
 _CHATML_DEFAULT_SYSTEM = re.compile(r"<\|im_start\|>system(?:\\n|\n)([^{}'+\n]*?)<\|im_end\|>")
@@ -155,8 +159,12 @@ class Modelfile:
     def create_request(self, name: str, digest: str) -> dict[str, Any]:
         """The structured ``/api/create`` fields for this model, the GGUF already uploaded as ``digest``."""
         parameters = {**self.parameters, "stop": list(self.chat.stop)}
-        request = {"model": name, "files": {self.gguf.name: digest}, "template": self.chat.template,
-                   "parameters": parameters}
+        request = {
+            "model": name,
+            "files": {self.gguf.name: digest},
+            "template": self.chat.template,
+            "parameters": parameters,
+        }
         if self.chat.system:
             request["system"] = self.chat.system
         return request
@@ -183,8 +191,10 @@ def upload_blob(host: str, path: Path, *, timeout_s: float = 600.0) -> str:
         with path.open("rb") as f:
             response = client.post(url, content=f)
         if response.status_code not in (200, 201):
-            raise LLMError(f"Ollama refused the blob upload ({response.status_code}): {response.text[:200]}",
-                           hint="check the file and the Ollama server's disk space")
+            raise LLMError(
+                f"Ollama refused the blob upload ({response.status_code}): {response.text[:200]}",
+                hint="check the file and the Ollama server's disk space",
+            )
     return digest
 
 
@@ -196,10 +206,17 @@ def register(host: str, name: str, modelfile: Modelfile) -> dict[str, Any]:
     request = modelfile.create_request(name, digest)
     try:
         ollama.Client(host=host).create(
-            model=name, files=request["files"], template=request["template"],
-            system=request.get("system"), parameters=request["parameters"], stream=False)
+            model=name,
+            files=request["files"],
+            template=request["template"],
+            system=request.get("system"),
+            parameters=request["parameters"],
+            stream=False,
+        )
     except ollama.ResponseError as exc:
-        raise LLMError(f"Ollama could not create {name}: {exc.error}", hint="see the Ollama server's log") from None
+        raise LLMError(
+            f"Ollama could not create {name}: {exc.error}", hint="see the Ollama server's log"
+        ) from None
     return request
 
 

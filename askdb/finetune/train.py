@@ -72,12 +72,16 @@ def load_tokenizer(name: str, *, trust_remote_code: bool = False) -> PreTrainedT
     try:
         tokenizer = AutoTokenizer.from_pretrained(name, trust_remote_code=trust_remote_code)
     except OSError as exc:  # not a folder, not on the hub, or offline without a cached copy
-        raise ConfigError(f"cannot load the tokenizer of base_model {name}: {str(exc).splitlines()[0]}",
-                          hint="set base_model to a model folder or a hub id; offline (HF_HUB_OFFLINE=1) it must "
-                               "be in the Hugging Face cache already") from None
+        raise ConfigError(
+            f"cannot load the tokenizer of base_model {name}: {str(exc).splitlines()[0]}",
+            hint="set base_model to a model folder or a hub id; offline (HF_HUB_OFFLINE=1) it must "
+            "be in the Hugging Face cache already",
+        ) from None
     if not tokenizer.chat_template:
-        raise ConfigError(f"the tokenizer of {name} has no chat_template",
-                          hint="fine-tune a chat (instruct) model, whose template Ollama and vLLM will use too")
+        raise ConfigError(
+            f"the tokenizer of {name} has no chat_template",
+            hint="fine-tune a chat (instruct) model, whose template Ollama and vLLM will use too",
+        )
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token  # labels mask padding anyway
     return tokenizer
@@ -86,16 +90,20 @@ def load_tokenizer(name: str, *, trust_remote_code: bool = False) -> PreTrainedT
 def end_of_turn(tokenizer: PreTrainedTokenizerBase) -> str:
     """The text the chat template writes after an assistant message's content (ChatML: ``<|im_end|>\\n``)."""
     rendered = tokenizer.apply_chat_template(
-        [{"role": "user", "content": "q"}, {"role": "assistant", "content": _PROBE}], tokenize=False)
+        [{"role": "user", "content": "q"}, {"role": "assistant", "content": _PROBE}], tokenize=False
+    )
     if _PROBE not in rendered:
-        raise ConfigError("the chat template drops the assistant's message", hint="use the model's own template")
+        raise ConfigError(
+            "the chat template drops the assistant's message", hint="use the model's own template"
+        )
     return rendered.split(_PROBE, 1)[1]
 
 
 def opens_thinking(tokenizer: PreTrainedTokenizerBase) -> bool:
     """Whether the template's generation prompt already opens ``<think>`` (DeepSeek-R1 since 2025-02)."""
-    prompt = tokenizer.apply_chat_template([{"role": "user", "content": "q"}], tokenize=False,
-                                           add_generation_prompt=True)
+    prompt = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "q"}], tokenize=False, add_generation_prompt=True
+    )
     return prompt.endswith("<think>\n")
 
 
@@ -114,15 +122,24 @@ def answer_text(record: dict[str, Any], *, reasoning: bool, opened: bool = False
     return answer
 
 
-def tokenize_record(record: dict[str, Any], tokenizer: PreTrainedTokenizerBase, *, reasoning: bool,
-                    suffix: str, opened: bool = False) -> dict[str, list[int]]:
+def tokenize_record(
+    record: dict[str, Any],
+    tokenizer: PreTrainedTokenizerBase,
+    *,
+    reasoning: bool,
+    suffix: str,
+    opened: bool = False,
+) -> dict[str, list[int]]:
     """Token ids of prompt + answer, with labels -100 on every prompt token."""
     messages = record["messages"]
     if messages[-1]["role"] != "assistant":
-        raise ConfigError(f"SFT record {record.get('id')} does not end with the assistant's answer",
-                          hint="rebuild the data with `askdb finetune data`")
-    prompt = tokenizer.apply_chat_template(messages[:-1], tokenize=True, add_generation_prompt=True,
-                                           return_dict=True)["input_ids"]
+        raise ConfigError(
+            f"SFT record {record.get('id')} does not end with the assistant's answer",
+            hint="rebuild the data with `askdb finetune data`",
+        )
+    prompt = tokenizer.apply_chat_template(
+        messages[:-1], tokenize=True, add_generation_prompt=True, return_dict=True
+    )["input_ids"]
     text = answer_text(record, reasoning=reasoning, opened=opened) + suffix
     answer = tokenizer(text, add_special_tokens=False)["input_ids"]
     return {"input_ids": [*prompt, *answer], "labels": [-100] * len(prompt) + list(answer)}
@@ -133,20 +150,26 @@ def build_datasets(config: TrainConfig, tokenizer: PreTrainedTokenizerBase) -> t
     from datasets import Dataset
 
     if config.data is None or not config.data.is_file():
-        raise ConfigError(f"no SFT data at {config.data}", hint="run `askdb finetune data` first, or set `data:`")
+        raise ConfigError(
+            f"no SFT data at {config.data}", hint="run `askdb finetune data` first, or set `data:`"
+        )
     suffix, opened = end_of_turn(tokenizer), opens_thinking(tokenizer)
     splits: dict[str, list[dict[str, list[int]]]] = {}
     dropped = 0
     for split in ("train", "validation"):
-        rows = [tokenize_record(r, tokenizer, reasoning=config.reasoning, suffix=suffix, opened=opened)
-                for r in read_jsonl(config.data, split)]
+        rows = [
+            tokenize_record(r, tokenizer, reasoning=config.reasoning, suffix=suffix, opened=opened)
+            for r in read_jsonl(config.data, split)
+        ]
         # Cutting a sequence would cut its answer, the only part with labels: drop it instead.
         kept = [r for r in rows if len(r["input_ids"]) <= config.max_length]
         dropped += len(rows) - len(kept)
         splits[split] = kept
     if not splits["train"]:
-        raise ConfigError(f"{config.data} has no train records within max_length={config.max_length}",
-                          hint="raise max_length or rebuild the data with `askdb finetune data`")
+        raise ConfigError(
+            f"{config.data} has no train records within max_length={config.max_length}",
+            hint="raise max_length or rebuild the data with `askdb finetune data`",
+        )
     validation = Dataset.from_list(splits["validation"]) if splits["validation"] else None
     return Dataset.from_list(splits["train"]), validation, dropped
 
@@ -155,8 +178,14 @@ def _lora_config(config: TrainConfig) -> Any:
     from peft import LoraConfig
 
     lora = config.lora
-    return LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, bias="none",
-                      target_modules=lora.target_modules, task_type="CAUSAL_LM")
+    return LoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        bias="none",
+        target_modules=lora.target_modules,
+        task_type="CAUSAL_LM",
+    )
 
 
 def _quantization(config: TrainConfig) -> Any:
@@ -166,14 +195,20 @@ def _quantization(config: TrainConfig) -> Any:
     import torch
 
     if not torch.cuda.is_available():
-        raise ConfigError("QLoRA needs a CUDA GPU (bitsandbytes 4-bit kernels); none is visible",
-                          hint="set `qlora: false` to train a plain LoRA on this machine")
+        raise ConfigError(
+            "QLoRA needs a CUDA GPU (bitsandbytes 4-bit kernels); none is visible",
+            hint="set `qlora: false` to train a plain LoRA on this machine",
+        )
     require("bitsandbytes", package="bitsandbytes")  # CUDA-only, so not in the finetune extra
     from transformers import BitsAndBytesConfig
 
     compute = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                              bnb_4bit_compute_dtype=compute)
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=compute,
+    )
 
 
 def _sft_config(config: TrainConfig, precision: Precision, has_eval: bool) -> Any:
@@ -185,18 +220,36 @@ def _sft_config(config: TrainConfig, precision: Precision, has_eval: bool) -> An
 
         init["device_map"] = {"": PartialState().local_process_index}  # one whole copy per process
     return SFTConfig(
-        output_dir=str(config.output_dir), model_init_kwargs=init, max_length=config.max_length,
-        learning_rate=config.learning_rate, num_train_epochs=config.num_train_epochs, max_steps=config.max_steps,
+        output_dir=str(config.output_dir),
+        model_init_kwargs=init,
+        max_length=config.max_length,
+        learning_rate=config.learning_rate,
+        num_train_epochs=config.num_train_epochs,
+        max_steps=config.max_steps,
         per_device_train_batch_size=config.per_device_train_batch_size,
         per_device_eval_batch_size=config.per_device_eval_batch_size,
         gradient_accumulation_steps=config.gradient_accumulation_steps,
-        activation_checkpointing=config.gradient_checkpointing, warmup_steps=config.warmup_steps,
-        lr_scheduler_type=config.lr_scheduler_type, weight_decay=config.weight_decay, seed=config.seed,
-        data_seed=config.seed, logging_steps=config.logging_steps, logging_first_step=True,
-        eval_strategy="steps" if has_eval else "no", eval_steps=config.eval_steps, save_strategy="steps",
-        save_steps=config.save_steps, save_total_limit=config.save_total_limit, report_to=config.report_to,
-        bf16=precision.bf16, fp16=precision.fp16, deepspeed=str(config.deepspeed) if config.deepspeed else None,
-        disable_tqdm=False, dataset_num_proc=None, dataloader_pin_memory=precision.device == "cuda")
+        activation_checkpointing=config.gradient_checkpointing,
+        warmup_steps=config.warmup_steps,
+        lr_scheduler_type=config.lr_scheduler_type,
+        weight_decay=config.weight_decay,
+        seed=config.seed,
+        data_seed=config.seed,
+        logging_steps=config.logging_steps,
+        logging_first_step=True,
+        eval_strategy="steps" if has_eval else "no",
+        eval_steps=config.eval_steps,
+        save_strategy="steps",
+        save_steps=config.save_steps,
+        save_total_limit=config.save_total_limit,
+        report_to=config.report_to,
+        bf16=precision.bf16,
+        fp16=precision.fp16,
+        deepspeed=str(config.deepspeed) if config.deepspeed else None,
+        disable_tqdm=False,
+        dataset_num_proc=None,
+        dataloader_pin_memory=precision.device == "cuda",
+    )
 
 
 @dataclass
@@ -217,16 +270,24 @@ def prepare(config: TrainConfig) -> Prepared:
     precision = choose_precision()
     if precision.device == "cpu" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         # transformers sets up no process group on CPU: each rank would train its own copy into one folder.
-        raise ConfigError("several processes (torchrun) without CUDA GPUs would each train a separate copy",
-                          hint="run `askdb finetune train CONFIG` as one process on a CPU")
+        raise ConfigError(
+            "several processes (torchrun) without CUDA GPUs would each train a separate copy",
+            hint="run `askdb finetune train CONFIG` as one process on a CPU",
+        )
     if config.deepspeed:
         require("deepspeed", package="deepspeed")  # GPU-only, so not in the finetune extra
     tokenizer = load_tokenizer(config.base_model, trust_remote_code=config.trust_remote_code)
     train_set, eval_set, dropped = build_datasets(config, tokenizer)
     args = _sft_config(config, precision, eval_set is not None)
-    trainer = SFTTrainer(model=config.base_model, args=args, train_dataset=train_set, eval_dataset=eval_set,
-                         processing_class=tokenizer, peft_config=_lora_config(config),
-                         quantization_config=_quantization(config))
+    trainer = SFTTrainer(
+        model=config.base_model,
+        args=args,
+        train_dataset=train_set,
+        eval_dataset=eval_set,
+        processing_class=tokenizer,
+        peft_config=_lora_config(config),
+        quantization_config=_quantization(config),
+    )
     return Prepared(trainer, dropped)
 
 
@@ -247,8 +308,15 @@ def run(prepared: Prepared, config: TrainConfig) -> TrainResult:
     output = trainer.train(resume_from_checkpoint=resume)
     eval_loss = trainer.evaluate()["eval_loss"] if trainer.eval_dataset is not None else None
     save_adapter(trainer, config.adapter_dir)
-    return TrainResult(config.adapter_dir, output.global_step, output.training_loss, eval_loss,
-                       time.monotonic() - started, resume, prepared.dropped_too_long)
+    return TrainResult(
+        config.adapter_dir,
+        output.global_step,
+        output.training_loss,
+        eval_loss,
+        time.monotonic() - started,
+        resume,
+        prepared.dropped_too_long,
+    )
 
 
 def save_adapter(trainer: Trainer, adapter_dir: Path) -> None:

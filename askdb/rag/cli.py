@@ -19,8 +19,13 @@ def _progress_bar():
         if stage != state["stage"]:
             if state["bar"] is not None:
                 state["bar"].close()
-            state["bar"] = tqdm(total=total or None, desc=stage, unit="docs" if stage == "embedding" else "it",
-                                file=sys.stderr, disable=None)
+            state["bar"] = tqdm(
+                total=total or None,
+                desc=stage,
+                unit="docs" if stage == "embedding" else "it",
+                file=sys.stderr,
+                disable=None,
+            )
             state["stage"] = stage
         state["bar"].update(done)
 
@@ -49,21 +54,30 @@ def index(ctx: click.Context, db_url: str | None, rebuild: bool, as_json: bool) 
     finally:
         close()
     del rebuild  # --rebuild and a plain run both re-check values; kept for scripts that pass it
-    retriever.embedder.encode(["预热"])  # prepares the question path (the ONNX export) before the first question
+    retriever.embedder.encode(
+        ["预热"]
+    )  # prepares the question path (the ONNX export) before the first question
     idx = retriever.index
     summary = {
-        "path": str(store_for(settings).folder(idx.catalog, idx.model)), "built": built, "model": idx.model,
+        "path": str(store_for(settings).folder(idx.catalog, idx.model)),
+        "built": built,
+        "model": idx.model,
         "question_runtime": getattr(retriever.embedder, "runtime", "unknown"),
-        "tables": len(idx.catalog.tables), "documents": len(idx.schema), "examples": len(idx.examples),
-        "value_columns": len(idx.values), "dense_index": idx.schema.dense.kind,
+        "tables": len(idx.catalog.tables),
+        "documents": len(idx.schema),
+        "examples": len(idx.examples),
+        "value_columns": len(idx.values),
+        "dense_index": idx.schema.dense.kind,
     }
     if as_json:
         print_json(summary)
     else:
         state = "built" if built else "already current"
-        click.echo(f"index {state}: {summary['tables']} tables, {summary['documents']} documents, "
-                   f"{summary['examples']} examples, {summary['value_columns']} value columns -> {summary['path']} "
-                   f"(questions embedded with {summary['question_runtime']})")
+        click.echo(
+            f"index {state}: {summary['tables']} tables, {summary['documents']} documents, "
+            f"{summary['examples']} examples, {summary['value_columns']} value columns -> {summary['path']} "
+            f"(questions embedded with {summary['question_runtime']})"
+        )
 
 
 @click.command("retrieve")
@@ -74,8 +88,9 @@ def index(ctx: click.Context, db_url: str | None, rebuild: bool, as_json: bool) 
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
 @click.pass_context
 @handle_errors
-def retrieve(ctx: click.Context, question: str, k: int, db_url: str | None, budget: int | None,
-             as_json: bool) -> None:
+def retrieve(
+    ctx: click.Context, question: str, k: int, db_url: str | None, budget: int | None, as_json: bool
+) -> None:
     """Show what the retriever gives the model for QUESTION: tables, columns, notes, examples, values."""
     from dataclasses import replace
 

@@ -42,13 +42,27 @@ class Document:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "kind": self.kind, "dense": self.dense, "lexical": self.lexical,
-                "tables": list(self.tables), "column": self.column, "meta": self.meta}
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "dense": self.dense,
+            "lexical": self.lexical,
+            "tables": list(self.tables),
+            "column": self.column,
+            "meta": self.meta,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Document:
-        return cls(data["id"], data["kind"], data["dense"], data["lexical"], tuple(data["tables"]),
-                   data.get("column"), data.get("meta") or {})
+        return cls(
+            data["id"],
+            data["kind"],
+            data["dense"],
+            data["lexical"],
+            tuple(data["tables"]),
+            data.get("column"),
+            data.get("meta") or {},
+        )
 
 
 def _words(name: str) -> str:
@@ -57,7 +71,9 @@ def _words(name: str) -> str:
 
 def table_document(table: Table) -> Document:
     """The table's compact DDL for BM25; a readable sentence of the same facts for the embedder."""
-    columns = ", ".join(f"{_words(c.name)} ({c.comment})" if c.comment else _words(c.name) for c in table.columns)
+    columns = ", ".join(
+        f"{_words(c.name)} ({c.comment})" if c.comment else _words(c.name) for c in table.columns
+    )
     head = f"{_words(table.name)} ({table.comment})" if table.comment else _words(table.name)
     # The name goes in twice for BM25: a question naming the table should outweigh one naming a column.
     lexical = f"{table.name} {table.comment} {table.name} {table.comment} " + compact_ddl(table)
@@ -71,8 +87,16 @@ def column_documents(table: Table, wide: int = WIDE_TABLE_COLUMNS) -> list[Docum
     docs = []
     for col in table.columns:
         text = f"{_words(table.name)} {table.comment} . {_words(col.name)} {col.comment}".strip()
-        docs.append(Document(f"column:{table.name}.{col.name}", "column", text,
-                             f"{col.name} {col.comment} {col.name} {table.name}", (table.name,), col.name))
+        docs.append(
+            Document(
+                f"column:{table.name}.{col.name}",
+                "column",
+                text,
+                f"{col.name} {col.comment} {col.name} {table.name}",
+                (table.name,),
+                col.name,
+            )
+        )
     return docs
 
 
@@ -81,13 +105,25 @@ def note_document(note: Note, catalog: Catalog) -> Document | None:
     tables = tuple(t for t in note.tables if t in catalog)
     if note.tables and not tables:
         return None
-    return Document(f"note:{note.name}", "note", note.text, note.text, tables,
-                    meta={"name": note.name, "columns": list(note.columns)})
+    return Document(
+        f"note:{note.name}",
+        "note",
+        note.text,
+        note.text,
+        tables,
+        meta={"name": note.name, "columns": list(note.columns)},
+    )
 
 
 def example_document(example: Example, index: int) -> Document:
-    return Document(f"example:{index}", "example", example.question, example.question, example.tables,
-                    meta={"question": example.question, "sql": example.sql})
+    return Document(
+        f"example:{index}",
+        "example",
+        example.question,
+        example.question,
+        example.tables,
+        meta={"question": example.question, "sql": example.sql},
+    )
 
 
 def values_document(values: ColumnValues, catalog: Catalog) -> Document:
@@ -95,14 +131,24 @@ def values_document(values: ColumnValues, catalog: Catalog) -> Document:
     col = table.column(values.column) if table else None
     comment = col.comment if col else ""
     listed = " ".join(values.values)
-    return Document(f"values:{values.table}.{values.column}", "values",
-                    f"{_words(values.table)} {_words(values.column)} {comment}: {listed}",
-                    f"{values.column} {comment} {listed}", (values.table,), values.column,
-                    meta={"count": len(values.values)})
+    return Document(
+        f"values:{values.table}.{values.column}",
+        "values",
+        f"{_words(values.table)} {_words(values.column)} {comment}: {listed}",
+        f"{values.column} {comment} {listed}",
+        (values.table,),
+        values.column,
+        meta={"count": len(values.values)},
+    )
 
 
-def schema_documents(catalog: Catalog, notes: tuple[Note, ...] = (), values: tuple[ColumnValues, ...] = (),
-                     *, wide: int = WIDE_TABLE_COLUMNS) -> list[Document]:
+def schema_documents(
+    catalog: Catalog,
+    notes: tuple[Note, ...] = (),
+    values: tuple[ColumnValues, ...] = (),
+    *,
+    wide: int = WIDE_TABLE_COLUMNS,
+) -> list[Document]:
     """Tables, wide tables' columns, notes and column values: the part rebuilt when the schema changes."""
     docs = [table_document(t) for t in catalog.tables]
     for table in catalog.tables:

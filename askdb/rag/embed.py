@@ -24,7 +24,9 @@ class Embedder(Protocol):
 
     name: str
 
-    def encode(self, texts: Sequence[str], *, progress: Callable[[int], None] | None = None) -> np.ndarray: ...
+    def encode(
+        self, texts: Sequence[str], *, progress: Callable[[int], None] | None = None
+    ) -> np.ndarray: ...
 
 
 def resolve_model(name: str) -> str:
@@ -56,8 +58,14 @@ def _torch_threads(count: int) -> Iterator[None]:
 class SentenceTransformerEmbedder:
     """Any sentence-transformers model by name or path; loaded on first use, not in ``__init__``."""
 
-    def __init__(self, model: str = DEFAULT_MODEL, *, device: str = "cpu", batch_size: int = 64,
-                 onnx_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        device: str = "cpu",
+        batch_size: int = 64,
+        onnx_dir: Path | None = None,
+    ) -> None:
         self.name = model
         self.device = device
         self.batch_size = batch_size
@@ -118,8 +126,15 @@ class SentenceTransformerEmbedder:
             for start in range(0, len(texts), step):
                 batch = list(texts[start : start + step])
                 with self._tokenize_lock:
-                    chunks.append(model.encode(batch, batch_size=self.batch_size, normalize_embeddings=True,
-                                               convert_to_numpy=True, show_progress_bar=False))
+                    chunks.append(
+                        model.encode(
+                            batch,
+                            batch_size=self.batch_size,
+                            normalize_embeddings=True,
+                            convert_to_numpy=True,
+                            show_progress_bar=False,
+                        )
+                    )
                 if progress:
                     progress(len(batch))
         return np.ascontiguousarray(np.vstack(chunks), dtype=np.float32)
@@ -146,9 +161,14 @@ class SentenceTransformerEmbedder:
             return None
         from askdb.rag.onnx_query import open_encoder
 
-        return open_encoder(model, resolve_model(self.name), self.onnx_dir,
-                            lambda text: self._encode_one(model, text), lock=self._tokenize_lock,
-                            device=self.device)
+        return open_encoder(
+            model,
+            resolve_model(self.name),
+            self.onnx_dir,
+            lambda text: self._encode_one(model, text),
+            lock=self._tokenize_lock,
+            device=self.device,
+        )
 
     def _encode_one(self, model: Any, text: str) -> np.ndarray:
         """One query straight through tokenizer and transformer (mean-pooled normalised models only).
@@ -164,8 +184,9 @@ class SentenceTransformerEmbedder:
             torch.set_num_threads(1)
         with torch.inference_mode():
             with self._tokenize_lock:
-                batch = model.tokenizer([text], return_tensors="pt", truncation=True,
-                                        max_length=model.max_seq_length)
+                batch = model.tokenizer(
+                    [text], return_tensors="pt", truncation=True, max_length=model.max_seq_length
+                )
             hidden = model[0].auto_model(**batch).last_hidden_state
             vector = mean_pooled_unit(hidden, batch["attention_mask"])
         return np.ascontiguousarray(vector.numpy(), dtype=np.float32)

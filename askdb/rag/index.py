@@ -90,8 +90,9 @@ class Bm25Index:
             rows.extend(tf)
             cols.extend([doc] * len(tf))
             counts.extend(tf.values())
-        tf_matrix = sparse.csr_matrix((np.array(counts, dtype=np.float64), (rows, cols)),
-                                      shape=(len(vocabulary), len(texts)))
+        tf_matrix = sparse.csr_matrix(
+            (np.array(counts, dtype=np.float64), (rows, cols)), shape=(len(vocabulary), len(texts))
+        )
         df = np.diff(tf_matrix.indptr).astype(np.float64)
         n = max(len(texts), 1)
         idf = np.log1p((n - df + 0.5) / (df + 0.5))  # the +1 inside the log keeps common terms positive
@@ -127,15 +128,22 @@ class Bm25Index:
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
         terms = np.array(sorted(self.vocabulary, key=self.vocabulary.__getitem__), dtype=object)
-        np.savez(buffer, data=self.weights.data, indices=self.weights.indices, indptr=self.weights.indptr,
-                 shape=np.array(self.weights.shape), terms=np.array(terms.tolist(), dtype=str))
+        np.savez(
+            buffer,
+            data=self.weights.data,
+            indices=self.weights.indices,
+            indptr=self.weights.indptr,
+            shape=np.array(self.weights.shape),
+            terms=np.array(terms.tolist(), dtype=str),
+        )
         return buffer.getvalue()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Bm25Index:
         arrays = np.load(io.BytesIO(data), allow_pickle=False)
-        weights = sparse.csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]),
-                                    shape=tuple(arrays["shape"]))
+        weights = sparse.csr_matrix(
+            (arrays["data"], arrays["indices"], arrays["indptr"]), shape=tuple(arrays["shape"])
+        )
         vocabulary = {str(t): i for i, t in enumerate(arrays["terms"])}
         return cls(vocabulary, weights)
 
@@ -160,12 +168,18 @@ class Collection:
         self.bm25 = bm25
 
     @classmethod
-    def build(cls, docs: list[Document], vectors: np.ndarray, *, exact_limit: int = EXACT_LIMIT) -> Collection:
+    def build(
+        cls, docs: list[Document], vectors: np.ndarray, *, exact_limit: int = EXACT_LIMIT
+    ) -> Collection:
         """Index already-embedded documents (embedding is the slow part and is done by the caller)."""
         if len(docs) == 0:
             vectors = vectors.reshape(0, vectors.shape[1] if vectors.ndim == 2 else 1)
-        return cls(docs, vectors, DenseIndex.build(vectors, exact_limit=exact_limit),
-                   Bm25Index.build([d.lexical for d in docs]))
+        return cls(
+            docs,
+            vectors,
+            DenseIndex.build(vectors, exact_limit=exact_limit),
+            Bm25Index.build([d.lexical for d in docs]),
+        )
 
     def __len__(self) -> int:
         return len(self.docs)

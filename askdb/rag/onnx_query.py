@@ -83,8 +83,9 @@ class OnnxQueryEncoder:
     def encode_batch(self, texts: list[str]) -> np.ndarray:
         """Several texts in one run of the graph, (len(texts), dim)."""
         with self.lock:
-            batch = self.tokenizer(texts, return_tensors="np", truncation=True, max_length=self.max_length,
-                                   padding=True)
+            batch = self.tokenizer(
+                texts, return_tensors="np", truncation=True, max_length=self.max_length, padding=True
+            )
         feed = {name: np.asarray(batch[name], dtype=np.int64) for name in self.inputs}
         return np.ascontiguousarray(self.session.run(None, feed)[0], dtype=np.float32)
 
@@ -101,8 +102,9 @@ class OnnxQueryEncoder:
             p.vector = vector[None, :]
 
 
-def open_encoder(model: Any, model_path: str, folder: Path, torch_encode: Any, *, lock: Any,
-                 device: str = "cpu") -> OnnxQueryEncoder | None:
+def open_encoder(
+    model: Any, model_path: str, folder: Path, torch_encode: Any, *, lock: Any, device: str = "cpu"
+) -> OnnxQueryEncoder | None:
     """The ONNX encoder for a loaded sentence-transformers model, exported on first use; None: use torch."""
     try:
         import onnxruntime  # noqa: F401 - a missing runtime is the common reason to stay on torch
@@ -164,17 +166,25 @@ def export(model_path: str, path: Path, *, device: str = "cpu") -> None:
             self.transformer = transformer
 
         def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any = None) -> Any:
-            hidden = self.transformer(input_ids=input_ids, attention_mask=attention_mask,
-                                      token_type_ids=token_type_ids).last_hidden_state
+            hidden = self.transformer(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
             return mean_pooled_unit(hidden, attention_mask)  # the torch path's pooling, traced
 
     sample = model.tokenizer([PROBE], return_tensors="pt")
     names = [n for n in _INPUTS if n in sample]
     with atomic_path(path, suffix=".onnx") as tmp, warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer notes
-        torch.onnx.export(_Pooled(model[0].auto_model.eval()), tuple(sample[n] for n in names), str(tmp),
-                          input_names=names, output_names=["embedding"], opset_version=17, dynamo=False,
-                          dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names}, "embedding": {0: "batch"}})
+        torch.onnx.export(
+            _Pooled(model[0].auto_model.eval()),
+            tuple(sample[n] for n in names),
+            str(tmp),
+            input_names=names,
+            output_names=["embedding"],
+            opset_version=17,
+            dynamo=False,
+            dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names}, "embedding": {0: "batch"}},
+        )
 
 
 def _load(path: Path, model: Any, lock: Any) -> OnnxQueryEncoder:

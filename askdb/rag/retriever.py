@@ -178,8 +178,11 @@ class RagIndex:
 
     @cached_property
     def column_tokens(self) -> dict[tuple[str, str], set[str]]:
-        return {(t.name, c.name): set(tokenize(f"{c.name} {c.comment}")) for t in self.catalog.tables
-                for c in t.columns}
+        return {
+            (t.name, c.name): set(tokenize(f"{c.name} {c.comment}"))
+            for t in self.catalog.tables
+            for c in t.columns
+        }
 
 
 def _table_ranks(order: Iterable[int], docs: Sequence[Document]) -> dict[str, int]:
@@ -216,8 +219,9 @@ class HybridRetriever:
         self.config = config or RetrievalConfig()
 
     # -- signals ------------------------------------------------------------------------------
-    def _schema_orders(self, query: np.ndarray, tokens: list[str], allowed: np.ndarray | None
-                       ) -> tuple[list[int], list[int]]:
+    def _schema_orders(
+        self, query: np.ndarray, tokens: list[str], allowed: np.ndarray | None
+    ) -> tuple[list[int], list[int]]:
         """Schema documents by dense score and by BM25 score, best first."""
         schema, n = self.index.schema, self.config.candidates
         if allowed is None:
@@ -230,16 +234,22 @@ class HybridRetriever:
             dense_ids, dense_scores = allowed[best], scores[best]
             bm25 = [int(allowed[i]) for i in top_n(schema.bm25.scores(tokens)[allowed], n)]
         floor, docs = self.config.min_similarity, schema.docs
-        dense = [int(i) for i, score in zip(dense_ids, dense_scores) if docs[i].kind != "note" or score >= floor]
+        dense = [
+            int(i) for i, score in zip(dense_ids, dense_scores) if docs[i].kind != "note" or score >= floor
+        ]
         return dense, bm25
 
-    def _example_order(self, query: np.ndarray, tokens: list[str], scope: Sized[str] | None) -> list[tuple[int, float]]:
+    def _example_order(
+        self, query: np.ndarray, tokens: list[str], scope: Sized[str] | None
+    ) -> list[tuple[int, float]]:
         examples = self.index.examples
         if len(examples) == 0:
             return []
         ids = np.arange(len(examples))
         if scope is not None:
-            ids = np.array([i for i, d in enumerate(examples.docs) if all(t in scope for t in d.tables)], dtype=np.int64)
+            ids = np.array(
+                [i for i, d in enumerate(examples.docs) if all(t in scope for t in d.tables)], dtype=np.int64
+            )
             if len(ids) == 0:
                 return []
         similarity = examples.vectors[ids] @ query
@@ -247,19 +257,29 @@ class HybridRetriever:
         dense = _order(ids[close], similarity[close])
         lexical = examples.bm25.scores(tokens)[ids]
         bm25 = [int(ids[i]) for i in top_n(lexical, len(ids))]
-        fused = _rrf([(1.0, {d: r for r, d in enumerate(dense, 1)}),
-                      (1.0, {d: r for r, d in enumerate(bm25, 1)})], self.config.rrf_k)
+        fused = _rrf(
+            [(1.0, {d: r for r, d in enumerate(dense, 1)}), (1.0, {d: r for r, d in enumerate(bm25, 1)})],
+            self.config.rrf_k,
+        )
         return sorted(fused.items(), key=lambda item: -item[1])
 
     def _allowed(self, scope: Sized[str] | None) -> np.ndarray | None:
         if scope is None:
             return None
-        ids = sorted({i for t in scope for i in self.index.docs_by_table.get(t, ())
-                      if all(x in scope for x in self.index.schema.docs[i].tables)})
+        ids = sorted(
+            {
+                i
+                for t in scope
+                for i in self.index.docs_by_table.get(t, ())
+                if all(x in scope for x in self.index.schema.docs[i].tables)
+            }
+        )
         return np.array(ids, dtype=np.int64)
 
     # -- the whole ----------------------------------------------------------------------------
-    def rank_tables(self, question: str, *, scope: Sized[str] | None = None) -> tuple[dict[str, float], dict[str, Any]]:
+    def rank_tables(
+        self, question: str, *, scope: Sized[str] | None = None
+    ) -> tuple[dict[str, float], dict[str, Any]]:
         """Fused table scores, and the intermediate hits that the result reports."""
         cfg, docs = self.config, self.index.schema.docs
         query = self.embedder.encode([question])[0]
@@ -268,9 +288,13 @@ class HybridRetriever:
         schema_dense = [i for i in dense if docs[i].kind in ("table", "column")]
         schema_bm25 = [i for i in bm25 if docs[i].kind in ("table", "column")]
         value_docs = [i for i in bm25 if docs[i].kind == "values"]
-        note_fused = _rrf([(1.0, {d: r for r, d in enumerate((i for i in dense if docs[i].kind == "note"), 1)}),
-                           (1.0, {d: r for r, d in enumerate((i for i in bm25 if docs[i].kind == "note"), 1)})],
-                          cfg.rrf_k)
+        note_fused = _rrf(
+            [
+                (1.0, {d: r for r, d in enumerate((i for i in dense if docs[i].kind == "note"), 1)}),
+                (1.0, {d: r for r, d in enumerate((i for i in bm25 if docs[i].kind == "note"), 1)}),
+            ],
+            cfg.rrf_k,
+        )
         notes = sorted(note_fused.items(), key=lambda item: -item[1])
         examples = self._example_order(query, tokens, scope)
         values = [h for h in self.index.matcher.match(question) if scope is None or h.table in scope]
@@ -278,14 +302,17 @@ class HybridRetriever:
         for hit in values:
             value_ranks.setdefault(hit.table, len(value_ranks) + 1)
         dense_weight = cfg.weight_dense_cjk if has_cjk(question) else cfg.weight_dense
-        fused = _rrf([
-            (dense_weight, _table_ranks(schema_dense, docs)),
-            (cfg.weight_value_docs, _table_ranks(value_docs, docs)),
-            (cfg.weight_bm25, _table_ranks(schema_bm25, docs)),
-            (cfg.weight_notes, _table_ranks((i for i, _ in notes), docs)),
-            (cfg.weight_examples, _table_ranks((i for i, _ in examples), self.index.examples.docs)),
-            (cfg.weight_values, value_ranks),
-        ], cfg.rrf_k)
+        fused = _rrf(
+            [
+                (dense_weight, _table_ranks(schema_dense, docs)),
+                (cfg.weight_value_docs, _table_ranks(value_docs, docs)),
+                (cfg.weight_bm25, _table_ranks(schema_bm25, docs)),
+                (cfg.weight_notes, _table_ranks((i for i, _ in notes), docs)),
+                (cfg.weight_examples, _table_ranks((i for i, _ in examples), self.index.examples.docs)),
+                (cfg.weight_values, value_ranks),
+            ],
+            cfg.rrf_k,
+        )
         if scope is not None:
             fused = {t: s for t, s in fused.items() if t in scope}
         return fused, {"tokens": tokens, "notes": notes, "examples": examples, "values": values}
@@ -339,8 +366,9 @@ class HybridRetriever:
                 break
         return found
 
-    def _columns(self, tables: list[TableHit], tokens: list[str], values: list[ValueMatch],
-                 notes: list[NoteHit]) -> list[ColumnHit]:
+    def _columns(
+        self, tables: list[TableHit], tokens: list[str], values: list[ValueMatch], notes: list[NoteHit]
+    ) -> list[ColumnHit]:
         """Columns of the chosen tables that the question's words, values or notes point at."""
         wanted = set(tokens)
         bm25 = self.index.schema.bm25
@@ -358,7 +386,9 @@ class HybridRetriever:
         return sorted(hits, key=lambda c: -c.score)
 
     def _note_columns(self, name: str) -> list[str]:
-        doc = next((d for d in self.index.schema.docs if d.kind == "note" and d.meta.get("name") == name), None)
+        doc = next(
+            (d for d in self.index.schema.docs if d.kind == "note" and d.meta.get("name") == name), None
+        )
         return doc.meta.get("columns", []) if doc else []
 
     def _shown(self, table_name: str, columns: list[ColumnHit]) -> tuple[str, ...]:
@@ -388,7 +418,9 @@ class DenseTableRetriever:
         scores = self.index.schema.vectors[ids] @ query
         best = np.argsort(-scores, kind="stable")[:k]
         docs = self.index.schema.docs
-        return Retrieval(question, [TableHit(docs[ids[i]].tables[0], round(float(scores[i]), 6)) for i in best])
+        return Retrieval(
+            question, [TableHit(docs[ids[i]].tables[0], round(float(scores[i]), 6)) for i in best]
+        )
 
 
 def _shortest_path(graph: dict[str, set[str]], start: str, targets: set[str], max_hops: int) -> list[str]:
@@ -429,8 +461,9 @@ def fit_budget(result: Retrieval, tables: dict[str, Table], budget: int) -> Retr
         if table is not None:
             shown = replace(table, columns=tuple(c for c in table.columns if c.name in set(hit.columns)))
             sections.append(("table", hit.name, compact_ddl(shown)))
-    sections += [("value", f"{v.table}.{v.column}", f"-- {v.table}.{v.column} = '{v.value}'")
-                 for v in result.values]
+    sections += [
+        ("value", f"{v.table}.{v.column}", f"-- {v.table}.{v.column} = '{v.value}'") for v in result.values
+    ]
     sections += [("note", n.name, n.text) for n in result.notes]
     sections += [("example", e.question, f"-- {e.question}\n{e.sql};") for e in result.examples]
     kept: list[tuple[str, str, str]] = []

@@ -19,9 +19,15 @@ def store_for(settings: Settings) -> IndexStore:
     return IndexStore(settings.home / "index")
 
 
-def open_retriever(settings: Settings, *, db_url: str | None = None, embedder: Embedder | None = None,
-                   rebuild: bool = False, config: RetrievalConfig | None = None,
-                   progress: Progress = _no_progress) -> tuple[HybridRetriever, bool]:
+def open_retriever(
+    settings: Settings,
+    *,
+    db_url: str | None = None,
+    embedder: Embedder | None = None,
+    rebuild: bool = False,
+    config: RetrievalConfig | None = None,
+    progress: Progress = _no_progress,
+) -> tuple[HybridRetriever, bool]:
     """Reflect the database's catalog and load its index, building it when needed. Returns (retriever, built).
 
     Column values are read from the database only when the index is (re)built: a question then
@@ -36,9 +42,13 @@ def open_retriever(settings: Settings, *, db_url: str | None = None, embedder: E
     try:
         catalog = catalog_for_engine(engine)
         index, built = store_for(settings).load_or_build(
-            catalog, embedder, notes=packaged_notes(), examples=packaged_examples(),
+            catalog,
+            embedder,
+            notes=packaged_notes(),
+            examples=packaged_examples(),
             values=lambda: sample_values(engine, catalog, progress=lambda c: progress("values", 1, 0)),
-            rebuild=rebuild, progress=progress,
+            rebuild=rebuild,
+            progress=progress,
         )
     finally:
         engine.dispose()

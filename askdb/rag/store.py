@@ -61,9 +61,15 @@ def values_fingerprint(values: tuple[ColumnValues, ...]) -> str:
     return _sha(blob.encode("utf-8"))[:16]
 
 
-def build_index(catalog: Catalog, embedder: Embedder, *, notes: tuple[Note, ...] = (),
-                examples: tuple[Example, ...] = (), values: tuple[ColumnValues, ...] = (),
-                progress: Progress = _no_progress) -> RagIndex:
+def build_index(
+    catalog: Catalog,
+    embedder: Embedder,
+    *,
+    notes: tuple[Note, ...] = (),
+    examples: tuple[Example, ...] = (),
+    values: tuple[ColumnValues, ...] = (),
+    progress: Progress = _no_progress,
+) -> RagIndex:
     """Embed and index every document of a catalog (the slow part: one vector per document)."""
     docs = schema_documents(catalog, notes, values)
     progress("embedding", 0, len(docs))
@@ -71,15 +77,18 @@ def build_index(catalog: Catalog, embedder: Embedder, *, notes: tuple[Note, ...]
     progress("indexing", 0, 1)
     schema = Collection.build(docs, vectors)
     progress("indexing", 1, 1)
-    return RagIndex(catalog, schema, _examples_collection(examples, catalog, embedder, {}), values, embedder.name)
+    return RagIndex(
+        catalog, schema, _examples_collection(examples, catalog, embedder, {}), values, embedder.name
+    )
 
 
 def _question_key(question: str) -> str:
     return _sha(question.encode("utf-8"))[:20]
 
 
-def _examples_collection(examples: tuple[Example, ...], catalog: Catalog, embedder: Embedder,
-                         cache: dict[str, np.ndarray]) -> Collection:
+def _examples_collection(
+    examples: tuple[Example, ...], catalog: Catalog, embedder: Embedder, cache: dict[str, np.ndarray]
+) -> Collection:
     """Examples indexed from cached vectors; only questions not seen before are embedded."""
     docs = example_documents(examples, catalog)
     missing = [d.dense for d in docs if _question_key(d.dense) not in cache]
@@ -152,19 +161,27 @@ class IndexStore:
         """Write every file, then the manifest that vouches for them."""
         folder = self.folder(index.catalog, index.model)
         payloads = {
-            "docs.json": json.dumps([d.to_dict() for d in index.schema.docs], ensure_ascii=False).encode("utf-8"),
+            "docs.json": json.dumps([d.to_dict() for d in index.schema.docs], ensure_ascii=False).encode(
+                "utf-8"
+            ),
             "vectors.npy": _npy(index.schema.vectors),
             "dense.faiss": index.schema.dense.to_bytes(),
             "bm25.npz": index.schema.bm25.to_bytes(),
-            "values.json": json.dumps([[v.table, v.column, list(v.values)] for v in index.values],
-                                      ensure_ascii=False).encode("utf-8"),
+            "values.json": json.dumps(
+                [[v.table, v.column, list(v.values)] for v in index.values], ensure_ascii=False
+            ).encode("utf-8"),
         }
         for name, data in payloads.items():
             write_atomic(folder / name, data)
         manifest = {
-            "format": FORMAT_VERSION, "catalog": index.catalog.fingerprint(), "model": index.model,
-            "notes": notes_key, "values": values_fingerprint(index.values), "documents": len(index.schema),
-            "dense": index.schema.dense.kind, "files": {name: _sha(data) for name, data in payloads.items()},
+            "format": FORMAT_VERSION,
+            "catalog": index.catalog.fingerprint(),
+            "model": index.model,
+            "notes": notes_key,
+            "values": values_fingerprint(index.values),
+            "documents": len(index.schema),
+            "dense": index.schema.dense.kind,
+            "files": {name: _sha(data) for name, data in payloads.items()},
         }
         write_atomic(folder / "manifest.json", json.dumps(manifest, indent=2).encode("utf-8"))
         return folder
@@ -176,14 +193,20 @@ class IndexStore:
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
-            raise IndexCorrupt(f"unreadable index manifest {path}: {exc}", hint="run `askdb index` to rebuild") from None
+            raise IndexCorrupt(
+                f"unreadable index manifest {path}: {exc}", hint="run `askdb index` to rebuild"
+            ) from None
 
     def is_current(self, catalog: Catalog, model: str, *, notes_key: str) -> bool:
         """Whether a complete index exists for exactly this catalog, model, notes and format."""
         manifest = self.manifest(catalog, model)
-        return bool(manifest) and manifest.get("format") == FORMAT_VERSION and \
-            manifest.get("catalog") == catalog.fingerprint() and manifest.get("model") == model and \
-            manifest.get("notes") == notes_key
+        return (
+            bool(manifest)
+            and manifest.get("format") == FORMAT_VERSION
+            and manifest.get("catalog") == catalog.fingerprint()
+            and manifest.get("model") == model
+            and manifest.get("notes") == notes_key
+        )
 
     def load(self, catalog: Catalog, embedder: Embedder, *, examples: tuple[Example, ...] = ()) -> RagIndex:
         """Read an index, verifying every file against the manifest; IndexCorrupt if anything is off."""
@@ -196,25 +219,44 @@ class IndexStore:
             try:
                 data[name] = (folder / name).read_bytes()
             except OSError as exc:
-                raise IndexCorrupt(f"index file {folder / name} unreadable: {exc.strerror}",
-                                   hint="run `askdb index` to rebuild") from None
+                raise IndexCorrupt(
+                    f"index file {folder / name} unreadable: {exc.strerror}",
+                    hint="run `askdb index` to rebuild",
+                ) from None
             if _sha(data[name]) != manifest.get("files", {}).get(name):
-                raise IndexCorrupt(f"index file {folder / name} does not match its manifest",
-                                   hint="run `askdb index` to rebuild")
+                raise IndexCorrupt(
+                    f"index file {folder / name} does not match its manifest",
+                    hint="run `askdb index` to rebuild",
+                )
         try:
             docs = [Document.from_dict(d) for d in json.loads(data["docs.json"])]
-            schema = Collection(docs, _load_npy(data["vectors.npy"]), DenseIndex.from_bytes(data["dense.faiss"]),
-                                Bm25Index.from_bytes(data["bm25.npz"]))
+            schema = Collection(
+                docs,
+                _load_npy(data["vectors.npy"]),
+                DenseIndex.from_bytes(data["dense.faiss"]),
+                Bm25Index.from_bytes(data["bm25.npz"]),
+            )
             values = tuple(ColumnValues(t, c, tuple(v)) for t, c, v in json.loads(data["values.json"]))
         except (ValueError, KeyError, TypeError, RuntimeError) as exc:
             # Checksums match but the content is wrong: written by an incompatible version.
-            raise IndexCorrupt(f"index at {folder} cannot be read: {exc}", hint="run `askdb index` to rebuild") from None
-        return RagIndex(catalog, schema, self.examples_for(catalog, embedder, examples), values, embedder.name)
+            raise IndexCorrupt(
+                f"index at {folder} cannot be read: {exc}", hint="run `askdb index` to rebuild"
+            ) from None
+        return RagIndex(
+            catalog, schema, self.examples_for(catalog, embedder, examples), values, embedder.name
+        )
 
-    def load_or_build(self, catalog: Catalog, embedder: Embedder, *, notes: tuple[Note, ...] = (),
-                      examples: tuple[Example, ...] = (),
-                      values: Callable[[], tuple[ColumnValues, ...]] | None = None,
-                      rebuild: bool = False, progress: Progress = _no_progress) -> tuple[RagIndex, bool]:
+    def load_or_build(
+        self,
+        catalog: Catalog,
+        embedder: Embedder,
+        *,
+        notes: tuple[Note, ...] = (),
+        examples: tuple[Example, ...] = (),
+        values: Callable[[], tuple[ColumnValues, ...]] | None = None,
+        rebuild: bool = False,
+        progress: Progress = _no_progress,
+    ) -> tuple[RagIndex, bool]:
         """The current index, built (and saved) when absent, stale or damaged. Returns (index, built)."""
         notes_key = knowledge_fingerprint(notes, ())
         sampled: tuple[ColumnValues, ...] | None = None
@@ -236,7 +278,9 @@ class IndexStore:
         try:
             self.save(index, notes_key=notes_key)
         except OSError as exc:
-            raise ConfigError(f"cannot write the index under {self.root}: {exc.strerror}",
-                              hint="set ASKDB_HOME to a folder you can write to") from None
+            raise ConfigError(
+                f"cannot write the index under {self.root}: {exc.strerror}",
+                hint="set ASKDB_HOME to a folder you can write to",
+            ) from None
         index.examples = self.examples_for(catalog, embedder, examples)
         return index, True

@@ -20,8 +20,12 @@ if TYPE_CHECKING:
 TEXT_TYPES = ("varchar", "char", "text", "enum", "tinytext", "mediumtext", "nvarchar")
 MAX_DISTINCT = 3000  # accounts run to a few thousand; past that a column is free text, not a category
 MAX_VALUE_CHARS = 40  # longer values are sentences (note text, titles) that no question repeats verbatim
-MAX_LONG_COLUMN_CHARS = 255  # wider declared columns are free text (varchar(500) `desc`); 255 is the usual name width
-_NOT_A_NAME = re.compile(r"^[\d\s.:/\-+%万亿kKwW]*$")  # dates, times, counts like 1.2万: nothing a question names
+MAX_LONG_COLUMN_CHARS = (
+    255  # wider declared columns are free text (varchar(500) `desc`); 255 is the usual name width
+)
+_NOT_A_NAME = re.compile(
+    r"^[\d\s.:/\-+%万亿kKwW]*$"
+)  # dates, times, counts like 1.2万: nothing a question names
 
 
 @dataclass(frozen=True)
@@ -47,8 +51,13 @@ def candidate_columns(catalog: Catalog) -> list[tuple[str, str]]:
     return found
 
 
-def sample_values(engine: Engine, catalog: Catalog, *, max_distinct: int = MAX_DISTINCT,
-                  progress: Callable[[str], None] | None = None) -> tuple[ColumnValues, ...]:
+def sample_values(
+    engine: Engine,
+    catalog: Catalog,
+    *,
+    max_distinct: int = MAX_DISTINCT,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[ColumnValues, ...]:
     """Read the distinct values of every low-cardinality text column (most frequent first)."""
     from sqlalchemy import column, func, select, table
 
@@ -62,8 +71,13 @@ def sample_values(engine: Engine, catalog: Catalog, *, max_distinct: int = MAX_D
             # Lightweight constructs, no reflection: the dialect quotes the names (`desc` is a keyword).
             col = table(table_name, column(column_name)).c[column_name]
             # One more than the limit tells "too many" apart from "exactly the limit" without a COUNT DISTINCT.
-            query = (select(col).where(col.is_not(None)).group_by(col)
-                     .order_by(func.count().desc()).limit(max_distinct + 1))
+            query = (
+                select(col)
+                .where(col.is_not(None))
+                .group_by(col)
+                .order_by(func.count().desc())
+                .limit(max_distinct + 1)
+            )
             values = [str(v) for (v,) in conn.execute(query) if str(v).strip()]
             if values and len(values) <= max_distinct:
                 kept = tuple(v for v in values if _nameable(v))
@@ -103,7 +117,11 @@ class ValueMatcher:
         for length in sorted(self._lengths, reverse=True):
             for start in range(len(text) - length + 1):
                 key = text[start : start + length]
-                if key in self._where and not _inside(start, start + length, spans) and _bounded(text, start, length):
+                if (
+                    key in self._where
+                    and not _inside(start, start + length, spans)
+                    and _bounded(text, start, length)
+                ):
                     spans.append((start, start + length, key))
         hits = []
         for _, _, key in spans:

@@ -349,7 +349,8 @@ def catalog_for_engine(engine: Engine, *, schema_name: str = "ads") -> Catalog:
         tables.append(table)
     present = {t.name.lower() for t in tables}
     relations = [
-        r for r in packaged_relations(schema_name)
+        r
+        for r in packaged_relations(schema_name)
         if r["table"].lower() in present and r["ref_table"].lower() in present
     ]
     return Catalog(tuple(tables)).with_relations(relations)

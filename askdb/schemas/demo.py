@@ -76,8 +76,38 @@ CATEGORIES = {
     },
 }
 
-CITIES = ("上海", "北京", "杭州", "广州", "深圳", "成都", "重庆", "武汉", "南京", "西安", "长沙", "苏州", "厦门", "天津")
-NICK_HEADS = ("小鹿", "阿杰", "橙子", "momo", "大鱼", "Lily", "七七", "糖糖", "阿紫", "小满", "老王", "Coco", "豆豆", "一一")
+CITIES = (
+    "上海",
+    "北京",
+    "杭州",
+    "广州",
+    "深圳",
+    "成都",
+    "重庆",
+    "武汉",
+    "南京",
+    "西安",
+    "长沙",
+    "苏州",
+    "厦门",
+    "天津",
+)
+NICK_HEADS = (
+    "小鹿",
+    "阿杰",
+    "橙子",
+    "momo",
+    "大鱼",
+    "Lily",
+    "七七",
+    "糖糖",
+    "阿紫",
+    "小满",
+    "老王",
+    "Coco",
+    "豆豆",
+    "一一",
+)
 NICK_TAILS = ("爱{cat}", "的{cat}日记", "{cat}研究所", "聊{cat}", "{cat}笔记", "玩{cat}", "的{cat}分享")
 OPENERS = ("姐妹们!", "终于等到了,", "真心推荐", "按头安利", "踩雷预警:", "回购无数次的", "实测一个月,", "")
 VERDICTS = ("真的太好用了", "性价比超高", "颜值绝了", "一般般吧", "有点踩雷", "闭眼入", "值得冲")
@@ -162,7 +192,9 @@ def _accounts(rng: random.Random, sizes: DemoSizes) -> TableRows:
         joined = date(2018, 1, 1) + timedelta(days=rng.randrange(0, 2550))
         city = rng.choice(CITIES) if rng.random() > 0.03 else None
         verified = 1 if fans > 50_000 or rng.random() < 0.1 else 0
-        rows.append((f"{prefix}_{100001 + i}", nickname, platform, category, fans, city, verified, joined.isoformat()))
+        rows.append(
+            (f"{prefix}_{100001 + i}", nickname, platform, category, fans, city, verified, joined.isoformat())
+        )
     columns = ("account", "nickname", "platform", "category", "fans", "city", "is_verified", "created_at")
     return TableRows("ads_account", columns, rows)
 
@@ -180,9 +212,20 @@ def _campaigns(rng: random.Random, sizes: DemoSizes, accounts: list[tuple]) -> T
             status = "已暂停" if rng.random() < 0.15 else "投放中"
         budget = round(rng.uniform(5_000, 500_000), 2)
         name = f"{brand}{rng.choice(CAMPAIGN_SUFFIX)}"
-        rows.append((1001 + i, name, brand, account, platform, budget, start.isoformat(), end.isoformat(), status))
-    columns = ("campaign_id", "campaign_name", "brand", "account", "platform", "budget", "start_date", "end_date",
-               "status")
+        rows.append(
+            (1001 + i, name, brand, account, platform, budget, start.isoformat(), end.isoformat(), status)
+        )
+    columns = (
+        "campaign_id",
+        "campaign_name",
+        "brand",
+        "account",
+        "platform",
+        "budget",
+        "start_date",
+        "end_date",
+        "status",
+    )
     return TableRows("ads_campaign", columns, rows)
 
 
@@ -195,7 +238,9 @@ def _materials(rng: random.Random, sizes: DemoSizes, campaigns: list[tuple]) -> 
         campaign_id, brand, start = campaign[0], campaign[2], date.fromisoformat(campaign[6])
         product = rng.choice(CATEGORIES[brand_category[brand]]["products"])
         title = f"{brand}{product}{rng.choice(TITLE_PARTS)}"
-        created = datetime.combine(start, datetime.min.time()) - timedelta(minutes=rng.randrange(0, 7 * 24 * 60))
+        created = datetime.combine(start, datetime.min.time()) - timedelta(
+            minutes=rng.randrange(0, 7 * 24 * 60)
+        )
         media = "视频" if rng.random() < 0.45 else "图文"
         rows.append((5001 + i, campaign_id, rng.choice(users), title, media, _fmt(created)))
     columns = ("material_id", "campaign_id", "user_id", "title", "media_type", "created_at")
@@ -203,8 +248,32 @@ def _materials(rng: random.Random, sizes: DemoSizes, campaigns: list[tuple]) -> 
 
 
 # Share of a day's impressions by hour: quiet at night, peaks at lunch and in the evening.
-_DIURNAL = (0.3, 0.2, 0.15, 0.1, 0.1, 0.15, 0.3, 0.6, 0.9, 1.0, 1.0, 1.1,
-            1.4, 1.2, 1.0, 1.0, 1.0, 1.1, 1.3, 1.6, 1.8, 1.9, 1.5, 0.8)
+_DIURNAL = (
+    0.3,
+    0.2,
+    0.15,
+    0.1,
+    0.1,
+    0.15,
+    0.3,
+    0.6,
+    0.9,
+    1.0,
+    1.0,
+    1.1,
+    1.4,
+    1.2,
+    1.0,
+    1.0,
+    1.0,
+    1.1,
+    1.3,
+    1.6,
+    1.8,
+    1.9,
+    1.5,
+    0.8,
+)
 
 
 def _hourly(rng: random.Random, materials: list[tuple]) -> TableRows:
@@ -229,7 +298,9 @@ def _hourly(rng: random.Random, materials: list[tuple]) -> TableRows:
     return TableRows("ads_material_hourly", columns, rows)
 
 
-def _orders(rng: random.Random, sizes: DemoSizes, campaigns: list[tuple], materials: list[tuple]) -> TableRows:
+def _orders(
+    rng: random.Random, sizes: DemoSizes, campaigns: list[tuple], materials: list[tuple]
+) -> TableRows:
     by_id = {c[0]: c for c in campaigns}
     brand_category = {b: cat for cat, spec in CATEGORIES.items() for b in spec["brands"]}
     # A few materials sell far more than the rest, as in real campaigns.
@@ -272,15 +343,27 @@ def _summary(rng: random.Random, sizes: DemoSizes, accounts: list[tuple]) -> Tab
     for index, (first, life) in enumerate(zip(firsts, lifetimes)):
         crawls = max(1, math.ceil(life * per_second))
         step = life / crawls
-        visits.extend((first + timedelta(seconds=int(step * (k + rng.uniform(0.1, 0.9)))), index)
-                      for k in range(crawls))
+        visits.extend(
+            (first + timedelta(seconds=int(step * (k + rng.uniform(0.1, 0.9)))), index) for k in range(crawls)
+        )
     # Rounding up gave a few visits too many: drop a random few so the size is exact.
     visits = [visits[i] for i in sorted(rng.sample(range(len(visits)), sizes.snapshots))]
     visits.sort()  # ids grow with crawl time, as in a crawler's table
     rows = [_snapshot(rng, notes[index], moment, row_id) for row_id, (moment, index) in enumerate(visits, 1)]
     return TableRows(
         "ads_summary",
-        ("id", "update_time", "desc", "account", "label", "star", "comment", "collection", "share", "create_time"),
+        (
+            "id",
+            "update_time",
+            "desc",
+            "account",
+            "label",
+            "star",
+            "comment",
+            "collection",
+            "share",
+            "create_time",
+        ),
         rows,
     )
 
@@ -303,8 +386,12 @@ def _note(rng: random.Random, accounts: list[tuple]) -> dict:
         "desc": text,
         "label": rng.choice(spec["labels"]),
         "published": published,
-        "final": (star, int(star * rng.uniform(0.02, 0.15)), int(star * rng.uniform(0.2, 0.9)),
-                  int(star * rng.uniform(0.01, 0.2))),
+        "final": (
+            star,
+            int(star * rng.uniform(0.02, 0.15)),
+            int(star * rng.uniform(0.2, 0.9)),
+            int(star * rng.uniform(0.01, 0.2)),
+        ),
         "tau_days": rng.uniform(2, 15),
     }
 

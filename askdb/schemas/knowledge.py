@@ -53,8 +53,10 @@ def tables_in_sql(sql: str, dialect: str = "mysql") -> tuple[str, ...]:
     try:
         tree = sqlglot.parse_one(sql, read=dialect)
     except ParseError as exc:
-        raise SchemaError(f"cannot parse example SQL: {str(exc).splitlines()[0]}",
-                          hint="fix the SQL; examples must be valid MySQL") from None
+        raise SchemaError(
+            f"cannot parse example SQL: {str(exc).splitlines()[0]}",
+            hint="fix the SQL; examples must be valid MySQL",
+        ) from None
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     seen: dict[str, None] = {}
     for table in tree.find_all(exp.Table):
@@ -70,8 +72,10 @@ def parse_note(name: str, text: str) -> Note:
     if text.startswith("---"):
         head, sep, rest = text[3:].partition("\n---")
         if not sep:
-            raise SchemaError(f"note {name} opens a header with --- but never closes it",
-                              hint="end the header with a line holding only ---")
+            raise SchemaError(
+                f"note {name} opens a header with --- but never closes it",
+                hint="end the header with a line holding only ---",
+            )
         body = rest.lstrip("\n")
         for line in head.strip().splitlines():
             key, _, value = line.partition(":")
@@ -107,13 +111,17 @@ def parse_examples(text: str, *, source: str) -> tuple[Example, ...]:
             examples.append(Example.create(row["question"], row["sql"]))
         except (ValueError, KeyError, TypeError, SchemaError) as exc:
             detail = exc.message if isinstance(exc, SchemaError) else str(exc)
-            raise SchemaError(f"{source} line {number}: {detail}",
-                              hint='each line must be {"question": "...", "sql": "..."}') from None
+            raise SchemaError(
+                f"{source} line {number}: {detail}",
+                hint='each line must be {"question": "...", "sql": "..."}',
+            ) from None
     return tuple(examples)
 
 
 def knowledge_fingerprint(notes: tuple[Note, ...], examples: tuple[Example, ...]) -> str:
     """A hash of the notes and examples, so an index built from older ones is known to be stale."""
-    blob = json.dumps([[n.name, n.text, n.tables, n.columns] for n in notes]
-                      + [[e.question, e.sql] for e in examples], ensure_ascii=False)
+    blob = json.dumps(
+        [[n.name, n.text, n.tables, n.columns] for n in notes] + [[e.question, e.sql] for e in examples],
+        ensure_ascii=False,
+    )
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]

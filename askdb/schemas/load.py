@@ -52,11 +52,15 @@ def sqlite_create_statements(catalog: Catalog) -> list[str]:
         statements.append(f'CREATE TABLE "{table.name}" ({", ".join(parts)})')
         for fk in table.foreign_keys:
             cols = ", ".join(f'"{c}"' for c in fk.columns)
-            statements.append(f'CREATE INDEX "ix_{table.name}_{"_".join(fk.columns)}" ON "{table.name}" ({cols})')
+            statements.append(
+                f'CREATE INDEX "ix_{table.name}_{"_".join(fk.columns)}" ON "{table.name}" ({cols})'
+            )
     return statements
 
 
-def build_sqlite(path: Path, *, scale: float = 1.0, seed: int = DEFAULT_SEED, progress: Progress = _no_progress) -> Path:
+def build_sqlite(
+    path: Path, *, scale: float = 1.0, seed: int = DEFAULT_SEED, progress: Progress = _no_progress
+) -> Path:
     """Write the demo database to ``path`` atomically: a temporary file in the same folder, then rename."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -159,7 +163,9 @@ def _mysql_engine_creating_database(url: URL) -> Engine:
     try:
         with translate_errors(url), server.connect() as conn:
             name = url.database.replace("`", "``")
-            conn.exec_driver_sql(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")
+            conn.exec_driver_sql(
+                f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"
+            )
     finally:
         server.dispose()
     return make_engine(url)
@@ -240,4 +246,3 @@ def table_checksums(engine: Engine, catalog: Catalog) -> dict[str, tuple[int, st
                 count += 1
             out[table.name] = (count, digest.hexdigest()[:16])
     return out
-

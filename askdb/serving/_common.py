@@ -40,7 +40,9 @@ def as_dicts(messages: Sequence[Message]) -> list[dict[str, str]]:
     return [{"role": m.role, "content": m.content} for m in messages]
 
 
-def reopened_if_stale(open_stream: Callable[[], Iterable[T]], stale: Callable[[BaseException], bool]) -> Iterator[T]:
+def reopened_if_stale(
+    open_stream: Callable[[], Iterable[T]], stale: Callable[[BaseException], bool]
+) -> Iterator[T]:
     """The stream, opened once more when the first try broke before its first item on a dead connection.
 
     A pooled keep-alive connection that the server (or the network) closed meanwhile fails the

@@ -33,8 +33,10 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the installation
     from askdb.errors import ConfigError
 
-    raise ConfigError(f"the HTTP API needs FastAPI ({exc.name} is missing)",
-                      hint="pip install 'askdb' again: fastapi and uvicorn are core dependencies") from None
+    raise ConfigError(
+        f"the HTTP API needs FastAPI ({exc.name} is missing)",
+        hint="pip install 'askdb' again: fastapi and uvicorn are core dependencies",
+    ) from None
 
 from askdb import errors as E
 from askdb.assistant import Answer, Event, Turn, final_answer
@@ -50,13 +52,25 @@ MAX_BODY_BYTES = 256 * 1024  # a question, or an OpenAI chat with its history, i
 MAX_QUESTION_CHARS = 4000
 THREADS = 64  # more than the 40 anyio allows by default: each question holds a thread while the model writes
 
-Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_QUESTION_CHARS)]
+Question = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_QUESTION_CHARS)
+]
 
 # Most specific first; an error takes the status of the first class it is an instance of.
 STATUS: tuple[tuple[type[E.AskdbError], int], ...] = (
-    (E.LLMTimeout, 504), (E.QueryTimeout, 504), (E.LLMUnavailable, 503), (E.ModelNotFound, 503),
-    (E.LLMError, 502), (E.QueryError, 502), (E.DatabaseError, 502), (E.NoAnswer, 422), (E.SqlRejected, 422),
-    (E.ConfigError, 400), (E.IndexCorrupt, 503), (E.SchemaError, 503), (E.AskdbError, 400),
+    (E.LLMTimeout, 504),
+    (E.QueryTimeout, 504),
+    (E.LLMUnavailable, 503),
+    (E.ModelNotFound, 503),
+    (E.LLMError, 502),
+    (E.QueryError, 502),
+    (E.DatabaseError, 502),
+    (E.NoAnswer, 422),
+    (E.SqlRejected, 422),
+    (E.ConfigError, 400),
+    (E.IndexCorrupt, 503),
+    (E.SchemaError, 503),
+    (E.AskdbError, 400),
 )
 
 
@@ -76,7 +90,11 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, float):
         return None if math.isnan(value) or math.isinf(value) else value
     if isinstance(value, Decimal):
-        return jsonable(int(value) if value == value.to_integral_value() else float(value)) if value.is_finite() else None
+        return (
+            jsonable(int(value) if value == value.to_integral_value() else float(value))
+            if value.is_finite()
+            else None
+        )
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value.isoformat()
     if isinstance(value, dt.timedelta):
@@ -113,8 +131,9 @@ class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     question: Question
-    conversation_id: str | None = Field(default=None, max_length=100,
-                                        description="continue a conversation; the answer returns its id")
+    conversation_id: str | None = Field(
+        default=None, max_length=100, description="continue a conversation; the answer returns its id"
+    )
     stream: bool = Field(default=False, description="server-sent events of the workflow's steps")
     trace: bool = Field(default=True, description="include every step of the workflow in the answer")
 
@@ -192,22 +211,30 @@ class DifyError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-def error_body(type_: str, message: str, *, code: str | None = None, hint: str | None = None,
-               **extra: Any) -> dict[str, Any]:
+def error_body(
+    type_: str, message: str, *, code: str | None = None, hint: str | None = None, **extra: Any
+) -> dict[str, Any]:
     """One error shape for every route but /retrieval; OpenAI clients read ``error.message``."""
     return {"error": jsonable({"type": type_, "code": code, "message": message, "hint": hint, **extra})}
 
 
 def _askdb_error(request: Request, exc: E.AskdbError) -> JSONResponse:
     details = {k: v for k, v in exc.to_dict().items() if k not in ("error", "message", "hint")}
-    return JSONResponse(error_body(type(exc).__name__, exc.message, code=_snake(type(exc).__name__),
-                                   hint=exc.hint, **details), status_code=status_for(exc))
+    return JSONResponse(
+        error_body(
+            type(exc).__name__, exc.message, code=_snake(type(exc).__name__), hint=exc.hint, **details
+        ),
+        status_code=status_for(exc),
+    )
 
 
 def _api_error(request: Request, exc: ApiError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    return JSONResponse(error_body("invalid_request_error", exc.message, code=exc.code, param=exc.param),
-                        status_code=exc.status, headers=headers)
+    return JSONResponse(
+        error_body("invalid_request_error", exc.message, code=exc.code, param=exc.param),
+        status_code=exc.status,
+        headers=headers,
+    )
 
 
 def _dify_error(request: Request, exc: DifyError) -> JSONResponse:
@@ -218,13 +245,20 @@ def _validation_error(request: Request, exc: RequestValidationError) -> JSONResp
     problems = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
     first = problems[0] if problems else {"loc": [], "msg": "invalid request"}
     where = ".".join(str(p) for p in first["loc"] if p != "body") or "body"
-    return JSONResponse(error_body("invalid_request_error", f"{where}: {first['msg']}", code="invalid_request",
-                                   details=problems), status_code=422)
+    return JSONResponse(
+        error_body(
+            "invalid_request_error", f"{where}: {first['msg']}", code="invalid_request", details=problems
+        ),
+        status_code=422,
+    )
 
 
 def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    return JSONResponse(error_body("invalid_request_error", str(exc.detail), code=f"http_{exc.status_code}"),
-                        status_code=exc.status_code, headers=getattr(exc, "headers", None))
+    return JSONResponse(
+        error_body("invalid_request_error", str(exc.detail), code=f"http_{exc.status_code}"),
+        status_code=exc.status_code,
+        headers=getattr(exc, "headers", None),
+    )
 
 
 def _snake(name: str) -> str:
@@ -270,8 +304,16 @@ class BodyLimit:
 
     async def _refuse(self, send: Any) -> None:
         body = _dumps(error_body("invalid_request_error", self._message(), code="request_too_large")).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 
@@ -287,7 +329,9 @@ def _authorizer(keys: dict[str, str], *, dify: bool) -> Any:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             if dify:
-                raise DifyError(403, 1001, "Invalid Authorization header format. Expected 'Bearer <api-key>' format.")
+                raise DifyError(
+                    403, 1001, "Invalid Authorization header format. Expected 'Bearer <api-key>' format."
+                )
             raise ApiError(401, "missing_api_key", "send the API key as 'Authorization: Bearer <key>'")
         name = by_key.get(token.strip())
         if name is None:
@@ -303,8 +347,15 @@ def _authorizer(keys: dict[str, str], *, dify: bool) -> Any:
 _DONE = object()
 
 
-def _in_conversation(service: AssistantService, conversations: ConversationStore, cid: str, question: str,
-                     caller: str, *, new: bool = False) -> Iterator[Event]:
+def _in_conversation(
+    service: AssistantService,
+    conversations: ConversationStore,
+    cid: str,
+    question: str,
+    caller: str,
+    *,
+    new: bool = False,
+) -> Iterator[Event]:
     """The workflow's events after the conversation's earlier turns; the answer becomes a turn.
 
     ``new``: the id was made for this question, so there is no history to look up.
@@ -361,11 +412,15 @@ def _history(messages: list[ChatMessage]) -> tuple[str, list[Turn]]:
     if not question:
         raise ApiError(400, "empty_question", "the last user message is empty", param="messages")
     if len(question) > MAX_QUESTION_CHARS:
-        raise ApiError(422, "question_too_long", f"the question is longer than {MAX_QUESTION_CHARS} characters",
-                       param="messages")
+        raise ApiError(
+            422,
+            "question_too_long",
+            f"the question is longer than {MAX_QUESTION_CHARS} characters",
+            param="messages",
+        )
     turns = []
     for i in users[:-1]:
-        reply = next((m.text for m in messages[i + 1:last] if m.role == "assistant"), "")
+        reply = next((m.text for m in messages[i + 1 : last] if m.role == "assistant"), "")
         found = re.search(r"```sql\s*\n(.*?)```", reply, re.DOTALL)
         turns.append(Turn(messages[i].text.strip(), found.group(1).strip() if found else None))
     return question, turns[-5:]
@@ -393,12 +448,23 @@ class _Chunks:
         self.id = f"chatcmpl-{uuid.uuid4().hex}"
         self.created = int(time.time())
 
-    def make(self, delta: dict[str, Any], finish: str | None = None, usage: dict | None = None,
-             choices: bool = True) -> dict[str, Any]:
-        body: dict[str, Any] = {"id": self.id, "object": "chat.completion.chunk", "created": self.created,
-                                "model": MODEL_ID, "system_fingerprint": None,
-                                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
-                                if choices else []}
+    def make(
+        self,
+        delta: dict[str, Any],
+        finish: str | None = None,
+        usage: dict | None = None,
+        choices: bool = True,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": MODEL_ID,
+            "system_fingerprint": None,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
+            if choices
+            else [],
+        }
         if usage is not None:
             body["usage"] = usage
         return body
@@ -436,8 +502,13 @@ def app_from_environment() -> FastAPI:
     return create_app(warm=True)
 
 
-def create_app(settings: Settings | None = None, *, service: AssistantService | None = None,
-               warm: bool = False, conversations: ConversationStore | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    service: AssistantService | None = None,
+    warm: bool = False,
+    conversations: ConversationStore | None = None,
+) -> FastAPI:
     """The HTTP API over one shared assistant (``service``, or one built from ``settings`` on first use).
 
     ``warm`` starts building the assistant in the background at startup, so the first question
@@ -461,8 +532,12 @@ def create_app(settings: Settings | None = None, *, service: AssistantService | 
             threading.Thread(target=_warm, args=(service,), daemon=True, name="askdb-warm").start()
         yield
 
-    app = FastAPI(title="askdb", version=_version(), lifespan=lifespan,
-                  description="Text-to-SQL over the ads database: checked MySQL, result rows, a short analysis.")
+    app = FastAPI(
+        title="askdb",
+        version=_version(),
+        lifespan=lifespan,
+        description="Text-to-SQL over the ads database: checked MySQL, result rows, a short analysis.",
+    )
     app.state.service = service
     app.state.conversations = conversations
     app.add_exception_handler(E.AskdbError, _askdb_error)
@@ -480,15 +555,22 @@ def create_app(settings: Settings | None = None, *, service: AssistantService | 
         """Liveness, and whether the assistant is loaded yet."""
         from askdb.db import safe_url
 
-        return {"status": "ok", "assistant": "ready" if service.built else "loading", "pid": os.getpid(),
-                "backend": settings.llm_backend, "model": settings.llm_model,
-                "database": safe_url(settings.database_url)}
+        return {
+            "status": "ok",
+            "assistant": "ready" if service.built else "loading",
+            "pid": os.getpid(),
+            "backend": settings.llm_backend,
+            "model": settings.llm_model,
+            "database": safe_url(settings.database_url),
+        }
 
     @app.post("/v1/ask", tags=["askdb"], responses=_ERRORS)
     async def ask(body: AskRequest, who: str = caller) -> Any:
         """Answer one question: SQL, rows, markdown and analysis; ``stream: true`` gives server-sent events."""
         cid = body.conversation_id or uuid.uuid4().hex
-        events = _in_conversation(service, conversations, cid, body.question, who, new=not body.conversation_id)
+        events = _in_conversation(
+            service, conversations, cid, body.question, who, new=not body.conversation_id
+        )
         if not body.stream:
             answer = await run_in_threadpool(final_answer, events)  # one thread hop for the whole question
             # Already plain JSON values: a JSONResponse skips FastAPI's second walk over them.
@@ -510,14 +592,21 @@ def create_app(settings: Settings | None = None, *, service: AssistantService | 
     @app.get("/v1/models", tags=["openai"])
     async def models(who: str = caller) -> dict[str, Any]:
         """The assistant, listed as one OpenAI-compatible model."""
-        return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "askdb"}]}
+        return {
+            "object": "list",
+            "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "askdb"}],
+        }
 
     @app.post("/v1/chat/completions", tags=["openai"], responses=_ERRORS)
     async def chat_completions(body: ChatCompletionRequest, who: str = caller) -> Any:
         """The assistant as a chat model: the last user message is the question, earlier turns are history."""
         if body.model != MODEL_ID:
-            raise ApiError(404, "model_not_found", f"the model `{body.model}` does not exist; use `{MODEL_ID}`",
-                           param="model")
+            raise ApiError(
+                404,
+                "model_not_found",
+                f"the model `{body.model}` does not exist; use `{MODEL_ID}`",
+                param="model",
+            )
         question, history = _history(body.messages)
         name = f"{who}:{body.user}" if body.user else who
         if not body.stream:
@@ -526,16 +615,23 @@ def create_app(settings: Settings | None = None, *, service: AssistantService | 
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         events = service.stream(question, caller=name, history=history)
         first = await _primed(events)
-        return StreamingResponse(_openai_stream(first, events, include_usage), media_type="text/event-stream",
-                                 headers=SSE_HEADERS)
+        return StreamingResponse(
+            _openai_stream(first, events, include_usage), media_type="text/event-stream", headers=SSE_HEADERS
+        )
 
-    @app.post("/retrieval", tags=["dify"], responses={403: {"description": "error_code 1001 or 1002"},
-                                                       404: {"description": "error_code 2001"}})
+    @app.post(
+        "/retrieval",
+        tags=["dify"],
+        responses={403: {"description": "error_code 1001 or 1002"}, 404: {"description": "error_code 2001"}},
+    )
     async def retrieval(body: RetrievalRequest, who: str = dify_caller) -> dict[str, Any]:
         """Dify's External Knowledge API: tables' DDL, notes, verified examples and column values, with scores."""
         if body.knowledge_id != KNOWLEDGE_ID:
-            raise DifyError(404, 2001, f"The knowledge does not exist: {body.knowledge_id!r} "
-                                       f"(this service has {KNOWLEDGE_ID!r})")
+            raise DifyError(
+                404,
+                2001,
+                f"The knowledge does not exist: {body.knowledge_id!r} (this service has {KNOWLEDGE_ID!r})",
+            )
         setting = body.retrieval_setting
         records = await run_in_threadpool(retrieval_records, service, body.query, setting.top_k)
         kept = [r for r in records if r["score"] >= setting.score_threshold][: setting.top_k]
@@ -545,9 +641,12 @@ def create_app(settings: Settings | None = None, *, service: AssistantService | 
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "bad input or a configuration problem"}, 401: {"description": "missing or wrong API key"},
-    413: {"description": "request body too large"}, 422: {"description": "invalid body, or no acceptable SQL"},
-    502: {"description": "the model or the database failed"}, 503: {"description": "the model cannot be reached"},
+    400: {"description": "bad input or a configuration problem"},
+    401: {"description": "missing or wrong API key"},
+    413: {"description": "request body too large"},
+    422: {"description": "invalid body, or no acceptable SQL"},
+    502: {"description": "the model or the database failed"},
+    503: {"description": "the model cannot be reached"},
     504: {"description": "the model or the database took too long"},
 }
 
@@ -572,13 +671,20 @@ def _completion(answer: Answer) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": reply_markdown(answer)}
     if answer.reasoning:
         message["reasoning_content"] = answer.reasoning
-    return {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
-            "model": MODEL_ID, "system_fingerprint": None,
-            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}],
-            "usage": _usage(answer)}
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": MODEL_ID,
+        "system_fingerprint": None,
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}],
+        "usage": _usage(answer),
+    }
 
 
-async def _openai_stream(first: list[Event], events: Iterator[Event], include_usage: bool) -> AsyncIterator[bytes]:
+async def _openai_stream(
+    first: list[Event], events: Iterator[Event], include_usage: bool
+) -> AsyncIterator[bytes]:
     chunks, state = _Chunks(), {}
     yield _sse(chunks.make({"role": "assistant", "content": ""}))
     answer: Answer | None = None
@@ -589,7 +695,9 @@ async def _openai_stream(first: list[Event], events: Iterator[Event], include_us
             if event.kind == "answer":
                 answer = event.data["answer"]
     except E.AskdbError as exc:  # after the first byte the status is sent: say it the way OpenAI streams do
-        yield _sse(error_body(type(exc).__name__, exc.message, code=_snake(type(exc).__name__), hint=exc.hint))
+        yield _sse(
+            error_body(type(exc).__name__, exc.message, code=_snake(type(exc).__name__), hint=exc.hint)
+        )
         yield _sse("[DONE]")
         return
     yield _sse(chunks.make({}, finish="stop"))
@@ -612,21 +720,53 @@ def retrieval_records(service: AssistantService, query: str, top_k: int) -> list
         table = assistant.catalog.table(hit.name)
         if table is None:
             continue
-        shown = replace(table, columns=tuple(c for c in table.columns if not hit.columns or c.name in hit.columns))
-        records.append(_record(compact_ddl(shown), hit.score / best, f"table {hit.name}",
-                               kind="table", table=hit.name, via=hit.via))
+        shown = replace(
+            table, columns=tuple(c for c in table.columns if not hit.columns or c.name in hit.columns)
+        )
+        records.append(
+            _record(
+                compact_ddl(shown),
+                hit.score / best,
+                f"table {hit.name}",
+                kind="table",
+                table=hit.name,
+                via=hit.via,
+            )
+        )
     for value in found.values:
-        records.append(_record(f"{value.table}.{value.column} = '{value.value}'", 1.0,
-                               f"value {value.table}.{value.column}", kind="value", table=value.table,
-                               column=value.column))
+        records.append(
+            _record(
+                f"{value.table}.{value.column} = '{value.value}'",
+                1.0,
+                f"value {value.table}.{value.column}",
+                kind="value",
+                table=value.table,
+                column=value.column,
+            )
+        )
     best = max((n.score for n in found.notes), default=0) or 1
-    records += [_record(n.text, n.score / best, f"note {n.name}", kind="note", name=n.name) for n in found.notes]
+    records += [
+        _record(n.text, n.score / best, f"note {n.name}", kind="note", name=n.name) for n in found.notes
+    ]
     best = max((e.score for e in found.examples), default=0) or 1
-    records += [_record(f"-- {e.question}\n{e.sql};", e.score / best, f"example {e.question}", kind="example",
-                        question=e.question, sql=e.sql) for e in found.examples]
+    records += [
+        _record(
+            f"-- {e.question}\n{e.sql};",
+            e.score / best,
+            f"example {e.question}",
+            kind="example",
+            question=e.question,
+            sql=e.sql,
+        )
+        for e in found.examples
+    ]
     return sorted(records, key=lambda r: -r["score"])
 
 
 def _record(content: str, score: float, title: str, **metadata: Any) -> dict[str, Any]:
-    return {"content": content, "score": round(min(max(score, 0.0), 1.0), 4), "title": title,
-            "metadata": jsonable(metadata)}
+    return {
+        "content": content,
+        "score": round(min(max(score, 0.0), 1.0), 4),
+        "title": title,
+        "metadata": jsonable(metadata),
+    }

@@ -69,4 +69,6 @@ class LLM(ABC):
             content.append(chunk.content)
             reasoning.append(chunk.reasoning)
             usage = chunk.usage or usage
-        return Completion("".join(content), "".join(reasoning), usage, self.model, time.perf_counter() - started)
+        return Completion(
+            "".join(content), "".join(reasoning), usage, self.model, time.perf_counter() - started
+        )

@@ -38,8 +38,12 @@ class ConversationStore:
         self._db = LocalDB(path, _SCHEMA)
 
     def history(self, cid: str) -> list[Turn]:
-        rows = self._db.run(lambda conn: conn.execute(
-            "SELECT question, sql FROM turns WHERE cid = ? ORDER BY id", (cid,)).fetchall(), write=False)
+        rows = self._db.run(
+            lambda conn: conn.execute(
+                "SELECT question, sql FROM turns WHERE cid = ? ORDER BY id", (cid,)
+            ).fetchall(),
+            write=False,
+        )
         return [Turn(question, sql) for question, sql in rows]
 
     def add(self, cid: str, turn: Turn) -> None:
@@ -47,7 +51,9 @@ class ConversationStore:
         prune = self._adds % _PRUNE_EVERY == 0
 
         def insert(conn: sqlite3.Connection) -> None:
-            conn.execute("INSERT INTO turns (cid, question, sql) VALUES (?, ?, ?)", (cid, turn.question, turn.sql))
+            conn.execute(
+                "INSERT INTO turns (cid, question, sql) VALUES (?, ?, ?)", (cid, turn.question, turn.sql)
+            )
             if prune:
                 self.prune(conn)
 
@@ -60,4 +66,6 @@ class ConversationStore:
         """Drop every conversation but the ``limit`` most recently continued."""
         conn.execute(
             "DELETE FROM turns WHERE cid NOT IN "
-            "(SELECT cid FROM turns GROUP BY cid ORDER BY MAX(id) DESC LIMIT ?)", (self.limit,))
+            "(SELECT cid FROM turns GROUP BY cid ORDER BY MAX(id) DESC LIMIT ?)",
+            (self.limit,),
+        )

@@ -27,10 +27,20 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
-END_TOKENS = ("<|im_end|>", "<｜end▁of▁sentence｜>", "<|end_of_sentence|>", "</s>", "<|endoftext|>", "<|eot_id|>",
-              "<|end|>", "<|EOT|>")
+END_TOKENS = (
+    "<|im_end|>",
+    "<｜end▁of▁sentence｜>",
+    "<|end_of_sentence|>",
+    "</s>",
+    "<|endoftext|>",
+    "<|eot_id|>",
+    "<|end|>",
+    "<|EOT|>",
+)
 # The keywords a read statement (or a write the guard must see and refuse) starts with.
-_STATEMENT_START = r"(?:SELECT|WITH|INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER|TRUNCATE|SHOW|DESC|DESCRIBE|EXPLAIN)"
+_STATEMENT_START = (
+    r"(?:SELECT|WITH|INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER|TRUNCATE|SHOW|DESC|DESCRIBE|EXPLAIN)"
+)
 _START_RE = re.compile(rf"(?<![\w`]){_STATEMENT_START}\b", re.IGNORECASE)
 _STARTS_SQL_RE = re.compile(rf"\s*\(?\s*{_STATEMENT_START}\b", re.IGNORECASE)
 _FENCE_OPEN_RE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\n?")
@@ -38,7 +48,9 @@ _PREFIX_RE = re.compile(
     r"(?:SQLQuery|SQL\s*Query|SQL\s*语句|SQL\s*查询|查询语句(?:如下)?|SQL(?:如下)?|答案|Answer|Query)\s*[:：]\s*",
     re.IGNORECASE,
 )
-_TRAILER_RE = re.compile(r"\n?\s*(?:SQLResult|Result|Answer|Explanation|解释|说明|结果)\s*[:：]", re.IGNORECASE)
+_TRAILER_RE = re.compile(
+    r"\n?\s*(?:SQLResult|Result|Answer|Explanation|解释|说明|结果)\s*[:：]", re.IGNORECASE
+)
 _JSON_KEYS = ("sql", "query", "SQL", "sql_query", "statement")
 
 
@@ -70,6 +82,7 @@ class Extraction:
 
 # -- reasoning ---------------------------------------------------------------------------------
 
+
 def strip_end_tokens(text: str) -> str:
     """The text without end-of-sequence tokens that leak through some servers' templates."""
     for token in END_TOKENS:
@@ -90,15 +103,16 @@ def split_reasoning(text: str) -> tuple[str, str]:
     if close == -1 and open_ == -1:
         return "", text.strip()
     if close == -1:  # opened, never closed
-        return text[open_ + len(THINK_OPEN):].strip(), text[:open_].strip()
+        return text[open_ + len(THINK_OPEN) :].strip(), text[:open_].strip()
     start = open_ + len(THINK_OPEN) if -1 < open_ < close else 0
     before = text[:open_] if -1 < open_ < close else ""
     reasoning = text[start:close].strip()
-    answer = (before + text[close + len(THINK_CLOSE):]).strip()
+    answer = (before + text[close + len(THINK_CLOSE) :]).strip()
     return reasoning, answer
 
 
 # -- statement helpers -------------------------------------------------------------------------
+
 
 def _statements(sql: str) -> list[str]:
     """Statements split at top-level semicolons (sqlglot's tokenizer knows strings and comments)."""
@@ -109,7 +123,7 @@ def _statements(sql: str) -> list[str]:
     parts, start = [], 0
     for token in tokens:
         if token.token_type == sqlglot.TokenType.SEMICOLON:
-            parts.append(sql[start:token.start].strip())
+            parts.append(sql[start : token.start].strip())
             start = token.end + 1
     parts.append(sql[start:].strip())
     return [p for p in parts if p]
@@ -146,7 +160,7 @@ def _cut_statement(text: str) -> str | None:
     if _STARTS_SQL_RE.match(text):
         tail = text.lstrip()
     elif match := _START_RE.search(text):
-        tail = text[match.start():]
+        tail = text[match.start() :]
     else:
         return None
     tail = _TRAILER_RE.split(tail, maxsplit=1)[0]
@@ -156,7 +170,7 @@ def _cut_statement(text: str) -> str | None:
 def _trim_prose(sql: str) -> str:
     """Cut text after the statement: after its last semicolon, or at the first line of prose."""
     if len(_statements(sql)) > 1 or sql.rstrip().endswith(";"):
-        return sql[:_end_of_statements(sql)]
+        return sql[: _end_of_statements(sql)]
     lines = sql.split("\n")
     kept = [lines[0]]
     for line in lines[1:]:
@@ -180,8 +194,13 @@ def _is_prose(line: str) -> bool:
 
 
 def _looks_like_sql_continuation(line: str) -> bool:
-    return bool(re.match(r"\s*(?:FROM|WHERE|GROUP|ORDER|HAVING|LIMIT|JOIN|LEFT|RIGHT|INNER|UNION|AND|OR|ON)\b",
-                         line, re.IGNORECASE))
+    return bool(
+        re.match(
+            r"\s*(?:FROM|WHERE|GROUP|ORDER|HAVING|LIMIT|JOIN|LEFT|RIGHT|INNER|UNION|AND|OR|ON)\b",
+            line,
+            re.IGNORECASE,
+        )
+    )
 
 
 def _end_of_statements(sql: str) -> int:
@@ -195,7 +214,7 @@ def _end_of_statements(sql: str) -> int:
         if token.token_type == sqlglot.TokenType.SEMICOLON:
             end, after_semicolon = token.end + 1, True
         elif after_semicolon:
-            rest = sql[token.start:]
+            rest = sql[token.start :]
             if not _STARTS_SQL_RE.match(rest):
                 return end  # prose follows the last statement
             after_semicolon = False
@@ -204,6 +223,7 @@ def _end_of_statements(sql: str) -> int:
 
 
 # -- finders, tried in order ----------------------------------------------------------------------
+
 
 def _fence_end(text: str, start: int) -> int:
     """Where the fence opened before ``start`` closes: the first ``` outside a quoted string.
@@ -233,7 +253,7 @@ def _fences(answer: str) -> list[tuple[str, str]]:
     blocks, pos = [], 0
     while match := _FENCE_OPEN_RE.search(answer, pos):
         end = _fence_end(answer, match.end())
-        blocks.append((match.group(1).lower(), answer[match.end():end]))
+        blocks.append((match.group(1).lower(), answer[match.end() : end]))
         pos = end + 3
     return blocks
 
@@ -255,7 +275,7 @@ def _from_fences(answer: str) -> SqlFound | None:
 
 def _strip_prefix(text: str) -> str:
     match = _PREFIX_RE.match(text.strip())
-    return text.strip()[match.end():] if match else text
+    return text.strip()[match.end() :] if match else text
 
 
 def _json_sql(value: object) -> str | None:
@@ -286,7 +306,7 @@ def _from_json(answer: str) -> SqlFound | None:
 
 def _from_prefix(answer: str) -> SqlFound | None:
     for match in _PREFIX_RE.finditer(answer):
-        rest = answer[match.end():]
+        rest = answer[match.end() :]
         if _STARTS_SQL_RE.match(rest):
             cut = _cut_statement(rest)
             if cut:
@@ -298,7 +318,7 @@ def _from_prefix(answer: str) -> SqlFound | None:
 def _from_prose(answer: str) -> SqlFound | None:
     # Only a statement at the start of a line: "select" in the middle of a sentence is prose.
     for match in re.finditer(rf"(?m)^[ \t>*-]*(?=\(?\s*{_STATEMENT_START}\b)", answer, re.IGNORECASE):
-        cut = _cut_statement(answer[match.end():])
+        cut = _cut_statement(answer[match.end() :])
         if cut and (_looks_like_query(cut) or _parses(cut)):  # the regex first: a parse costs ~1 ms
             return SqlFound(_one_statement(cut), "text")
     return None
@@ -310,7 +330,9 @@ def _looks_like_query(cut: str) -> bool:
 
 FINDERS: tuple[Callable[[str], SqlFound | None], ...] = (_from_fences, _from_json, _from_prefix, _from_prose)
 
-_DECLINE_RE = re.compile(r"抱歉|无法|不能|没有.*(?:表|字段|数据)|cannot|can't|unable|sorry|not possible", re.IGNORECASE)
+_DECLINE_RE = re.compile(
+    r"抱歉|无法|不能|没有.*(?:表|字段|数据)|cannot|can't|unable|sorry|not possible", re.IGNORECASE
+)
 
 
 def extract_sql(answer: str) -> Outcome:
@@ -322,7 +344,9 @@ def extract_sql(answer: str) -> Outcome:
         found = finder(text)
         if found is not None and found.sql:
             return found
-    reason = "the model declined to write SQL" if _DECLINE_RE.search(text) else "no SQL statement in the answer"
+    reason = (
+        "the model declined to write SQL" if _DECLINE_RE.search(text) else "no SQL statement in the answer"
+    )
     return NoSql(reason, text)
 
 

@@ -45,8 +45,11 @@ class OllamaLLM(LLM):
     @classmethod
     def from_settings(cls, settings: Settings, *, model: str) -> OllamaLLM:
         return cls(
-            model, host=settings.ollama_host, timeout_s=settings.llm_timeout_s,
-            num_ctx=settings.llm_num_ctx, think=settings.llm_think,
+            model,
+            host=settings.ollama_host,
+            timeout_s=settings.llm_timeout_s,
+            num_ctx=settings.llm_num_ctx,
+            think=settings.llm_think,
         )
 
     def _request(self, messages: Sequence[Message], temperature: float, max_tokens: int | None) -> dict:
@@ -56,7 +59,10 @@ class OllamaLLM(LLM):
         if max_tokens is not None:
             options["num_predict"] = max_tokens
         request: dict[str, Any] = {
-            "model": self.model, "messages": as_dicts(messages), "stream": True, "options": options,
+            "model": self.model,
+            "messages": as_dicts(messages),
+            "stream": True,
+            "options": options,
         }
         if self.think is not None:
             request["think"] = self.think
@@ -93,12 +99,15 @@ class OllamaLLM(LLM):
         if isinstance(exc, (ConnectionError, httpx.ConnectError)):
             return LLMUnavailable(
                 f"cannot connect to Ollama at {self.host}",
-                hint="start it with `ollama serve` (or set ASKDB_OLLAMA_HOST)", host=self.host,
+                hint="start it with `ollama serve` (or set ASKDB_OLLAMA_HOST)",
+                host=self.host,
             )
         if isinstance(exc, ollama.ResponseError):
             return self._response_error(exc, client)
         if isinstance(exc, httpx.HTTPError):
-            return LLMServerError(f"Ollama at {self.host} broke off the reply: {exc}", hint="check `ollama serve`'s log")
+            return LLMServerError(
+                f"Ollama at {self.host} broke off the reply: {exc}", hint="check `ollama serve`'s log"
+            )
         return exc
 
     def _response_error(self, exc: Any, client: Any) -> Exception:
@@ -114,7 +123,9 @@ class OllamaLLM(LLM):
                 hint="see `ollama serve`'s log; out of memory often means lowering ASKDB_LLM_NUM_CTX",
                 status=exc.status_code,
             )
-        return LLMError(f"Ollama refused the request ({exc.status_code}): {exc.error}", status=exc.status_code)
+        return LLMError(
+            f"Ollama refused the request ({exc.status_code}): {exc.error}", status=exc.status_code
+        )
 
 
 def _chunk(part: Any) -> Chunk:

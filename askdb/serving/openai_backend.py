@@ -52,7 +52,9 @@ class OpenAICompatibleLLM(LLM):
     @classmethod
     def from_settings(cls, settings: Settings, *, model: str) -> OpenAICompatibleLLM:
         return cls(
-            model, base_url=settings.openai_base_url, api_key=settings.openai_api_key,
+            model,
+            base_url=settings.openai_base_url,
+            api_key=settings.openai_api_key,
             timeout_s=settings.llm_timeout_s,
         )
 
@@ -63,7 +65,10 @@ class OpenAICompatibleLLM(LLM):
         # No retries: the client's default (2, with backoff) would triple the time a caller waits
         # past ASKDB_LLM_TIMEOUT_S; the workflow decides itself whether to try again.
         return _sdk().OpenAI(
-            base_url=self.base_url, api_key=self.api_key or NO_KEY, timeout=self.timeout_s, max_retries=0,
+            base_url=self.base_url,
+            api_key=self.api_key or NO_KEY,
+            timeout=self.timeout_s,
+            max_retries=0,
         )
 
     def stream(
@@ -75,8 +80,12 @@ class OpenAICompatibleLLM(LLM):
 
         def events() -> Iterator[Any]:
             with client.chat.completions.create(
-                model=self.model, messages=as_dicts(messages), temperature=temperature, stream=True,
-                stream_options={"include_usage": True}, **extra,
+                model=self.model,
+                messages=as_dicts(messages),
+                temperature=temperature,
+                stream=True,
+                stream_options={"include_usage": True},
+                **extra,
             ) as response:
                 yield from response
 
@@ -91,7 +100,8 @@ class OpenAICompatibleLLM(LLM):
         if isinstance(exc, openai.APITimeoutError):  # before APIConnectionError: it is a subclass
             return LLMTimeout(
                 f"{self.base_url} sent nothing for {self.timeout_s:g} s (model {self.model})",
-                hint="raise ASKDB_LLM_TIMEOUT_S, or check the server's load", timeout_s=self.timeout_s,
+                hint="raise ASKDB_LLM_TIMEOUT_S, or check the server's load",
+                timeout_s=self.timeout_s,
             )
         if isinstance(exc, openai.APIConnectionError):
             return LLMUnavailable(
@@ -133,7 +143,8 @@ class OpenAICompatibleLLM(LLM):
         return ModelNotFound(
             f"{self.base_url} does not serve model {self.model!r} (serves: {listed})",
             hint="set ASKDB_LLM_MODEL to a served name, or start the server with it (`vllm serve MODEL`)",
-            model=self.model, served=served,
+            model=self.model,
+            served=served,
         )
 
 

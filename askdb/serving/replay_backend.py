@@ -25,12 +25,16 @@ def _reply(line: str, where: str) -> Chunk:
     try:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"{where}: not JSON ({exc.msg})", hint="each line must be one JSON object") from None
+        raise ConfigError(
+            f"{where}: not JSON ({exc.msg})", hint="each line must be one JSON object"
+        ) from None
     if not isinstance(record, dict) or not isinstance(record.get("content"), str):
-        raise ConfigError(f"{where}: needs a string \"content\"", hint='write {"content": "...", "reasoning": "..."}')
+        raise ConfigError(
+            f'{where}: needs a string "content"', hint='write {"content": "...", "reasoning": "..."}'
+        )
     reasoning = record.get("reasoning", "")
     if not isinstance(reasoning, str):
-        raise ConfigError(f"{where}: \"reasoning\" must be a string", hint="drop it or make it a string")
+        raise ConfigError(f'{where}: "reasoning" must be a string', hint="drop it or make it a string")
     return Chunk(content=record["content"], reasoning=reasoning)
 
 
@@ -39,7 +43,9 @@ def read_replies(path: Path) -> list[Chunk]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        raise ConfigError(f"cannot read replay file {path}: {exc.strerror}", hint="check ASKDB_REPLAY_FILE") from None
+        raise ConfigError(
+            f"cannot read replay file {path}: {exc.strerror}", hint="check ASKDB_REPLAY_FILE"
+        ) from None
     return [_reply(line, f"{path}:{n}") for n, line in enumerate(lines, 1) if line.strip()]
 
 
@@ -60,7 +66,9 @@ class ReplayLLM(LLM):
     @classmethod
     def from_settings(cls, settings: Settings, *, model: str) -> ReplayLLM:
         if settings.replay_file is None:
-            raise ConfigError("the replay backend needs a file of recorded replies", hint="set ASKDB_REPLAY_FILE")
+            raise ConfigError(
+                "the replay backend needs a file of recorded replies", hint="set ASKDB_REPLAY_FILE"
+            )
         return cls(model, path=settings.replay_file)
 
     def _take(self) -> Chunk:

@@ -20,7 +20,9 @@ def _catalog_and_database(url: str):
 
     engine = make_engine(url, read_only=True)
     try:
-        return catalog_for_engine(engine), parse_url(url).database if engine.dialect.name != "sqlite" else None
+        return catalog_for_engine(engine), parse_url(
+            url
+        ).database if engine.dialect.name != "sqlite" else None
     finally:
         engine.dispose()
 

@@ -27,8 +27,10 @@ class MySQLCommon(MySQL):
     """
 
     class Generator(MySQL.Generator):
-        TRANSFORMS = {**MySQL.Generator.TRANSFORMS,  # noqa: RUF012 - sqlglot's own extension point
-                      exp.RegexpLike: lambda self, e: self.binary(e, "REGEXP")}
+        TRANSFORMS = {
+            **MySQL.Generator.TRANSFORMS,  # noqa: RUF012 - sqlglot's own extension point
+            exp.RegexpLike: lambda self, e: self.binary(e, "REGEXP"),
+        }
 
 
 def _bare(node: exp.Expression | None) -> exp.Expression | None:
@@ -72,12 +74,27 @@ def _cast(node: exp.Cast) -> exp.Expression:
 
 
 _SIMPLE: dict[type, str] = {
-    exp.Year: "YEAR", exp.Month: "MONTH", exp.Day: "DAY", exp.DayOfMonth: "DAY", exp.Hour: "HOUR",
-    exp.Minute: "MINUTE", exp.Second: "SECOND", exp.Quarter: "QUARTER", exp.DayOfWeek: "DAYOFWEEK",
-    exp.DayOfYear: "DAYOFYEAR", exp.WeekOfYear: "WEEKOFYEAR", exp.LastDay: "LAST_DAY", exp.Dayname: "DAYNAME",
-    exp.UnixToTime: "FROM_UNIXTIME", exp.CurrentDate: "CURDATE", exp.CurrentTimestamp: "NOW",
-    exp.CurrentTime: "CURTIME", exp.StddevPop: "STDDEV_POP", exp.StddevSamp: "STDDEV_SAMP",
-    exp.VariancePop: "VAR_POP", exp.Variance: "VAR_SAMP",
+    exp.Year: "YEAR",
+    exp.Month: "MONTH",
+    exp.Day: "DAY",
+    exp.DayOfMonth: "DAY",
+    exp.Hour: "HOUR",
+    exp.Minute: "MINUTE",
+    exp.Second: "SECOND",
+    exp.Quarter: "QUARTER",
+    exp.DayOfWeek: "DAYOFWEEK",
+    exp.DayOfYear: "DAYOFYEAR",
+    exp.WeekOfYear: "WEEKOFYEAR",
+    exp.LastDay: "LAST_DAY",
+    exp.Dayname: "DAYNAME",
+    exp.UnixToTime: "FROM_UNIXTIME",
+    exp.CurrentDate: "CURDATE",
+    exp.CurrentTimestamp: "NOW",
+    exp.CurrentTime: "CURTIME",
+    exp.StddevPop: "STDDEV_POP",
+    exp.StddevSamp: "STDDEV_SAMP",
+    exp.VariancePop: "VAR_POP",
+    exp.Variance: "VAR_SAMP",
 }
 
 _REWRITES: dict[type, Callable[[exp.Expression], exp.Expression]] = {

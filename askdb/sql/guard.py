@@ -54,8 +54,11 @@ def _tokens(sql: str) -> list[Token] | tuple[Violation, ...]:
 
 def lexical_violations(sql: str, tokens: list[Token]) -> tuple[Violation, ...]:
     """Executable comments and optimizer hints, which MySQL obeys and sqlglot does not."""
-    found = [Violation("comments", "optimizer hints /*+ ... */ are not allowed", t.text)
-             for t in tokens if t.token_type == TokenType.HINT]
+    found = [
+        Violation("comments", "optimizer hints /*+ ... */ are not allowed", t.text)
+        for t in tokens
+        if t.token_type == TokenType.HINT
+    ]
     # The tokenizer strips the '!' or '+' from comment text, so look at the raw text: a marker that
     # no token (string, quoted name) covers sits in a comment, where MySQL would act on it.
     spans = [(t.start, t.end) for t in tokens]
@@ -63,8 +66,14 @@ def lexical_violations(sql: str, tokens: list[Token]) -> tuple[Violation, ...]:
         at = sql.find(marker)
         while at != -1:
             if not any(start <= at <= end for start, end in spans):
-                found.append(Violation("comments", "executable comments /*! ... */ and hints /*+ ... */ are not "
-                                       "allowed: MySQL acts on their content", sql[at : at + 60]))
+                found.append(
+                    Violation(
+                        "comments",
+                        "executable comments /*! ... */ and hints /*+ ... */ are not "
+                        "allowed: MySQL acts on their content",
+                        sql[at : at + 60],
+                    )
+                )
             at = sql.find(marker, at + 1)
     return tuple(found)
 
@@ -74,7 +83,9 @@ def _parse_violation(sql: str, tokens: list[Token], exc: SqlglotError) -> Violat
     types = [t.token_type for t in tokens]
     if types and types[0] not in _QUERY_STARTS:
         # An unparsable LOAD DATA, HANDLER, DO ...: the model needs to hear "not a query", not "syntax".
-        return Violation("query_only", f"only SELECT queries may run, not {tokens[0].text.upper()}", sql[:120])
+        return Violation(
+            "query_only", f"only SELECT queries may run, not {tokens[0].text.upper()}", sql[:120]
+        )
     if TokenType.INTO in types and TokenType.SELECT in types:
         return Violation("into", "SELECT ... INTO (OUTFILE, DUMPFILE, variables) is not allowed", sql[:120])
     first_error = getattr(exc, "errors", None) or [{}]
@@ -97,8 +108,13 @@ def parse_statement(sql: str) -> exp.Expression | tuple[Violation, ...]:
         return (_parse_violation(sql, tokens, exc),)
     if len(statements) != 1:
         what = "no statement" if not statements else f"{len(statements)} statements"
-        return (Violation("single_statement", f"exactly one statement is allowed, got {what}",
-                          "; ".join(fragment(s, 60) for s in statements)),)
+        return (
+            Violation(
+                "single_statement",
+                f"exactly one statement is allowed, got {what}",
+                "; ".join(fragment(s, 60) for s in statements),
+            ),
+        )
     return statements[0]
 
 

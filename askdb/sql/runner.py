@@ -137,8 +137,12 @@ class SqlAlchemyRunner:
         if type(error) is not DatabaseError:
             return error  # unreachable, auth, unknown database: the fix is in the URL or the server
         message = str(exc.orig) if exc.orig is not None else str(exc)
-        return QueryError(f"the database refused the query: {message}", hint="fix the SQL", sql=sql,
-                          code=error.details.get("code"))
+        return QueryError(
+            f"the database refused the query: {message}",
+            hint="fix the SQL",
+            sql=sql,
+            code=error.details.get("code"),
+        )
 
 
 def _is_timeout(exc: DBAPIError) -> bool:

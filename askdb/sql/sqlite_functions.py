@@ -18,17 +18,33 @@ _DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%
 _DAY_UNITS = {"DAY", "WEEK", "MONTH", "QUARTER", "YEAR"}
 # MySQL DATE_FORMAT specifier -> how to render it from a datetime.
 _SPECIFIERS = {
-    "Y": lambda d: f"{d.year:04d}", "y": lambda d: f"{d.year % 100:02d}", "m": lambda d: f"{d.month:02d}",
-    "c": lambda d: str(d.month), "d": lambda d: f"{d.day:02d}", "e": lambda d: str(d.day),
-    "H": lambda d: f"{d.hour:02d}", "k": lambda d: str(d.hour), "h": lambda d: f"{(d.hour % 12) or 12:02d}",
-    "I": lambda d: f"{(d.hour % 12) or 12:02d}", "l": lambda d: str((d.hour % 12) or 12),
-    "i": lambda d: f"{d.minute:02d}", "s": lambda d: f"{d.second:02d}", "S": lambda d: f"{d.second:02d}",
-    "f": lambda d: f"{d.microsecond:06d}", "p": lambda d: "AM" if d.hour < 12 else "PM",
-    "M": lambda d: calendar.month_name[d.month], "b": lambda d: calendar.month_abbr[d.month],
-    "W": lambda d: calendar.day_name[d.weekday()], "a": lambda d: calendar.day_abbr[d.weekday()],
-    "j": lambda d: f"{d.timetuple().tm_yday:03d}", "w": lambda d: str((d.weekday() + 1) % 7),
-    "T": lambda d: d.strftime("%H:%M:%S"), "r": lambda d: d.strftime("%I:%M:%S %p"),
-    "u": lambda d: f"{_week(d, 1):02d}", "U": lambda d: f"{_week(d, 0):02d}", "%": lambda d: "%",
+    "Y": lambda d: f"{d.year:04d}",
+    "y": lambda d: f"{d.year % 100:02d}",
+    "m": lambda d: f"{d.month:02d}",
+    "c": lambda d: str(d.month),
+    "d": lambda d: f"{d.day:02d}",
+    "e": lambda d: str(d.day),
+    "H": lambda d: f"{d.hour:02d}",
+    "k": lambda d: str(d.hour),
+    "h": lambda d: f"{(d.hour % 12) or 12:02d}",
+    "I": lambda d: f"{(d.hour % 12) or 12:02d}",
+    "l": lambda d: str((d.hour % 12) or 12),
+    "i": lambda d: f"{d.minute:02d}",
+    "s": lambda d: f"{d.second:02d}",
+    "S": lambda d: f"{d.second:02d}",
+    "f": lambda d: f"{d.microsecond:06d}",
+    "p": lambda d: "AM" if d.hour < 12 else "PM",
+    "M": lambda d: calendar.month_name[d.month],
+    "b": lambda d: calendar.month_abbr[d.month],
+    "W": lambda d: calendar.day_name[d.weekday()],
+    "a": lambda d: calendar.day_abbr[d.weekday()],
+    "j": lambda d: f"{d.timetuple().tm_yday:03d}",
+    "w": lambda d: str((d.weekday() + 1) % 7),
+    "T": lambda d: d.strftime("%H:%M:%S"),
+    "r": lambda d: d.strftime("%I:%M:%S %p"),
+    "u": lambda d: f"{_week(d, 1):02d}",
+    "U": lambda d: f"{_week(d, 0):02d}",
+    "%": lambda d: "%",
 }
 
 
@@ -198,7 +214,7 @@ def _left(text: Any, n: Any) -> str | None:
 
 
 def _right(text: Any, n: Any) -> str | None:
-    return None if text is None or n is None else (str(text)[-int(n):] if int(n) > 0 else "")
+    return None if text is None or n is None else (str(text)[-int(n) :] if int(n) > 0 else "")
 
 
 def _mod(a: Any, b: Any) -> float | int | None:

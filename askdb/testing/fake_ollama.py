@@ -40,7 +40,9 @@ def _now() -> str:
 class FakeOllamaServer(FakeHTTPServer):
     """Speaks Ollama's HTTP API: chat (NDJSON stream or one JSON), tags, show, version, blobs, create."""
 
-    def __init__(self, replies: Script = (), *, models: list[str] | tuple[str, ...] = ("fake-model",)) -> None:
+    def __init__(
+        self, replies: Script = (), *, models: list[str] | tuple[str, ...] = ("fake-model",)
+    ) -> None:
         super().__init__(replies, models=models)
         self.blobs: dict[str, bytes] = {}  # "sha256:<hex>" -> bytes uploaded through /api/blobs
 
@@ -75,7 +77,9 @@ class FakeOllamaServer(FakeHTTPServer):
             return self._error(handler, reply.error)
         lines = self._chat_lines(model, reply, body.get("think"), messages)
         if body.get("stream", True):
-            return handler.send_stream("application/x-ndjson", (json.dumps(x).encode() + b"\n" for x in lines))
+            return handler.send_stream(
+                "application/x-ndjson", (json.dumps(x).encode() + b"\n" for x in lines)
+            )
         return handler.send_json(200, _merge(list(lines)))
 
     def _chat_lines(self, model: str, reply: FakeReply, think: Any, messages: list[dict]) -> Iterator[dict]:
@@ -90,11 +94,18 @@ class FakeOllamaServer(FakeHTTPServer):
             yield self._line(model, piece, None)
         prompt = "".join(str(m.get("content", "")) for m in messages)
         final = self._line(model, "", None) | {"done": True, "done_reason": "stop"}
-        yield final | _durations() | {
-            "prompt_eval_count": reply.prompt_tokens if reply.prompt_tokens is not None else estimate_tokens(prompt),
-            "eval_count": reply.completion_tokens if reply.completion_tokens is not None
-            else len(pieces(thinking)) + len(pieces(content)),
-        }
+        yield (
+            final
+            | _durations()
+            | {
+                "prompt_eval_count": reply.prompt_tokens
+                if reply.prompt_tokens is not None
+                else estimate_tokens(prompt),
+                "eval_count": reply.completion_tokens
+                if reply.completion_tokens is not None
+                else len(pieces(thinking)) + len(pieces(content)),
+            }
+        )
 
     @staticmethod
     def _line(model: str, content: str, thinking: str | None) -> dict:
@@ -110,10 +121,19 @@ class FakeOllamaServer(FakeHTTPServer):
     # -- model listing --------------------------------------------------------------------------
     def _model_entry(self, name: str) -> dict:
         return {
-            "name": name, "model": name, "modified_at": _now(), "size": 4_683_087_332,
+            "name": name,
+            "model": name,
+            "modified_at": _now(),
+            "size": 4_683_087_332,
             "digest": hashlib.sha256(name.encode()).hexdigest(),
-            "details": {"parent_model": "", "format": "gguf", "family": "qwen2", "families": ["qwen2"],
-                        "parameter_size": "7.6B", "quantization_level": "Q4_K_M"},
+            "details": {
+                "parent_model": "",
+                "format": "gguf",
+                "family": "qwen2",
+                "families": ["qwen2"],
+                "parameter_size": "7.6B",
+                "quantization_level": "Q4_K_M",
+            },
         }
 
     def _tags(self, handler: _Handler, request: RecordedRequest) -> None:
@@ -124,12 +144,18 @@ class FakeOllamaServer(FakeHTTPServer):
         if name not in self.models:
             return handler.send_json(404, {"error": f"model '{name}' not found"})
         entry = self._model_entry(name)
-        handler.send_json(200, {
-            "modelfile": f"FROM {name}\nPARAMETER num_ctx 4096\n", "parameters": "num_ctx 4096",
-            "template": "{{ .Prompt }}", "details": entry["details"], "modified_at": entry["modified_at"],
-            "model_info": {"general.architecture": "qwen2", "qwen2.context_length": 131072},
-            "capabilities": ["completion", "thinking"],
-        })
+        handler.send_json(
+            200,
+            {
+                "modelfile": f"FROM {name}\nPARAMETER num_ctx 4096\n",
+                "parameters": "num_ctx 4096",
+                "template": "{{ .Prompt }}",
+                "details": entry["details"],
+                "modified_at": entry["modified_at"],
+                "model_info": {"general.architecture": "qwen2", "qwen2.context_length": 131072},
+                "capabilities": ["completion", "thinking"],
+            },
+        )
 
     # -- blobs and create (for deploying fine-tuned models) --------------------------------------
     def _blob(self, handler: _Handler, request: RecordedRequest, digest: str) -> None:
@@ -164,8 +190,12 @@ class FakeOllamaServer(FakeHTTPServer):
 
 def _durations() -> dict[str, int]:
     # Nanoseconds, as Ollama reports them; the fake spends next to none.
-    return {"total_duration": 1_000_000, "load_duration": 500_000,
-            "prompt_eval_duration": 200_000, "eval_duration": 300_000}
+    return {
+        "total_duration": 1_000_000,
+        "load_duration": 500_000,
+        "prompt_eval_duration": 200_000,
+        "eval_duration": 300_000,
+    }
 
 
 def _merge(lines: list[dict]) -> dict:
@@ -173,5 +203,7 @@ def _merge(lines: list[dict]) -> dict:
     final = dict(lines[-1])
     content = "".join(x["message"]["content"] for x in lines)
     thinking = "".join(x["message"].get("thinking") or "" for x in lines)
-    final["message"] = {"role": "assistant", "content": content} | ({"thinking": thinking} if thinking else {})
+    final["message"] = {"role": "assistant", "content": content} | (
+        {"thinking": thinking} if thinking else {}
+    )
     return final

@@ -28,8 +28,13 @@ from askdb.testing._fake_http import (
     pieces,
 )
 
-_ERROR_TYPES = {400: "BadRequestError", 401: "AuthenticationError", 403: "PermissionDeniedError",
-                404: "NotFoundError", 429: "RateLimitError"}
+_ERROR_TYPES = {
+    400: "BadRequestError",
+    401: "AuthenticationError",
+    403: "PermissionDeniedError",
+    404: "NotFoundError",
+    429: "RateLimitError",
+}
 
 
 def _error_body(status: int, message: str) -> dict:
@@ -41,8 +46,12 @@ class FakeOpenAIServer(FakeHTTPServer):
     """Speaks the OpenAI chat-completions protocol with vLLM's extensions; ``api_key`` makes it check keys."""
 
     def __init__(
-        self, replies: Script = (), *, models: list[str] | tuple[str, ...] = ("fake-model",),
-        reasoning_field: Literal["reasoning", "reasoning_content"] = "reasoning", api_key: str | None = None,
+        self,
+        replies: Script = (),
+        *,
+        models: list[str] | tuple[str, ...] = ("fake-model",),
+        reasoning_field: Literal["reasoning", "reasoning_content"] = "reasoning",
+        api_key: str | None = None,
     ) -> None:
         super().__init__(replies, models=models)
         self.reasoning_field = reasoning_field
@@ -59,8 +68,18 @@ class FakeOpenAIServer(FakeHTTPServer):
         handler.send_json(404, {"detail": "Not Found"})  # what vLLM's FastAPI app answers
 
     def _models(self, handler: _Handler) -> None:
-        data = [{"id": m, "object": "model", "created": int(time.time()), "owned_by": "vllm",
-                 "root": m, "parent": None, "max_model_len": 4096} for m in self.models]
+        data = [
+            {
+                "id": m,
+                "object": "model",
+                "created": int(time.time()),
+                "owned_by": "vllm",
+                "root": m,
+                "parent": None,
+                "max_model_len": 4096,
+            }
+            for m in self.models
+        ]
         handler.send_json(200, {"object": "list", "data": data})
 
     def _chat(self, handler: _Handler, request: RecordedRequest) -> None:
@@ -84,7 +103,9 @@ class FakeOpenAIServer(FakeHTTPServer):
 
     @staticmethod
     def _error(handler: _Handler, error: FakeError) -> None:
-        handler.send_raw(error.status, error.body if error.body is not None else _error_body(error.status, error.message))
+        handler.send_raw(
+            error.status, error.body if error.body is not None else _error_body(error.status, error.message)
+        )
 
     # -- answers ----------------------------------------------------------------------------------
     def _completion(self, model: str, reply: FakeReply, usage: dict) -> dict:

@@ -29,7 +29,9 @@ class ScriptedFakeLLM(LLM):
     name = "scripted-fake"
     supports_reasoning = True
 
-    def __init__(self, replies: Iterable[Script] = (), *, model: str = "scripted-fake", piece: int = 7) -> None:
+    def __init__(
+        self, replies: Iterable[Script] = (), *, model: str = "scripted-fake", piece: int = 7
+    ) -> None:
         super().__init__(model)
         self.replies: deque[Script] = deque(replies)
         self.calls: list[list[Message]] = []
@@ -53,4 +55,6 @@ class ScriptedFakeLLM(LLM):
         for start in range(0, len(reply.content), self.piece):
             yield Chunk(content=reply.content[start : start + self.piece])
         prompt = sum(len(m.content) for m in messages)
-        yield Chunk(usage=Usage(prompt_tokens=prompt, completion_tokens=len(reply.content) + len(reply.reasoning)))
+        yield Chunk(
+            usage=Usage(prompt_tokens=prompt, completion_tokens=len(reply.content) + len(reply.reasoning))
+        )

@@ -47,7 +47,9 @@ def _gradio() -> Any:
     try:
         import gradio
     except ImportError:
-        raise ConfigError("the chat needs Gradio, which is not installed", hint="pip install 'askdb[ui]'") from None
+        raise ConfigError(
+            "the chat needs Gradio, which is not installed", hint="pip install 'askdb[ui]'"
+        ) from None
     return gradio
 
 
@@ -108,14 +110,30 @@ class _Draft:
         out = []
         thought = self.reasoning.strip() or ("" if self.done else self.reply.strip())
         if thought:
-            out.append({"role": "assistant", "content": thought,
-                        "metadata": {"title": "🧠 思考过程", "status": "done" if self.sql or self.done else status}})
+            out.append(
+                {
+                    "role": "assistant",
+                    "content": thought,
+                    "metadata": {
+                        "title": "🧠 思考过程",
+                        "status": "done" if self.sql or self.done else status,
+                    },
+                }
+            )
         out.append({"role": "assistant", "content": self.body()})
         if self.steps and (self.done or self.error):
             total = sum(s.elapsed_ms for s in self.steps) / 1000
-            out.append({"role": "assistant", "content": trace_markdown(self.steps),
-                        "metadata": {"title": f"🔧 工作流:{len(self.steps)} 步", "duration": round(total, 2),
-                                     "status": "done"}})
+            out.append(
+                {
+                    "role": "assistant",
+                    "content": trace_markdown(self.steps),
+                    "metadata": {
+                        "title": f"🔧 工作流:{len(self.steps)} 步",
+                        "duration": round(total, 2),
+                        "status": "done",
+                    },
+                }
+            )
         return out
 
     def body(self) -> str:
@@ -147,8 +165,10 @@ def trace_markdown(steps: list[Step]) -> str:
     retrieve = next((s for s in steps if s.name == "retrieve"), None)
     if retrieve and isinstance(retrieve.output, dict):
         out = retrieve.output
-        tables = ", ".join(f"`{t['name']}` ({t['score']:.3f}{', join' if t['via'] == 'join' else ''})"
-                           for t in out.get("tables", []))
+        tables = ", ".join(
+            f"`{t['name']}` ({t['score']:.3f}{', join' if t['via'] == 'join' else ''})"
+            for t in out.get("tables", [])
+        )
         lines += ["", f"**检索到的表:** {tables or '无'}"]
         if out.get("values"):
             lines.append(f"**匹配的字段值:** {', '.join(f'`{v}`' for v in out['values'])}")
@@ -164,7 +184,11 @@ def _step_result(step: Step) -> str:
         return f"✗ {_cell(step.error)}"
     out = step.output if isinstance(step.output, dict) else {}
     if step.name == "guard":
-        return "通过" if out.get("ok") else "未通过: " + _cell("; ".join(v["message"] for v in out.get("violations", [])))
+        return (
+            "通过"
+            if out.get("ok")
+            else "未通过: " + _cell("; ".join(v["message"] for v in out.get("violations", [])))
+        )
     if step.name == "run":
         return f"{out.get('rows')} 行"
     if step.name == "example":
@@ -225,19 +249,24 @@ class ChatApp:
         with self._lock:
             if key not in self._services:
                 backend, model, url = key
-                settings = self.settings.model_copy(update={"llm_backend": backend, "llm_model": model,
-                                                            "db_url": url})
+                settings = self.settings.model_copy(
+                    update={"llm_backend": backend, "llm_model": model, "db_url": url}
+                )
                 self._services[key] = AssistantService(settings)
             return self._services[key]
 
     def _key(self, config: dict[str, str] | None) -> tuple[str, str, str]:
         config = config or {}
-        return (config.get("backend") or self.default[0], config.get("model") or self.default[1],
-                config.get("db") or self.default[2])
+        return (
+            config.get("backend") or self.default[0],
+            config.get("model") or self.default[1],
+            config.get("db") or self.default[2],
+        )
 
     # -- handlers ---------------------------------------------------------------------------------
-    def respond(self, question: str, chat: list, history: list, answers: dict, config: dict,
-                request: Any = None) -> Iterator[tuple]:
+    def respond(
+        self, question: str, chat: list, history: list, answers: dict, config: dict, request: Any = None
+    ) -> Iterator[tuple]:
         """Stream one answer into the chat; then the sortable table, the CSV, the chart and the trace."""
         gr = _gradio()
         question = (question or "").strip()
@@ -259,7 +288,10 @@ class ChatApp:
                 draft.apply(event)
                 if event.kind == "answer":
                     answer = event.data["answer"]
-                elif event.kind in ("reasoning", "content", "analysis") and time.perf_counter() - last < REFRESH_S:
+                elif (
+                    event.kind in ("reasoning", "content", "analysis")
+                    and time.perf_counter() - last < REFRESH_S
+                ):
                     continue
                 last = time.perf_counter()
                 yield (chat + draft.messages(), "", *self._no_result(), banner, history, answers)
@@ -286,21 +318,40 @@ class ChatApp:
         gr = _gradio()
         if answer is None or answer.frame is None or answer.frame.empty:
             trace = trace_markdown(answer.trace) if answer is not None else ""
-            return (gr.update(value=None, visible=False), gr.update(value=None, visible=False),
-                    gr.update(visible=False), gr.update(visible=False), gr.update(value=trace))
+            return (
+                gr.update(value=None, visible=False),
+                gr.update(value=None, visible=False),
+                gr.update(visible=False),
+                gr.update(visible=False),
+                gr.update(value=trace),
+            )
         frame = display_frame(answer.frame)
         chart = answer.chart
         bar = line = gr.update(visible=False, value=None)
         if chart and chart["type"] == "bar":
-            bar = gr.update(value=chart_frame(answer.frame, chart), x=chart["x"], y=chart["y"], visible=True,
-                            y_lim=[0, None],
-                            title=answer.question)
+            bar = gr.update(
+                value=chart_frame(answer.frame, chart),
+                x=chart["x"],
+                y=chart["y"],
+                visible=True,
+                y_lim=[0, None],
+                title=answer.question,
+            )
         elif chart and chart["type"] == "line":
-            line = gr.update(value=chart_frame(answer.frame, chart), x=chart["x"], y=chart["y"], visible=True,
-                             title=answer.question)
-        return (gr.update(value=frame, visible=True, label=f"查询结果({len(frame)} 行,点击列名排序)"),
-                gr.update(value=csv_file(answer.frame, self.files), visible=True),
-                bar, line, gr.update(value=trace_markdown(answer.trace)))
+            line = gr.update(
+                value=chart_frame(answer.frame, chart),
+                x=chart["x"],
+                y=chart["y"],
+                visible=True,
+                title=answer.question,
+            )
+        return (
+            gr.update(value=frame, visible=True, label=f"查询结果({len(frame)} 行,点击列名排序)"),
+            gr.update(value=csv_file(answer.frame, self.files), visible=True),
+            bar,
+            line,
+            gr.update(value=trace_markdown(answer.trace)),
+        )
 
     def like(self, answers: dict, config: dict, data: Any, request: Any = None) -> None:
         """👍: the question and its SQL become a verified example; 👎: logged."""
@@ -312,7 +363,9 @@ class ChatApp:
         liked = data.liked is True or data.liked == "Like"
         service = self.service(config)
         try:
-            service.feedback(question=found["question"], sql=found["sql"], liked=liked, caller=_caller(request))
+            service.feedback(
+                question=found["question"], sql=found["sql"], liked=liked, caller=_caller(request)
+            )
         except AskdbError as exc:
             gr.Warning(exc.one_line())
             return
@@ -329,8 +382,10 @@ class ChatApp:
         except AskdbError as exc:
             return f"❌ {exc.one_line()}", gr.update(value=None, visible=False)
         note = "(结果过多,只显示了一部分)" if result.truncated else ""
-        return (f"✅ 已执行:`{result.sql}` — {len(result.frame)} 行{note}",
-                gr.update(value=display_frame(result.frame), visible=True))
+        return (
+            f"✅ 已执行:`{result.sql}` — {len(result.frame)} 行{note}",
+            gr.update(value=display_frame(result.frame), visible=True),
+        )
 
     def check_model(self, config: dict) -> Any:
         gr = _gradio()
@@ -365,15 +420,33 @@ def build_app(settings: Settings, *, service: AssistantService | None = None) ->
         gr.Markdown("## askdb · 广告数据问答\n用中文提问,得到经过检查的 SQL、查询结果和简短分析。")
         banner = gr.Markdown("", visible=False, elem_id="askdb-banner")
         with gr.Tab("问答"):
-            chatbot = gr.Chatbot(label="对话", height=560, elem_id="askdb-chat", buttons=["copy"],
-                                 feedback_options=("Like", "Dislike"), group_consecutive_messages=True)
+            chatbot = gr.Chatbot(
+                label="对话",
+                height=560,
+                elem_id="askdb-chat",
+                buttons=["copy"],
+                feedback_options=("Like", "Dislike"),
+                group_consecutive_messages=True,
+            )
             with gr.Row():
-                question = gr.Textbox(placeholder="例如:小红书上粉丝最多的5个达人是谁?", show_label=False, scale=8,
-                                      elem_id="askdb-question", lines=1, max_lines=4, submit_btn="提问")
+                question = gr.Textbox(
+                    placeholder="例如:小红书上粉丝最多的5个达人是谁?",
+                    show_label=False,
+                    scale=8,
+                    elem_id="askdb-question",
+                    lines=1,
+                    max_lines=4,
+                    submit_btn="提问",
+                )
                 clear = gr.Button("新对话", scale=1)
             gr.Examples(EXAMPLES, inputs=[question], label="示例问题")
-            table = gr.Dataframe(visible=False, interactive=False, wrap=True, elem_id="askdb-table",
-                                 buttons=["copy", "fullscreen"])
+            table = gr.Dataframe(
+                visible=False,
+                interactive=False,
+                wrap=True,
+                elem_id="askdb-table",
+                buttons=["copy", "fullscreen"],
+            )
             download = gr.DownloadButton("下载 CSV", visible=False, elem_id="askdb-csv")
             bar = gr.BarPlot(visible=False, elem_id="askdb-bar", height=320, x_label_angle=-30)
             line = gr.LinePlot(visible=False, elem_id="askdb-line", height=320)
@@ -381,29 +454,56 @@ def build_app(settings: Settings, *, service: AssistantService | None = None) ->
                 trace = gr.Markdown("", elem_id="askdb-trace")
         with gr.Tab("运行 SQL"):
             gr.Markdown("直接运行一条 SQL:先经过安全检查,再以只读方式执行(不需要模型)。")
-            sql_box = gr.Code(language="sql", label="SQL", value="SELECT platform, COUNT(*) AS n FROM ads_account "
-                                                                "GROUP BY platform", elem_id="askdb-sql")
+            sql_box = gr.Code(
+                language="sql",
+                label="SQL",
+                value="SELECT platform, COUNT(*) AS n FROM ads_account GROUP BY platform",
+                elem_id="askdb-sql",
+            )
             run_button = gr.Button("运行", variant="primary")
             sql_status = gr.Markdown("")
             sql_table = gr.Dataframe(visible=False, interactive=False, wrap=True)
         with gr.Accordion("设置", open=False):
             backend = gr.Dropdown(known_backends(), value=settings.llm_backend, label="模型后端")
             model = gr.Textbox(settings.llm_model, label="模型")
-            db = gr.Textbox(safe_url(settings.database_url) if settings.db_url else settings.database_url,
-                            label="数据库 URL")
+            db = gr.Textbox(
+                safe_url(settings.database_url) if settings.db_url else settings.database_url,
+                label="数据库 URL",
+            )
             apply = gr.Button("应用")
 
         respond, like, run_sql = _with_request(gr, app)
         outputs = [chatbot, question, table, download, bar, line, trace, banner, history, answers]
-        question.submit(respond, [question, chatbot, history, answers, config], outputs, api_name="ask",
-                        concurrency_limit=None)
+        question.submit(
+            respond,
+            [question, chatbot, history, answers, config],
+            outputs,
+            api_name="ask",
+            concurrency_limit=None,
+        )
         chatbot.like(like, [answers, config], None)
-        clear.click(lambda: ([], [], {}, "", gr.update(visible=False), gr.update(visible=False),
-                             gr.update(visible=False), gr.update(visible=False)),
-                    None, [chatbot, history, answers, trace, table, download, bar, line], api_name=False)
+        clear.click(
+            lambda: (
+                [],
+                [],
+                {},
+                "",
+                gr.update(visible=False),
+                gr.update(visible=False),
+                gr.update(visible=False),
+                gr.update(visible=False),
+            ),
+            None,
+            [chatbot, history, answers, trace, table, download, bar, line],
+            api_name=False,
+        )
         run_button.click(run_sql, [sql_box, config], [sql_status, sql_table], api_name="run_sql")
-        apply.click(app.apply_settings, [backend, model, db, config], [config, banner, chatbot, history, answers],
-                    api_name=False)
+        apply.click(
+            app.apply_settings,
+            [backend, model, db, config],
+            [config, banner, chatbot, history, answers],
+            api_name=False,
+        )
         demo.load(app.check_model, [config], [banner], api_name=False)
     return demo
 
@@ -426,12 +526,26 @@ def _with_request(gr: Any, app: ChatApp) -> tuple:
     return respond, like, run_sql
 
 
-def launch(settings: Settings, *, host: str = "127.0.0.1", port: int = 7860, block: bool = True,
-           service: AssistantService | None = None) -> Any:
+def launch(
+    settings: Settings,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    block: bool = True,
+    service: AssistantService | None = None,
+) -> Any:
     """Start the chat; with ``block=False`` returns the running app (tests, notebooks)."""
     gr = _gradio()
     demo = build_app(settings, service=service)
     demo.queue(default_concurrency_limit=8)
-    demo.launch(server_name=host, server_port=port, prevent_thread_lock=not block, quiet=not block,
-                css=CSS, theme=gr.themes.Soft(), footer_links=[], show_error=True)
+    demo.launch(
+        server_name=host,
+        server_port=port,
+        prevent_thread_lock=not block,
+        quiet=not block,
+        css=CSS,
+        theme=gr.themes.Soft(),
+        footer_links=[],
+        show_error=True,
+    )
     return demo

@@ -17,8 +17,19 @@ from sqlglot.errors import SqlglotError
 from askdb.sql.context import GuardContext, Outcome, Violation, fragment
 
 # Argument shapes tried for each name; the first that parses tells us the node class.
-_PROBE_ARGS = ("a", "a, b", "a, b, c", "", "DAY, a, b", "a, INTERVAL 1 DAY", "a AS CHAR", "YEAR FROM a",
-               "'x' IN a", "a SEPARATOR ','", "DISTINCT a")
+_PROBE_ARGS = (
+    "a",
+    "a, b",
+    "a, b, c",
+    "",
+    "DAY, a, b",
+    "a, INTERVAL 1 DAY",
+    "a AS CHAR",
+    "YEAR FROM a",
+    "'x' IN a",
+    "a SEPARATOR ','",
+    "DISTINCT a",
+)
 # Spellings that are not plain calls but still build function nodes.
 _PROBE_SQL = (
     (
@@ -85,7 +96,10 @@ def allowed_functions(tree: exp.Expression, _ctx: GuardContext) -> Outcome:
     if not bad:
         return tree
     return tuple(
-        Violation("functions", f"function {_display_name(f)}() is not allowed; use ordinary MySQL functions",
-                  fragment(f))
+        Violation(
+            "functions",
+            f"function {_display_name(f)}() is not allowed; use ordinary MySQL functions",
+            fragment(f),
+        )
         for f in bad
     )

@@ -35,7 +35,11 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
 def _cte_visible(table: exp.Table) -> bool:
     name = table.name.lower()
     for ancestor in _ancestors(table):
-        with_ = ancestor.args.get("with_") or ancestor.args.get("with") if isinstance(ancestor, exp.Query) else None
+        with_ = (
+            ancestor.args.get("with_") or ancestor.args.get("with")
+            if isinstance(ancestor, exp.Query)
+            else None
+        )
         if with_ is not None and any(cte.alias_or_name.lower() == name for cte in with_.expressions):
             return True
     return False
@@ -54,13 +58,20 @@ def _table_violation(table: exp.Table, ctx: GuardContext) -> Violation | None:
     schema, name = table.db, table.name
     if table.catalog or (schema and (ctx.database is None or schema.lower() != ctx.database.lower())):
         where = "a system schema" if schema.lower() in SYSTEM_SCHEMAS else "another database"
-        return Violation("names", f"`{schema}.{name}` is in {where}; only the tables of the catalog may be read "
-                         f"({', '.join(ctx.catalog.table_names)})", fragment(table))
+        return Violation(
+            "names",
+            f"`{schema}.{name}` is in {where}; only the tables of the catalog may be read "
+            f"({', '.join(ctx.catalog.table_names)})",
+            fragment(table),
+        )
     if not schema and (_cte_visible(table) or name.lower() == "dual"):
         return None
     if ctx.catalog.table(name) is not None:
         return None
-    hint = did_you_mean(name, ctx.catalog.table_names) or f"; the tables are {', '.join(ctx.catalog.table_names)}"
+    hint = (
+        did_you_mean(name, ctx.catalog.table_names)
+        or f"; the tables are {', '.join(ctx.catalog.table_names)}"
+    )
     return Violation("names", f"unknown table `{name}`{hint}", fragment(table))
 
 
@@ -75,7 +86,9 @@ def _outputs(source: exp.Expression | Scope, catalog: Catalog) -> set[str] | Non
     query = source.expression
     while isinstance(query, exp.SetOperation):
         query = query.left
-    if not isinstance(query, exp.Select) or any(isinstance(e, exp.Star) or e.is_star for e in query.expressions):
+    if not isinstance(query, exp.Select) or any(
+        isinstance(e, exp.Star) or e.is_star for e in query.expressions
+    ):
         return None
     return {name.lower() for name in query.named_selects}
 
@@ -112,20 +125,28 @@ def _column_violation(column: exp.Column, scope: Scope, catalog: Catalog) -> Vio
     if column.table:
         source = _find_source(scope, column.table)
         if source is None:
-            return Violation("names", f"unknown table or alias `{column.table}` in `{column.sql('mysql')}`",
-                             fragment(column))
+            return Violation(
+                "names",
+                f"unknown table or alias `{column.table}` in `{column.sql('mysql')}`",
+                fragment(column),
+            )
         if isinstance(column.this, exp.Star):
             return None
         outputs = _outputs(source, catalog)
         if outputs is None or column.name.lower() in outputs:
             return None
         where = source.name if isinstance(source, exp.Table) else column.table
-        return Violation("names", f"unknown column `{column.name}` in `{where}`{did_you_mean(column.name, outputs)}",
-                         fragment(column))
+        return Violation(
+            "names",
+            f"unknown column `{column.name}` in `{where}`{did_you_mean(column.name, outputs)}",
+            fragment(column),
+        )
     pool = _pool(scope, catalog)
     if pool is None or column.name.lower() in pool or isinstance(column.this, exp.Star):
         return None
-    return Violation("names", f"unknown column `{column.name}`{did_you_mean(column.name, pool)}", fragment(column))
+    return Violation(
+        "names", f"unknown column `{column.name}`{did_you_mean(column.name, pool)}", fragment(column)
+    )
 
 
 def _column_violations(tree: exp.Expression, catalog: Catalog) -> list[Violation]:

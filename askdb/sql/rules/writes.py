@@ -11,9 +11,28 @@ from sqlglot import exp
 from askdb.sql.context import GuardContext, Outcome, Violation, fragment
 
 _WRITES = (
-    exp.DML, exp.DDL, exp.Drop, exp.Alter, exp.TruncateTable, exp.Command, exp.Set, exp.Use,
-    exp.Transaction, exp.Commit, exp.Rollback, exp.LoadData, exp.Grant, exp.Revoke, exp.Pragma,
-    exp.Describe, exp.Show, exp.Kill, exp.Analyze, exp.Cache, exp.Uncache, exp.Refresh,
+    exp.DML,
+    exp.DDL,
+    exp.Drop,
+    exp.Alter,
+    exp.TruncateTable,
+    exp.Command,
+    exp.Set,
+    exp.Use,
+    exp.Transaction,
+    exp.Commit,
+    exp.Rollback,
+    exp.LoadData,
+    exp.Grant,
+    exp.Revoke,
+    exp.Pragma,
+    exp.Describe,
+    exp.Show,
+    exp.Kill,
+    exp.Analyze,
+    exp.Cache,
+    exp.Uncache,
+    exp.Refresh,
 )
 
 
@@ -27,7 +46,9 @@ def read_only(tree: exp.Expression, _ctx: GuardContext) -> Outcome:
     if node is None:
         return tree
     kind = type(node).__name__.upper()
-    return (Violation("read_only", f"{kind} changes data or schema; only reading is allowed", fragment(node)),)
+    return (
+        Violation("read_only", f"{kind} changes data or schema; only reading is allowed", fragment(node)),
+    )
 
 
 def no_into(tree: exp.Expression, _ctx: GuardContext) -> Outcome:
@@ -43,7 +64,11 @@ def no_locking(tree: exp.Expression, _ctx: GuardContext) -> Outcome:
     node = _first(tree, (exp.Lock,))
     if node is None:
         return tree
-    return (Violation("locking", "locking reads (FOR UPDATE, LOCK IN SHARE MODE) are not allowed", fragment(node)),)
+    return (
+        Violation(
+            "locking", "locking reads (FOR UPDATE, LOCK IN SHARE MODE) are not allowed", fragment(node)
+        ),
+    )
 
 
 def no_variables(tree: exp.Expression, _ctx: GuardContext) -> Outcome:
@@ -51,4 +76,8 @@ def no_variables(tree: exp.Expression, _ctx: GuardContext) -> Outcome:
     node = _first(tree, (exp.PropertyEQ, exp.Parameter, exp.SessionParameter, exp.Placeholder))
     if node is None:
         return tree
-    return (Violation("variables", "variables (@x, @@x, :=) are not allowed; use a CTE or subquery", fragment(node)),)
+    return (
+        Violation(
+            "variables", "variables (@x, @@x, :=) are not allowed; use a CTE or subquery", fragment(node)
+        ),
+    )
