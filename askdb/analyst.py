@@ -9,7 +9,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from askdb.prompts import messages
-from askdb.serving.base import Message
+from askdb.llm.base import Message
 
 EMPTY_RESULT = "没有查询到相关数据"
 ANALYST_MAX_ROWS = 50  # rows shown to the analyst model; the table in the answer has them all

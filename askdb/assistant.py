@@ -21,8 +21,8 @@ from askdb.analyst import EMPTY_RESULT, analyst_messages, chart_spec, markdown_t
 from askdb.errors import AskdbError, LLMError, NoAnswer, QueryError
 from askdb.prompts import messages as prompt_messages
 from askdb.schemas.catalog import Catalog
-from askdb.serving.base import LLM, Message, Usage
-from askdb.serving.extract import NoSql, extract
+from askdb.llm.base import LLM, Message, Usage
+from askdb.llm.extract import NoSql, extract
 from askdb.sql.context import GuardContext, Violation
 from askdb.sql.guard import check
 from askdb.sql.runner import QueryResult, Runner, run_tree
@@ -168,7 +168,7 @@ class Assistant:
         from askdb.db import make_engine
         from askdb.rag.service import open_retriever
         from askdb.schemas.catalog import catalog_for_engine
-        from askdb.serving.registry import create_llm
+        from askdb.llm.registry import create_llm
         from askdb.settings import load_settings
         from askdb.sql.runner import SqlAlchemyRunner
 

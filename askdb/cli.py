@@ -2,46 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any
 
 import click
 
+from askdb.cli_common import fail, handle_errors, print_json, settings_from
 from askdb.errors import AskdbError
-from askdb.settings import Settings, load_settings
-
-
-def _fail(message: str, code: int) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
-
-
-def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn askdb errors into one line on stderr and an exit code; no traceback for bad input."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except AskdbError as exc:
-            _fail(exc.one_line(), exc.exit_code)
-        except KeyboardInterrupt:
-            _fail("interrupted; nothing half-written was left behind", 130)
-
-    return wrapper
-
-
-def settings_from(ctx: click.Context) -> Settings:
-    """The settings object built once per invocation by the root group."""
-    return ctx.find_root().obj
-
-
-def print_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+from askdb.eval.cli import eval_group
+from askdb.finetune.cli import finetune
+from askdb.rag.cli import index, retrieve
+from askdb.serving.cli import serve
+from askdb.settings import load_settings
+from askdb.sql.cli import sql
+from askdb.ui.cli import chat
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -52,7 +26,7 @@ def main(ctx: click.Context) -> None:
     try:
         ctx.obj = load_settings()
     except AskdbError as exc:
-        _fail(exc.one_line(), exc.exit_code)
+        fail(exc.one_line(), exc.exit_code)
 
 
 @main.command("demo-db")
@@ -150,9 +124,9 @@ def ask(
 ) -> None:
     """Answer one question: SQL, the result table and a short analysis, streamed as they form."""
     from askdb.assistant import Assistant
-    from askdb.audit import audit_log, audited
+    from askdb.runtime.audit import audit_log, audited
     from askdb.cli_render import render_stream
-    from askdb.serving.registry import create_llm
+    from askdb.llm.registry import create_llm
 
     settings = settings_from(ctx)
     if db_url:
@@ -178,7 +152,7 @@ def audit() -> None:
 @handle_errors
 def audit_tail(ctx: click.Context, count: int, as_json: bool) -> None:
     """Show the last entries of the audit log, oldest first."""
-    from askdb.audit import audit_log
+    from askdb.runtime.audit import audit_log
 
     entries = audit_log(settings_from(ctx)).tail(count)
     if as_json:
@@ -194,29 +168,9 @@ def audit_tail(ctx: click.Context, count: int, as_json: bool) -> None:
             click.echo(f"    {sql}{why}{error}")
 
 
-from askdb.sql.cli import sql as _sql_group
-
-main.add_command(_sql_group)
-
-from askdb.rag.cli import index as _index_cmd
-from askdb.rag.cli import retrieve as _retrieve_cmd
-
-main.add_command(_index_cmd)
-main.add_command(_retrieve_cmd)
-
-from askdb.eval.cli import eval_group as _eval_group  # noqa: E402
-
-main.add_command(_eval_group)
-
-from askdb.serving.cli import serve as _serve_cmd
-from askdb.ui.cli import chat as _chat_cmd
-
-main.add_command(_serve_cmd)
-main.add_command(_chat_cmd)
-
-from askdb.finetune.cli import finetune as _finetune_group  # noqa: E402
-
-main.add_command(_finetune_group)
+# Each folder's commands live beside the code they drive; they import only askdb.cli_common.
+for _command in (sql, index, retrieve, eval_group, serve, chat, finetune):
+    main.add_command(_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

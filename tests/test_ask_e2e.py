@@ -16,8 +16,8 @@ import pytest
 
 from askdb.assistant import Assistant
 from askdb.errors import LLMTimeout, LLMUnavailable, ModelNotFound
-from askdb.serving.ollama_backend import OllamaLLM
-from askdb.serving.openai_backend import OpenAICompatibleLLM
+from askdb.llm.ollama_backend import OllamaLLM
+from askdb.llm.openai_backend import OpenAICompatibleLLM
 from askdb.testing import FakeOllamaServer, FakeOpenAIServer, FakeReply
 
 ROOT = Path(__file__).resolve().parents[1]

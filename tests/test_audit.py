@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from askdb.assistant import Assistant
-from askdb.audit import audit_log, audited_ask
+from askdb.runtime.audit import audit_log, audited_ask
 from askdb.cli import main
 from askdb.errors import NoAnswer, SqlRejected
-from askdb.service import AssistantService
+from askdb.runtime.service import AssistantService
 from askdb.testing.scripted import ScriptedFakeLLM
 
 GOOD = "SELECT platform, COUNT(*) AS n FROM ads_account GROUP BY platform"
@@ -88,7 +88,7 @@ def test_audit_tail_cli(demo_retrieval_parts, settings):
 
 def test_a_deleted_or_replaced_log_is_started_again(tmp_path):
     """The writer stays open between rows; it must not keep writing into a file that is gone."""
-    from askdb.audit import AuditEntry, AuditLog
+    from askdb.runtime.audit import AuditEntry, AuditLog
 
     log = AuditLog(tmp_path / "audit.db")
     log.record(AuditEntry(caller="t", question="q1", outcome="answered", duration_ms=1.0))
@@ -106,7 +106,7 @@ def test_a_deleted_or_replaced_log_is_started_again(tmp_path):
 def test_rows_written_by_many_threads_all_land(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
-    from askdb.audit import AuditEntry, AuditLog
+    from askdb.runtime.audit import AuditEntry, AuditLog
 
     log = AuditLog(tmp_path / "audit.db")
     with ThreadPoolExecutor(8) as pool:

@@ -17,7 +17,7 @@ from askdb.eval.metrics import summarize
 from askdb.eval.replay import ANALYSIS_REPLY, DECLINE_REPLY, record_gold_replay, write_replies
 from askdb.eval.report import compare, load_result, markdown_report, write_report, write_result
 from askdb.eval.runner import GoldExecutor, read_results, run_questions
-from askdb.serving.replay_backend import ReplayLLM
+from askdb.llm.replay_backend import ReplayLLM
 from askdb.sql.context import GuardContext
 
 TEST = load_ads_questions("test")

@@ -7,11 +7,11 @@ from importlib.resources import files
 
 import pytest
 
-from askdb.serving.extract import NoSql, SqlFound, extract, extract_sql, split_reasoning
+from askdb.llm.extract import NoSql, SqlFound, extract, extract_sql, split_reasoning
 
 
 def _corpus() -> list[dict]:
-    text = files("askdb.serving").joinpath("data/extraction_corpus.jsonl").read_text(encoding="utf-8")
+    text = files("askdb.llm").joinpath("data/extraction_corpus.jsonl").read_text(encoding="utf-8")
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 

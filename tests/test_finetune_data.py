@@ -31,7 +31,7 @@ from askdb.finetune.data import (
     write_jsonl,
 )
 from askdb.schemas.catalog import packaged_catalog
-from askdb.serving.extract import NoSql, extract
+from askdb.llm.extract import NoSql, extract
 from askdb.sql.context import GuardContext
 from askdb.sql.guard import check
 from askdb.testing.scripted import ScriptedFakeLLM

@@ -22,9 +22,9 @@ from askdb.errors import (
     LLMUnavailable,
     ModelNotFound,
 )
-from askdb.serving import registry
-from askdb.serving.base import LLM, Chunk, Message, Usage
-from askdb.serving.registry import create_llm, known_backends, register_backend
+from askdb.llm import registry
+from askdb.llm.base import LLM, Chunk, Message, Usage
+from askdb.llm.registry import create_llm, known_backends, register_backend
 from askdb.settings import Settings
 from askdb.testing import FakeError, FakeOllamaServer, FakeOpenAIServer, FakeReply
 

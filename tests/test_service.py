@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from askdb.rag.embed import SentenceTransformerEmbedder
 from askdb.rag.retriever import HybridRetriever
-from askdb.service import AssistantService
+from askdb.runtime.service import AssistantService
 from askdb.testing.scripted import ScriptedFakeLLM
 
 

@@ -15,9 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from askdb.assistant import Assistant
-from askdb.service import AssistantService
+from askdb.runtime.service import AssistantService
 from askdb.serving.api import create_app, jsonable
-from askdb.serving.ollama_backend import OllamaLLM
+from askdb.llm.ollama_backend import OllamaLLM
 from askdb.settings import Settings
 from askdb.testing import FakeOllamaServer
 
@@ -230,7 +230,7 @@ def test_openai_client_lists_and_chats(live_api, settings):
     assert chunks[-1].usage is not None and chunks[-1].choices == []
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
 
-    from askdb.audit import audit_log
+    from askdb.runtime.audit import audit_log
 
     callers = {e.caller for e in audit_log(settings).tail(10)}
     assert "webui:analyst-1" in callers and "webui" in callers

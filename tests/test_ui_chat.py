@@ -18,8 +18,8 @@ pytest.importorskip("gradio")
 
 from askdb.assistant import Assistant
 from askdb.rag.retriever import HybridRetriever
-from askdb.service import AssistantService
-from askdb.serving.ollama_backend import OllamaLLM
+from askdb.runtime.service import AssistantService
+from askdb.llm.ollama_backend import OllamaLLM
 from askdb.settings import Settings
 from askdb.testing import FakeOllamaServer
 
@@ -83,7 +83,7 @@ def test_chat_through_gradio_client(chat_url):
     assert table["value"]["headers"] == ["platform", "n"] and table["visible"]
     assert Path(csv["value"]).read_text(encoding="utf-8-sig").startswith("platform,n")
     assert bar["visible"] and not line["visible"]  # category + number -> a bar chart
-    from askdb.audit import audit_log
+    from askdb.runtime.audit import audit_log
 
     [entry] = audit_log(settings).tail(5)[-1:]
     assert entry.caller.startswith("ui") and entry.sql.startswith(SQL)

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from askdb.cli import handle_errors, print_json, settings_from
+from askdb.cli_common import handle_errors, print_json, settings_from
 
 DATASETS = ("ads", "defog", "spider-retrieval", "bird-guard")
 
@@ -114,7 +114,7 @@ def _finish(out: Path, meta: dict[str, Any], records: list[dict[str, Any]]) -> d
 
 def _eval_assistant(settings: Any, backend: str | None, model: str | None) -> Any:
     from askdb.eval.runner import eval_assistant
-    from askdb.serving.registry import create_llm
+    from askdb.llm.registry import create_llm
 
     return eval_assistant(settings, create_llm(settings, backend=backend, model=model))
 

@@ -18,7 +18,7 @@ from askdb.assistant import Assistant
 from askdb.eval.dataset import Question
 from askdb.eval.runner import GoldRunner, run_questions
 from askdb.files import write_atomic
-from askdb.serving.base import LLM, Chunk, Message, Usage
+from askdb.llm.base import LLM, Chunk, Message, Usage
 
 DECLINE_REPLY = "无法回答:给出的表和字段里没有这个问题需要的数据。"
 ANALYSIS_REPLY = "- (回放)结果如上表。"

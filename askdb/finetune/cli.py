@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from askdb.cli import handle_errors, print_json, settings_from
+from askdb.cli_common import handle_errors, print_json, settings_from
 from askdb.errors import ConfigError
 from askdb.settings import Settings
 

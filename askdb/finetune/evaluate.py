@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from askdb.finetune import require
-from askdb.serving.base import LLM, Chunk, Message
+from askdb.llm.base import LLM, Chunk, Message
 from askdb.settings import Settings
 
 RANDOM_MODEL_NOTE = (
@@ -74,7 +74,7 @@ def evaluate_gguf(
     require("llama_cpp", extra="llamacpp", package="llama-cpp-python")
     from askdb.eval.dataset import load_ads_questions
     from askdb.eval.runner import GoldExecutor, eval_assistant, run_meta, run_questions, write_run
-    from askdb.serving.registry import create_llm
+    from askdb.llm.registry import create_llm
     from askdb.sql.context import GuardContext
 
     llm = create_llm(settings, backend="llamacpp", model=str(gguf))

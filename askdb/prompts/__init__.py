@@ -13,7 +13,7 @@ from typing import Any
 
 import jinja2
 
-from askdb.serving.base import Message
+from askdb.llm.base import Message
 
 
 @lru_cache(maxsize=1)

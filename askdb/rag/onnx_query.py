@@ -156,7 +156,7 @@ def export(model_path: str, path: Path, *, device: str = "cpu") -> None:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from askdb.rag.embed import mean_pooled_unit
+    from askdb.rag.pooling import mean_pooled_unit
 
     model = SentenceTransformer(model_path, device=device)
 

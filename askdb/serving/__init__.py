@@ -1,1 +1,7 @@
-"""LLM backends behind one small interface, reasoning/SQL extraction, and the HTTP API."""
+"""The HTTP front end: ``/v1/ask``, the OpenAI-compatible facade, Dify's ``/retrieval``, the
+conversations kept across workers, and ``askdb serve``.
+
+The LLM backends and extraction used to live here and moved to ``askdb.llm``; the old module
+paths (``askdb.serving.base``, ``askdb.serving.ollama_backend``, ...) still import for this
+release with a ``DeprecationWarning``.
+"""

@@ -40,7 +40,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
 
 from askdb import errors as E
 from askdb.assistant import Answer, Event, Turn, final_answer
-from askdb.service import AssistantService
+from askdb.runtime.service import AssistantService
 from askdb.serving.conversations import ConversationStore
 
 if TYPE_CHECKING:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from askdb.cli import handle_errors, settings_from
+from askdb.cli_common import handle_errors, settings_from
 
 
 @click.command("serve")

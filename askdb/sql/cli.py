@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from askdb.cli import handle_errors, print_json, settings_from
+from askdb.cli_common import handle_errors, print_json, settings_from
 
 
 @click.group()

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from askdb.errors import LLMError
-from askdb.serving.base import LLM, Chunk, Message, Usage
+from askdb.llm.base import LLM, Chunk, Message, Usage
 
 
 @dataclass(frozen=True)

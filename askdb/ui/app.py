@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from askdb.errors import AskdbError, ConfigError, LLMAuthError, LLMUnavailable, ModelNotFound
-from askdb.service import AssistantService
+from askdb.runtime.service import AssistantService
 
 if TYPE_CHECKING:
     from askdb.assistant import Answer, Event, Step
@@ -410,7 +410,7 @@ def build_app(settings: Settings, *, service: AssistantService | None = None) ->
     """The Blocks app; ``service`` replaces the one built from settings (tests)."""
     gr = _gradio()
     from askdb.db import safe_url
-    from askdb.serving.registry import known_backends
+    from askdb.llm.registry import known_backends
 
     app = ChatApp(settings, service=service)
     with gr.Blocks(title="askdb · 广告数据问答") as demo:

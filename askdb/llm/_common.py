@@ -9,7 +9,7 @@ from types import ModuleType
 from typing import TypeVar
 
 from askdb.errors import ConfigError
-from askdb.serving.base import Message
+from askdb.llm.base import Message
 
 T = TypeVar("T")
 
