@@ -8,8 +8,8 @@ from typing import Any
 import pandas as pd
 from tabulate import tabulate
 
-from askdb.prompts import messages
 from askdb.llm.base import Message
+from askdb.prompts import messages
 
 EMPTY_RESULT = "没有查询到相关数据"
 ANALYST_MAX_ROWS = 50  # rows shown to the analyst model; the table in the answer has them all

@@ -11,20 +11,43 @@ import asyncio
 import difflib
 import re
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-import pandas as pd
+from collections.abc import AsyncIterator, Generator, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from askdb.analyst import EMPTY_RESULT, analyst_messages, chart_spec, markdown_table
 from askdb.errors import AskdbError, LLMError, NoAnswer, QueryError
+from askdb.events import (
+    AnalysisDelta,
+    AnalystOutput,
+    Answer,
+    ContentDelta,
+    Event,
+    ExampleOutput,
+    ExtractOutput,
+    Finished,
+    GuardOutput,
+    Notice,
+    NoticeReason,
+    ReasoningDelta,
+    ReplyOutput,
+    RetrieveOutput,
+    RunOutput,
+    SqlReady,
+    SqlRejected,
+    Step,
+    StepFinished,
+    StepName,
+    TableHit,
+    TableReady,
+    Turn,
+)
+from askdb.llm.base import LLM, Message, Usage
+from askdb.llm.extract import NoSql, SqlFound, extract
 from askdb.prompts import messages as prompt_messages
 from askdb.schemas.catalog import Catalog
-from askdb.llm.base import LLM, Message, Usage
-from askdb.llm.extract import NoSql, extract
 from askdb.sql.context import GuardContext, Violation
-from askdb.sql.guard import check
+from askdb.sql.guard import Verdict, check
 from askdb.sql.runner import QueryResult, Runner, run_tree
 
 if TYPE_CHECKING:
@@ -32,95 +55,11 @@ if TYPE_CHECKING:
     from askdb.settings import Settings
 
 
-@dataclass(frozen=True)
-class Turn:
-    """An earlier question in the conversation and the SQL that answered it."""
+T = TypeVar("T")
+# A step of the workflow: a generator of events that returns what the next step needs.
+Steps = Generator[Event, None, T]
 
-    question: str
-    sql: str | None = None
-
-
-@dataclass
-class Step:
-    """One node of the workflow run, as the trace shows it."""
-
-    name: str
-    input: Any = None
-    output: Any = None
-    elapsed_ms: float = 0.0
-    tokens: Usage | None = None
-    error: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        tokens = (
-            None
-            if self.tokens is None
-            else {"prompt": self.tokens.prompt_tokens, "completion": self.tokens.completion_tokens}
-        )
-        return {
-            "name": self.name,
-            "input": self.input,
-            "output": self.output,
-            "elapsed_ms": round(self.elapsed_ms, 2),
-            "tokens": tokens,
-            "error": self.error,
-        }
-
-
-@dataclass
-class Answer:
-    """Everything one question produced."""
-
-    question: str
-    outcome: str = "answered"  # answered | empty | declined
-    sql: str | None = None
-    frame: pd.DataFrame | None = None
-    truncated: bool = False
-    table: str = ""
-    analysis: str = ""
-    reasoning: str = ""
-    chart: dict[str, Any] | None = None
-    from_example: bool = False
-    repairs: int = 0
-    notice: str | None = None
-    trace: list[Step] = field(default_factory=list)
-
-    @property
-    def markdown(self) -> str:
-        """The answer as a person reads it: the result table first, then the analysis."""
-        if self.outcome == "empty":
-            return EMPTY_RESULT
-        return "\n\n".join(part for part in (self.table, self.analysis) if part)
-
-    def to_dict(self, *, trace: bool = True) -> dict[str, Any]:
-        """Plain values; ``trace=False`` leaves the workflow's steps out."""
-        frame = self.frame if self.frame is not None else pd.DataFrame()
-        data = {
-            "question": self.question,
-            "outcome": self.outcome,
-            "sql": self.sql,
-            "columns": [str(c) for c in frame.columns],
-            "rows": [list(r) for r in frame.itertuples(index=False, name=None)],
-            "truncated": self.truncated,
-            "markdown": self.markdown,
-            "analysis": self.analysis,
-            "reasoning": self.reasoning,
-            "chart": self.chart,
-            "from_example": self.from_example,
-            "repairs": self.repairs,
-            "notice": self.notice,
-        }
-        if trace:
-            data["trace"] = [s.to_dict() for s in self.trace]
-        return data
-
-
-@dataclass(frozen=True)
-class Event:
-    """One thing that happened: ``kind`` says what, ``data`` carries it."""
-
-    kind: str  # step | reasoning | content | sql | rejected | table | analysis | notice | answer
-    data: dict[str, Any] = field(default_factory=dict)
+__all__ = ["Answer", "Assistant", "Conversation", "Event", "Step", "StepName", "Turn", "final_answer"]
 
 
 @dataclass
@@ -166,9 +105,9 @@ class Assistant:
     def from_settings(cls, settings: Settings | None = None, **parts: Any) -> Assistant:
         """The assistant for the configured database and model; any part may be passed in instead."""
         from askdb.db import make_engine
+        from askdb.llm.registry import create_llm
         from askdb.rag.service import open_retriever
         from askdb.schemas.catalog import catalog_for_engine
-        from askdb.llm.registry import create_llm
         from askdb.settings import load_settings
         from askdb.sql.runner import SqlAlchemyRunner
 
@@ -210,7 +149,7 @@ class Assistant:
                 for event in self.stream(question, history=history):
                     loop.call_soon_threadsafe(queue.put_nowait, event)
                 loop.call_soon_threadsafe(queue.put_nowait, None)
-            except BaseException as exc:  # handed to the consumer, raised there
+            except BaseException as exc:  # noqa: BLE001 (handed to the consumer, raised there)
                 loop.call_soon_threadsafe(queue.put_nowait, exc)
 
         worker = loop.run_in_executor(None, produce)
@@ -220,8 +159,23 @@ class Assistant:
             yield item
         await worker
 
-    def stream(self, question: str, *, history: Sequence[Turn] = ()) -> Iterator[Event]:
-        """Run the workflow, yielding events; the last one is ``answer``."""
+    def stream(self, question: str, *, history: Sequence[Turn] = ()) -> Steps[None]:
+        """Run the workflow, yielding its events as they happen.
+
+        Args:
+            question: the question, in any language the model reads (askdb's prompts are Chinese).
+            history: earlier turns of the conversation, oldest first; follow-ups need them.
+
+        Yields:
+            ``StepFinished`` after every node, ``ReasoningDelta``/``ContentDelta`` while a model
+            writes, ``SqlReady`` or ``SqlRejected`` for each statement, ``TableReady``,
+            ``AnalysisDelta``, ``Notice``; always ``Finished`` (with the ``Answer``) last.
+
+        Raises:
+            AskdbError: the question is empty.
+            NoAnswer: no acceptable SQL after ``max_attempts`` (its ``trace`` keeps the steps).
+            LLMError: the SQL model could not be reached or failed (the analyst's failure is a notice).
+        """
         question = question.strip()
         if not question:
             raise AskdbError(
@@ -233,41 +187,39 @@ class Assistant:
         result = reused if reused is not None else (yield from self._write_and_run(run, retrieval))
         if result is not None:
             yield from self._analyse(run, result)
-        yield Event("answer", {"answer": run.answer})
+        yield Finished(run.answer)
 
     def conversation(self) -> Conversation:
         return Conversation(self)
 
     # -- steps ----------------------------------------------------------------------------------
-    def _step(self, run: _Run, step: Step, started: float) -> Event:
+    def _step(self, run: _Run, step: Step, started: float) -> StepFinished:
         step.elapsed_ms = (time.perf_counter() - started) * 1000
         run.answer.trace.append(step)
-        return Event("step", {"step": step})
+        return StepFinished(step)
 
-    def _retrieve(self, run: _Run) -> Iterator[Event]:
+    def _retrieve(self, run: _Run) -> Steps[Retrieval]:
         started = time.perf_counter()
         query = retrieval_query(run.question, run.history)
         retrieval = self.retriever.retrieve(query, self.k)
         yield self._step(
             run,
             Step(
-                "retrieve",
+                StepName.RETRIEVE,
                 {"query": query, "k": self.k},
-                {
-                    "tables": [
-                        {"name": t.name, "score": round(t.score, 4), "via": t.via} for t in retrieval.tables
-                    ],
-                    "values": [f"{v.table}.{v.column}={v.value}" for v in retrieval.values],
-                    "examples": [e.question for e in retrieval.examples],
-                    "notes": [n.name for n in retrieval.notes],
-                    "tokens": retrieval.tokens,
-                },
+                RetrieveOutput(
+                    tables=[TableHit(t.name, round(t.score, 4), t.via) for t in retrieval.tables],
+                    values=[f"{v.table}.{v.column}={v.value}" for v in retrieval.values],
+                    examples=[e.question for e in retrieval.examples],
+                    notes=[n.name for n in retrieval.notes],
+                    tokens=retrieval.tokens,
+                ),
             ),
             started,
         )
         return retrieval
 
-    def _reuse_example(self, run: _Run, retrieval: Retrieval) -> Iterator[Event]:
+    def _reuse_example(self, run: _Run, retrieval: Retrieval) -> Steps[QueryResult | None]:
         """A verified example asking the same thing answers without the model."""
         if run.history:
             return None
@@ -282,20 +234,20 @@ class Assistant:
         yield self._step(
             run,
             Step(
-                "example",
+                StepName.EXAMPLE,
                 {"question": example.question, "similarity": round(similarity, 3)},
-                {"sql": verdict.sql, "reused": True},
+                ExampleOutput(verdict.sql),
             ),
             started,
         )
-        yield Event("sql", {"sql": verdict.sql, "from_example": True})
+        yield SqlReady(verdict.sql, from_example=True)
         result = yield from self._execute(run, verdict, attempt=0)
         if isinstance(result, AskdbError):
             return None  # the data changed under the example: let the model write fresh SQL
         run.answer.from_example = True
         return result
 
-    def _write_and_run(self, run: _Run, retrieval: Retrieval) -> Iterator[Event]:
+    def _write_and_run(self, run: _Run, retrieval: Retrieval) -> Steps[QueryResult | None]:
         chat = sql_messages(
             run.question,
             run.history,
@@ -304,8 +256,11 @@ class Assistant:
             system_in_user=self.system_in_user,
         )
         problem = ""
+        repair: dict[str, Any]
         for attempt in range(1, self.max_attempts + 1):
-            reply = yield from self._generate(run, chat, "sql_llm" if attempt == 1 else "repair_llm")
+            reply = yield from self._generate(
+                run, chat, StepName.SQL_LLM if attempt == 1 else StepName.REPAIR_LLM
+            )
             found = yield from self._extract(run, reply)
             if isinstance(found, NoSql):
                 run.answer.outcome = "declined"
@@ -333,99 +288,97 @@ class Assistant:
             trace=[s.to_dict() for s in run.answer.trace],
         )
 
-    def _generate(self, run: _Run, chat: list[Message], name: str) -> Iterator[Event]:
+    def _generate(self, run: _Run, chat: list[Message], name: StepName) -> Steps[str]:
         started = time.perf_counter()
-        content, reasoning, usage = [], [], None
+        content: list[str] = []
+        reasoning: list[str] = []
+        usage: Usage | None = None
         for chunk in self.llm.stream(chat, temperature=self.temperature):
             if chunk.reasoning:
                 reasoning.append(chunk.reasoning)
-                yield Event("reasoning", {"text": chunk.reasoning})
+                yield ReasoningDelta(chunk.reasoning)
             if chunk.content:
                 content.append(chunk.content)
-                yield Event("content", {"text": chunk.content})
+                yield ContentDelta(chunk.content)
             usage = chunk.usage or usage
         reply = "".join(content)
         # Backends that split reasoning give it here; R1 text with <think> is split by extract().
         run.answer.reasoning += "".join(reasoning)
         yield self._step(
             run,
-            Step(name, {"messages": len(chat), "model": self.llm.model}, {"reply": reply}, tokens=usage),
+            Step(name, {"messages": len(chat), "model": self.llm.model}, ReplyOutput(reply), tokens=usage),
             started,
         )
         return reply
 
-    def _extract(self, run: _Run, reply: str) -> Iterator[Event]:
+    def _extract(self, run: _Run, reply: str) -> Steps[SqlFound | NoSql]:
         started = time.perf_counter()
         extraction = extract(reply)
         if extraction.reasoning:
             run.answer.reasoning += extraction.reasoning
         outcome = extraction.outcome
         output = (
-            {"declined": outcome.reason}
+            ExtractOutput(declined=outcome.reason)
             if isinstance(outcome, NoSql)
-            else {"sql": outcome.sql, "source": outcome.source}
+            else ExtractOutput(sql=outcome.sql, source=outcome.source)
         )
-        yield self._step(run, Step("extract", {"chars": len(reply)}, output), started)
+        yield self._step(run, Step(StepName.EXTRACT, {"chars": len(reply)}, output), started)
         return outcome
 
     def _guard_context(self) -> GuardContext:
         return GuardContext(catalog=self.catalog, row_limit=self.row_limit)
 
-    def _guard(self, run: _Run, sql: str) -> Iterator[Event]:
+    def _guard(self, run: _Run, sql: str) -> Steps[Verdict]:
         started = time.perf_counter()
         verdict = check(sql, self._guard_context())
-        output = {
-            "ok": verdict.ok,
-            "sql": verdict.sql,
-            "violations": [_violation(v) for v in verdict.violations],
-        }
-        yield self._step(run, Step("guard", {"sql": sql}, output), started)
+        violations = [_violation(v) for v in verdict.violations]
+        output = GuardOutput(verdict.ok, verdict.sql, violations)
+        yield self._step(run, Step(StepName.GUARD, {"sql": sql}, output), started)
         if verdict.ok:
-            yield Event("sql", {"sql": verdict.sql})
+            yield SqlReady(verdict.sql)
         else:
-            yield Event("rejected", output)
+            yield SqlRejected(verdict.sql, violations=tuple(violations))
         return verdict
 
-    def _execute(self, run: _Run, verdict: Any, attempt: int) -> Iterator[Event]:
+    def _execute(self, run: _Run, verdict: Verdict, attempt: int) -> Steps[QueryResult | QueryError]:
         started = time.perf_counter()
         try:
             result = run_tree(self.runner, verdict.tree)
         except QueryError as exc:  # bad column, bad function, timeout: the model can fix these
             yield self._step(
-                run, Step("run", {"sql": verdict.sql, "attempt": attempt}, None, error=exc.message), started
+                run,
+                Step(StepName.RUN, {"sql": verdict.sql, "attempt": attempt}, None, error=exc.message),
+                started,
             )
-            yield Event("rejected", {"sql": verdict.sql, "error": exc.message})
+            yield SqlRejected(verdict.sql, error=exc.message)
             return exc
         run.answer.sql = verdict.sql
         yield self._step(
             run,
             Step(
-                "run",
+                StepName.RUN,
                 {"sql": result.sql, "dialect": self.runner.dialect},
-                {"rows": len(result.frame), "truncated": result.truncated},
+                RunOutput(len(result.frame), result.truncated),
             ),
             started,
         )
         return result
 
-    def _analyse(self, run: _Run, result: QueryResult) -> Iterator[Event]:
+    def _analyse(self, run: _Run, result: QueryResult) -> Steps[None]:
         answer = run.answer
         answer.frame, answer.truncated = result.frame, result.truncated
         if result.frame.empty:
             answer.outcome = "empty"
-            yield Event("analysis", {"text": EMPTY_RESULT})
+            yield AnalysisDelta(EMPTY_RESULT)
             return
         answer.table = markdown_table(result.frame)
         answer.chart = chart_spec(result.frame)
-        yield Event(
-            "table",
-            {
-                "markdown": answer.table,
-                "columns": [str(c) for c in result.frame.columns],
-                "rows": [list(r) for r in result.frame.itertuples(index=False, name=None)],
-                "truncated": result.truncated,
-                "chart": answer.chart,
-            },
+        yield TableReady(
+            markdown=answer.table,
+            columns=[str(c) for c in result.frame.columns],
+            rows=[list(r) for r in result.frame.itertuples(index=False, name=None)],
+            truncated=result.truncated,
+            chart=answer.chart,
         )
         started = time.perf_counter()
         llm = self.analyst_llm or self.llm
@@ -437,24 +390,31 @@ class Assistant:
             system_in_user=self.system_in_user,
             table=answer.table,
         )
-        parts, usage = [], None
+        parts: list[str] = []
+        usage: Usage | None = None
         try:
             for chunk in llm.stream(chat, temperature=self.temperature):
                 if chunk.content:
                     parts.append(chunk.content)
-                    yield Event("analysis", {"text": chunk.content})
+                    yield AnalysisDelta(chunk.content)
                 usage = chunk.usage or usage
         except LLMError as exc:  # the rows are still the answer; say why the analysis is missing
             answer.notice = f"分析未生成:{exc.one_line()}"
+            answer.notice_reason = NoticeReason.ANALYSIS_FAILED
             yield self._step(
-                run, Step("analyst", {"rows": len(result.frame)}, None, error=exc.message), started
+                run, Step(StepName.ANALYST, {"rows": len(result.frame)}, None, error=exc.message), started
             )
-            yield Event("notice", {"text": answer.notice})
+            yield Notice(answer.notice, NoticeReason.ANALYSIS_FAILED)
             return
         answer.analysis = extract("".join(parts)).answer.strip()
         yield self._step(
             run,
-            Step("analyst", {"rows": len(result.frame)}, {"chars": len(answer.analysis)}, tokens=usage),
+            Step(
+                StepName.ANALYST,
+                {"rows": len(result.frame)},
+                AnalystOutput(len(answer.analysis)),
+                tokens=usage,
+            ),
             started,
         )
 
@@ -463,8 +423,8 @@ def final_answer(events: Iterable[Event]) -> Answer:
     """Run a workflow's events to the end and return its Answer (the last event of every run)."""
     answer: Answer | None = None
     for event in events:
-        if event.kind == "answer":
-            answer = event.data["answer"]
+        if isinstance(event, Finished):
+            answer = event.answer
     assert answer is not None, "the workflow ended without an answer event"
     return answer
 

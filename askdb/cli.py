@@ -124,9 +124,9 @@ def ask(
 ) -> None:
     """Answer one question: SQL, the result table and a short analysis, streamed as they form."""
     from askdb.assistant import Assistant
-    from askdb.runtime.audit import audit_log, audited
     from askdb.cli_render import render_stream
     from askdb.llm.registry import create_llm
+    from askdb.runtime.audit import audit_log, audited
 
     settings = settings_from(ctx)
     if db_url:

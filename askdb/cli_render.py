@@ -6,7 +6,18 @@ from collections.abc import Iterable
 
 import click
 
-from askdb.assistant import Answer, Event
+from askdb.events import (
+    AnalysisDelta,
+    Answer,
+    ContentDelta,
+    Event,
+    Finished,
+    Notice,
+    ReasoningDelta,
+    SqlReady,
+    SqlRejected,
+    TableReady,
+)
 
 
 def render_stream(events: Iterable[Event], *, live: bool = True, show_trace: bool = False) -> Answer:
@@ -14,18 +25,18 @@ def render_stream(events: Iterable[Event], *, live: bool = True, show_trace: boo
     answer: Answer | None = None
     in_reasoning = reasoning_shown = False
     for event in events:
-        if event.kind == "answer":
-            answer = event.data["answer"]
+        if isinstance(event, Finished):
+            answer = event.answer
             continue
         if not live:
             continue
-        if event.kind == "reasoning":
+        if isinstance(event, ReasoningDelta):
             if not in_reasoning:
                 click.secho("思考过程:", dim=True, err=True)
                 in_reasoning = reasoning_shown = True
-            click.secho(event.data["text"], dim=True, nl=False, err=True)
+            click.secho(event.text, dim=True, nl=False, err=True)
             continue
-        if in_reasoning and event.kind != "content":
+        if in_reasoning and not isinstance(event, ContentDelta):
             click.echo(err=True)
             in_reasoning = False
         _show(event)
@@ -36,23 +47,22 @@ def render_stream(events: Iterable[Event], *, live: bool = True, show_trace: boo
 
 
 def _show(event: Event) -> None:
-    if event.kind == "sql":
-        source = "(来自已验证示例)" if event.data.get("from_example") else ""
-        click.secho(f"\nSQL{source}:", bold=True)
-        click.echo(event.data["sql"])
-    elif event.kind == "rejected":
-        reason = event.data.get("error") or "; ".join(v["message"] for v in event.data.get("violations", []))
-        click.secho(f"SQL 未通过,正在修正:{reason}", fg="yellow", err=True)
-    elif event.kind == "table":
-        click.echo()
-        click.echo(event.data["markdown"])
-        if event.data["truncated"]:
-            click.secho("(结果过多,只显示了一部分)", fg="yellow")
-        click.echo()
-    elif event.kind == "analysis":
-        click.echo(event.data["text"], nl=False)
-    elif event.kind == "notice":
-        click.secho(f"\n{event.data['text']}", fg="yellow", err=True)
+    match event:
+        case SqlReady(sql=sql, from_example=from_example):
+            click.secho(f"\nSQL{'(来自已验证示例)' if from_example else ''}:", bold=True)
+            click.echo(sql)
+        case SqlRejected():
+            click.secho(f"SQL 未通过,正在修正:{event.reason}", fg="yellow", err=True)
+        case TableReady(markdown=markdown, truncated=truncated):
+            click.echo()
+            click.echo(markdown)
+            if truncated:
+                click.secho("(结果过多,只显示了一部分)", fg="yellow")
+            click.echo()
+        case AnalysisDelta(text=text):
+            click.echo(text, nl=False)
+        case Notice(text=text):
+            click.secho(f"\n{text}", fg="yellow", err=True)
 
 
 def _show_end(answer: Answer, show_trace: bool, reasoning_shown: bool) -> None:

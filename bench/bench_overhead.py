@@ -643,14 +643,14 @@ def render(report: dict[str, Any]) -> str:
         lines += [f"{name}: {note}" for note in notes]
     lines += ["", "per question wall time of the whole call, ms", _header()]
     frameworks = report["frameworks"]
-    for name, figures in frameworks.items():
+    for figures in frameworks.values():
         lines.append(_row(figures["label"], figures["wall_ms"], figures))
     lines += [
         "",
         "overhead above execution (call time minus sqlite3 time of the same question and round), ms",
         _header(),
     ]
-    for name, figures in frameworks.items():
+    for figures in frameworks.values():
         if "over_execution_ms" in figures:
             lines.append(_row(figures["label"], figures["over_execution_ms"], figures, "_over_execution"))
     lines += [

@@ -20,9 +20,12 @@ PACKAGE = Path(askdb.__file__).parent
 
 # Lowest first. A module may import its own layer and any layer below, never one above.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("foundations", ("askdb.errors", "askdb.settings", "askdb.db", "askdb.files", "askdb.localdb", "askdb._moved")),
+    (
+        "foundations",
+        ("askdb.errors", "askdb.settings", "askdb.db", "askdb.files", "askdb.localdb", "askdb._moved"),
+    ),
     ("parts", ("askdb.schemas", "askdb.rag", "askdb.prompts", "askdb.llm", "askdb.sql", "askdb.forecast")),
-    ("workflow", ("askdb.analyst", "askdb.assistant")),
+    ("workflow", ("askdb.analyst", "askdb.events", "askdb.assistant")),
     ("tools", ("askdb.eval", "askdb.finetune", "askdb.testing")),
     ("runtime", ("askdb.runtime",)),
     (
@@ -227,5 +230,7 @@ def test_moved_modules_import_from_their_old_path_with_a_warning(old: str, new: 
         "assert [w.category.__name__ for w in caught] == ['DeprecationWarning'], caught\n"
         f"assert {new!r} in str(caught[0].message)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.returncode == 0, done.stderr

@@ -149,7 +149,7 @@ def test_follow_up_question_sees_the_previous_turn(runner):
 def test_verified_example_answers_without_the_model(runner):
     example = ExampleHit(question="最近抓取的三条笔记", sql=TOP_LIKES, score=0.9)
     llm_down = LLMUnavailable("nothing at 127.0.0.1:11434", hint="start it with `ollama serve`")
-    assistant, llm = make(runner, [llm_down], retriever=FakeRetriever(examples=[example]))
+    assistant, _llm = make(runner, [llm_down], retriever=FakeRetriever(examples=[example]))
     answer = assistant.ask("最近抓取的三条笔记?")
     assert answer.from_example and answer.sql == TOP_LIKES
     assert len(answer.frame) == 3
@@ -211,3 +211,38 @@ def test_any_sqlite_runner_has_the_mysql_functions(small_demo):
     assistant, _ = make(runner, ["SELECT DATEDIFF(end_date, start_date) AS days FROM ads_campaign", "分析"])
     answer = assistant.ask("投放周期")
     assert answer.repairs == 0 and answer.frame["days"].min() >= 7
+
+
+def test_readme_stream_example_runs_and_sees_every_kind_of_event(runner, capsys):
+    """The README's `match event:` example, run as written over a scripted model."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    [example] = [b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "match event" in b]
+    bad = "SELECT stars FROM ads_summary"  # refused by the guard: the repair path runs too
+    assistant, _ = make(runner, [bad, f"```sql\n{TOP_LIKES}\n```", "一条分析"])
+    exec(compile(example, "README.md", "exec"), {"assistant": assistant})
+    printed = capsys.readouterr().out
+    assert "refused, the model repairs it: " in printed and "did you mean" in printed
+    assert TOP_LIKES in printed and "| desc" in printed and "一条分析" in printed
+    assert re.search(r"^guard: \d+ ms$", printed, re.M) and "analyst:" in printed
+
+
+def test_events_are_typed_and_keep_their_wire_kinds(runner):
+    from askdb.events import Finished, NoticeReason, SqlReady, StepFinished, StepName, TableReady
+
+    down = LLMUnavailable("nothing at 127.0.0.1:11434", hint="start it with `ollama serve`")
+    assistant, _ = make(runner, [TOP_LIKES, down])
+    events = list(assistant.stream("最近的笔记"))
+    assert {type(e).kind for e in events} >= {"step", "content", "sql", "table", "notice", "answer"}
+    sql = next(e for e in events if isinstance(e, SqlReady))
+    assert sql.payload() == {"sql": sql.sql, "from_example": False}
+    table = next(e for e in events if isinstance(e, TableReady))
+    assert table.columns == ["desc", "account", "star"] and len(table.rows) == 3
+    names = [e.step.name for e in events if isinstance(e, StepFinished)]
+    assert names[0] is StepName.RETRIEVE and StepName.GUARD in names and names[-1] == "analyst"
+    answer = events[-1].answer if isinstance(events[-1], Finished) else None
+    assert answer is not None and answer.notice_reason is NoticeReason.ANALYSIS_FAILED
+    first = answer.to_dict()["trace"][0]["output"]["tables"][0]
+    assert set(first) == {"name", "score", "via"} and first["name"] in CATALOG.table_names

@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from askdb.assistant import Assistant
-from askdb.runtime.audit import audit_log, audited_ask
 from askdb.cli import main
 from askdb.errors import NoAnswer, SqlRejected
+from askdb.runtime.audit import audit_log, audited_ask
 from askdb.runtime.service import AssistantService
 from askdb.testing.scripted import ScriptedFakeLLM
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import defaultdict
 
@@ -62,7 +63,7 @@ def test_counts_grow_between_crawls_of_the_same_note(tables):
     for stars in repeated:
         seen = [s for s in stars if s is not None]
         # '1.2万' rounds, so allow the rounding of the display, never a real drop
-        assert all(b >= a - 500 for a, b in zip(seen, seen[1:]))
+        assert all(b >= a - 500 for a, b in itertools.pairwise(seen))
 
 
 def test_crawls_span_the_first_quarter_of_2025_in_id_order(tables):

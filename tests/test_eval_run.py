@@ -10,12 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from askdb.assistant import Assistant
 from askdb.eval.dataset import load_ads_questions
 from askdb.eval.metrics import summarize
 from askdb.eval.replay import ANALYSIS_REPLY, DECLINE_REPLY, record_gold_replay, write_replies
 from askdb.eval.report import compare, load_result, markdown_report, write_report, write_result
+from askdb.eval.records import validate_line
 from askdb.eval.runner import GoldExecutor, read_results, run_questions
 from askdb.llm.replay_backend import ReplayLLM
 from askdb.sql.context import GuardContext
@@ -109,6 +111,26 @@ def test_known_mistakes_score_exactly_the_expected_fractions(parts, tmp_path):
     assert s["guard_rejection_rate"] == round(4 / 10, 4)  # 4 refused of 10 checked statements
     assert s["repairs_used"] == 1 + 2 and s["questions_repaired"] == 2
     assert s["correct_declines"] == 1.0 and s["false_declines"] == round(1 / 8, 4)
+    # Every line written, answered, declined or failed, has the documented shape.
+    written = read_results(tmp_path / "results.jsonl")
+    assert [validate_line(line)["id"] for line in written] == [q.id for q in questions]
+    failed = next(line for line in written if line["id"] == invalid.id)
+    assert failed["guard_checks"] == 3 and failed["steps_ms"]["guard"] and failed["error"]
+
+
+def test_a_result_line_of_the_wrong_shape_is_refused_by_the_schema(parts, tmp_path):
+    q = pick(declines=True)
+    path = tmp_path / "decline.jsonl"
+    write_replies(path, [{"content": DECLINE_REPLY}])
+    [line] = run_questions(
+        assistant_with(parts, ReplayLLM("d", path=path)), [q], tmp_path / "r.jsonl", gold_for(parts)
+    )
+    assert validate_line(json.loads(json.dumps(line)))["outcome"] == "declined"
+    for key, bad in [("correct", "yes"), ("outcome", "crashed"), ("repairs", 1.5)]:
+        with pytest.raises(ValidationError, match=key):
+            validate_line({**line, key: bad})
+    with pytest.raises(ValidationError, match="total_ms"):
+        validate_line({k: v for k, v in line.items() if k != "total_ms"})
 
 
 def test_resume_skips_finished_questions_and_survives_a_cut_line(parts, gold_replay, tmp_path):

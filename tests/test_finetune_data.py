@@ -30,8 +30,8 @@ from askdb.finetune.data import (
     split_of,
     write_jsonl,
 )
-from askdb.schemas.catalog import packaged_catalog
 from askdb.llm.extract import NoSql, extract
+from askdb.schemas.catalog import packaged_catalog
 from askdb.sql.context import GuardContext
 from askdb.sql.guard import check
 from askdb.testing.scripted import ScriptedFakeLLM

@@ -15,9 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from askdb.assistant import Assistant
+from askdb.llm.ollama_backend import OllamaLLM
 from askdb.runtime.service import AssistantService
 from askdb.serving.api import create_app, jsonable
-from askdb.llm.ollama_backend import OllamaLLM
 from askdb.settings import Settings
 from askdb.testing import FakeOllamaServer
 

@@ -33,7 +33,7 @@ def test_hostile_statement_is_refused_by_its_rule(case: dict) -> None:
 def test_legitimate_ads_query_is_accepted(case: dict) -> None:
     verdict = check(case["sql"], CTX)
     assert verdict.ok, verdict.violations
-    assert verdict.tree is not None and verdict.tree.args.get("limit") or _one_row_aggregate(verdict.tree)
+    assert (verdict.tree is not None and verdict.tree.args.get("limit")) or _one_row_aggregate(verdict.tree)
 
 
 def _one_row_aggregate(tree: exp.Expression) -> bool:

@@ -17,9 +17,9 @@ import pytest
 pytest.importorskip("gradio")
 
 from askdb.assistant import Assistant
+from askdb.llm.ollama_backend import OllamaLLM
 from askdb.rag.retriever import HybridRetriever
 from askdb.runtime.service import AssistantService
-from askdb.llm.ollama_backend import OllamaLLM
 from askdb.settings import Settings
 from askdb.testing import FakeOllamaServer
 

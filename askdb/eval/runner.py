@@ -22,6 +22,8 @@ from askdb.assistant import Answer, Assistant, Turn
 from askdb.errors import LLMAuthError, LLMError, LLMUnavailable, ModelNotFound, NoAnswer, SchemaError
 from askdb.eval.dataset import Question
 from askdb.eval.metrics import exact_set_match, orders_at_top, results_match
+from askdb.eval.records import RecordOutcome, ResultLine, StepRecord, TokensRecord
+from askdb.events import StepName
 from askdb.schemas.knowledge import tables_in_sql
 from askdb.sql.context import GuardContext
 from askdb.sql.guard import check
@@ -68,13 +70,13 @@ class GoldExecutor:
         return run_tree(self.runner, tree).frame
 
 
-def _steps(trace: Iterable[Any]) -> list[dict[str, Any]]:
+def _steps(trace: Iterable[Any]) -> list[StepRecord]:
     return [s if isinstance(s, dict) else s.to_dict() for s in trace]
 
 
-def _retrieved_tables(steps: list[dict[str, Any]]) -> list[str] | None:
+def _retrieved_tables(steps: list[StepRecord]) -> list[str] | None:
     for step in steps:
-        if step["name"] == "retrieve" and step.get("output"):
+        if step["name"] == StepName.RETRIEVE and step.get("output"):
             return [t["name"] for t in step["output"].get("tables", [])]
     return None
 
@@ -92,14 +94,14 @@ def _table_recall(gold_sql: str | None, retrieved: list[str] | None) -> tuple[li
 
 def record(
     question: Question,
-    outcome: str,
+    outcome: RecordOutcome,
     answer: Answer | None,
-    steps: list[dict[str, Any]],
+    steps: list[StepRecord],
     gold: pd.DataFrame | None,
     elapsed_ms: float,
     error: str | None = None,
     gold_checked: str | None = None,
-) -> dict[str, Any]:
+) -> ResultLine:
     """One question's result line: what happened, whether it was right, and what it cost."""
     pred_sql = answer.sql if answer is not None else None
     valid = outcome in ("answered", "empty")
@@ -110,8 +112,8 @@ def record(
         correct = results_match(gold, frame, ordered=orders_at_top(question.sql))
     else:
         correct = False
-    guards = [s for s in steps if s["name"] == "guard"]
-    tokens = {"prompt": 0, "completion": 0}
+    guards = [s for s in steps if s["name"] == StepName.GUARD]
+    tokens: TokensRecord = {"prompt": 0, "completion": 0}
     times: dict[str, list[float]] = {}
     for s in steps:
         times.setdefault(s["name"], []).append(s["elapsed_ms"])
@@ -139,7 +141,7 @@ def record(
         "repairs": answer.repairs if answer is not None else max(0, len(guards) - 1),
         "guard_checks": len(guards),
         "guard_rejections": sum(1 for s in guards if not s["output"]["ok"]),
-        "run_errors": sum(1 for s in steps if s["name"] == "run" and s.get("error")),
+        "run_errors": sum(1 for s in steps if s["name"] == StepName.RUN and s.get("error")),
         "from_example": bool(answer and answer.from_example),
         "rows": None if answer is None or answer.frame is None else len(answer.frame),
         "gold_rows": None if gold is None else len(gold),
@@ -153,7 +155,7 @@ def record(
     }
 
 
-def evaluate_question(assistant: Assistant, question: Question, gold: GoldRunner) -> dict[str, Any]:
+def evaluate_question(assistant: Assistant, question: Question, gold: GoldRunner) -> ResultLine:
     """Ask one question and score it; model failures are recorded, an unreachable model raises."""
     gold_frame = gold(question) if question.sql is not None else None
     normalise = getattr(gold, "normalised", None)

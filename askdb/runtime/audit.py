@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from askdb.assistant import final_answer
 from askdb.errors import AskdbError
+from askdb.events import Finished, SqlRejected
 from askdb.localdb import LocalDB
 
 if TYPE_CHECKING:
@@ -202,11 +203,11 @@ def audited(
     finished = False
     try:
         for event in assistant.stream(question, history=history):
-            if event.kind == "rejected":
-                refused.append(_refusal(event.data))
-            elif event.kind == "answer":
+            if isinstance(event, SqlRejected):
+                refused.append(_refusal(event))
+            elif isinstance(event, Finished):
                 finished = True
-                _record_answer(log, caller, event.data["answer"], refused, started)
+                _record_answer(log, caller, event.answer, refused, started)
             yield event
     except AskdbError as exc:
         _record_failure(log, caller, question, refused, started, f"{type(exc).__name__}: {exc.message}")
@@ -227,11 +228,9 @@ def audited_ask(
     return final_answer(audited(assistant, question, log=log, caller=caller, history=history))
 
 
-def _refusal(data: dict[str, Any]) -> dict[str, str]:
-    reason = data.get("error") or "; ".join(
-        f"[{v['rule']}] {v['message']}" for v in data.get("violations", [])
-    )
-    return {"sql": data.get("sql") or "", "reason": reason}
+def _refusal(rejected: SqlRejected) -> dict[str, str]:
+    reason = rejected.error or "; ".join(f"[{v['rule']}] {v['message']}" for v in rejected.violations)
+    return {"sql": rejected.sql or "", "reason": reason}
 
 
 def _record_answer(

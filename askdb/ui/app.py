@@ -13,19 +13,39 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import pandas as pd
 
 from askdb.errors import AskdbError, ConfigError, LLMAuthError, LLMUnavailable, ModelNotFound
+from askdb.events import (
+    AnalysisDelta,
+    Answer,
+    ContentDelta,
+    Event,
+    ExampleOutput,
+    Finished,
+    GuardOutput,
+    Notice,
+    NoticeReason,
+    ReasoningDelta,
+    RetrieveOutput,
+    RunOutput,
+    SqlReady,
+    SqlRejected,
+    Step,
+    StepFinished,
+    StepName,
+    TableReady,
+    Turn,
+)
 from askdb.runtime.service import AssistantService
 
 if TYPE_CHECKING:
-    from askdb.assistant import Answer, Event, Step
     from askdb.settings import Settings
 
 EXAMPLES = [
@@ -74,27 +94,26 @@ class _Draft:
     started: float = field(default_factory=time.perf_counter)
 
     def apply(self, event: Event) -> None:
-        kind, data = event.kind, event.data
-        if kind == "reasoning":
-            self.reasoning += data["text"]
-        elif kind == "content":
-            self.reply += data["text"]
-        elif kind == "sql":
-            self.sql, self.from_example = data["sql"], bool(data.get("from_example"))
-        elif kind == "rejected":
-            reason = data.get("error") or "; ".join(v["message"] for v in data.get("violations", []))
-            self.rejected.append(f"`{data.get('sql', '')}`: {reason}")
-            self.reply = ""
-        elif kind == "table":
-            self.table, self.truncated = data["markdown"], data["truncated"]
-        elif kind == "analysis":
-            self.analysis += data["text"]
-        elif kind == "notice":
-            self.notice = data["text"]
-        elif kind == "step":
-            self.steps.append(data["step"])
-        elif kind == "answer":
-            self.finish(data["answer"])
+        match event:
+            case ReasoningDelta(text=text):
+                self.reasoning += text
+            case ContentDelta(text=text):
+                self.reply += text
+            case SqlReady(sql=sql, from_example=from_example):
+                self.sql, self.from_example = sql, from_example
+            case SqlRejected(sql=sql):
+                self.rejected.append(f"`{sql}`: {event.reason}")
+                self.reply = ""
+            case TableReady(markdown=markdown, truncated=truncated):
+                self.table, self.truncated = markdown, truncated
+            case AnalysisDelta(text=text):
+                self.analysis += text
+            case Notice(text=text):
+                self.notice = text
+            case StepFinished(step=step):
+                self.steps.append(step)
+            case Finished(answer=answer):
+                self.finish(answer)
 
     def finish(self, answer: Answer) -> None:
         self.done = True
@@ -162,37 +181,33 @@ def trace_markdown(steps: list[Step]) -> str:
     for s in steps:
         tokens = f"{s.tokens.prompt_tokens or 0}/{s.tokens.completion_tokens or 0}" if s.tokens else ""
         lines.append(f"| {s.name} | {s.elapsed_ms:.1f} | {tokens} | {_step_result(s)} |")
-    retrieve = next((s for s in steps if s.name == "retrieve"), None)
-    if retrieve and isinstance(retrieve.output, dict):
-        out = retrieve.output
+    retrieve = next((s for s in steps if s.name == StepName.RETRIEVE), None)
+    if retrieve is not None and isinstance(out := retrieve.output, RetrieveOutput):
         tables = ", ".join(
-            f"`{t['name']}` ({t['score']:.3f}{', join' if t['via'] == 'join' else ''})"
-            for t in out.get("tables", [])
+            f"`{t.name}` ({t.score:.3f}{', join' if t.via == 'join' else ''})" for t in out.tables
         )
         lines += ["", f"**检索到的表:** {tables or '无'}"]
-        if out.get("values"):
-            lines.append(f"**匹配的字段值:** {', '.join(f'`{v}`' for v in out['values'])}")
-        if out.get("examples"):
-            lines.append(f"**参考示例:** {'; '.join(out['examples'])}")
-        if out.get("notes"):
-            lines.append(f"**业务说明:** {', '.join(out['notes'])}")
+        if out.values:
+            lines.append(f"**匹配的字段值:** {', '.join(f'`{v}`' for v in out.values)}")
+        if out.examples:
+            lines.append(f"**参考示例:** {'; '.join(out.examples)}")
+        if out.notes:
+            lines.append(f"**业务说明:** {', '.join(out.notes)}")
     return "\n".join(lines)
 
 
 def _step_result(step: Step) -> str:
     if step.error:
         return f"✗ {_cell(step.error)}"
-    out = step.output if isinstance(step.output, dict) else {}
-    if step.name == "guard":
-        return (
-            "通过"
-            if out.get("ok")
-            else "未通过: " + _cell("; ".join(v["message"] for v in out.get("violations", [])))
-        )
-    if step.name == "run":
-        return f"{out.get('rows')} 行"
-    if step.name == "example":
-        return "复用已验证示例"
+    match step.output:
+        case GuardOutput(ok=True):
+            return "通过"
+        case GuardOutput(violations=violations):
+            return "未通过: " + _cell("; ".join(v["message"] for v in violations))
+        case RunOutput(rows=rows):
+            return f"{rows} 行"
+        case ExampleOutput():
+            return "复用已验证示例"
     return ""
 
 
@@ -231,6 +246,48 @@ def csv_file(frame: pd.DataFrame, folder: Path) -> str:
     return str(path)
 
 
+# -- what a handler shows, by component ---------------------------------------------------------------
+class _Keep:
+    """Leave the component as it is: a handler's dict leaves it out, and Gradio skips it."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP: Final = _Keep()
+
+
+class ChatView(NamedTuple):
+    """One redraw of the 问答 tab by ``respond``: each field is named for the component it updates.
+
+    ``build_app`` wires the ``ask`` event to exactly these fields and hands Gradio a dict keyed by
+    component, so nothing lines up by position; fields left as ``KEEP`` are not sent.
+    """
+
+    chat: Any
+    question: Any = KEEP
+    table: Any = KEEP
+    download: Any = KEEP
+    bar: Any = KEEP
+    line: Any = KEEP
+    trace: Any = KEEP
+    banner: Any = KEEP
+    history: Any = KEEP
+    answers: Any = KEEP
+
+
+# The other events' outputs, by component name (the order is the HTTP API's order of results).
+CLEAR_OUTPUTS: Final = ("chat", "history", "answers", "trace", "table", "download", "bar", "line")
+SETTINGS_OUTPUTS: Final = ("config", "banner", "chat", "history", "answers")
+RUN_SQL_OUTPUTS: Final = ("sql_status", "sql_table")
+
+
+def keyed(view: ChatView | Mapping[str, Any], components: Mapping[str, Any]) -> dict[Any, Any]:
+    """A handler's named updates as Gradio takes them: keyed by the component objects."""
+    named = view._asdict() if isinstance(view, ChatView) else view
+    return {components[name]: value for name, value in named.items() if value is not KEEP}
+
+
 # -- the app -------------------------------------------------------------------------------------------
 class ChatApp:
     """Services by (backend, model, database), built when first asked for; the settings panel picks one."""
@@ -266,35 +323,41 @@ class ChatApp:
     # -- handlers ---------------------------------------------------------------------------------
     def respond(
         self, question: str, chat: list, history: list, answers: dict, config: dict, request: Any = None
-    ) -> Iterator[tuple]:
+    ) -> Iterator[ChatView]:
         """Stream one answer into the chat; then the sortable table, the CSV, the chart and the trace."""
         gr = _gradio()
         question = (question or "").strip()
         chat, answers = list(chat or []), dict(answers or {})
         if not question:
-            yield (chat, "", *self._no_result(), gr.update(), history, answers)
+            yield ChatView(chat=chat, question="", history=history, answers=answers)
             return
         chat.append({"role": "user", "content": question})
         draft, base = _Draft(question), len(chat)
-        banner = gr.update()
-        yield (chat + draft.messages(), "", *self._no_result(), banner, history, answers)
-        from askdb.assistant import Turn
-
+        banner: Any = KEEP
+        yield ChatView(
+            chat=chat + draft.messages(), question="", banner=banner, history=history, answers=answers
+        )
         turns = [Turn(q, s) for q, s in history or []]
         answer, last = None, 0.0
         try:
             service = self.service(config)
             for event in service.stream(question, caller=_caller(request), history=turns):
                 draft.apply(event)
-                if event.kind == "answer":
-                    answer = event.data["answer"]
-                elif (
-                    event.kind in ("reasoning", "content", "analysis")
-                    and time.perf_counter() - last < REFRESH_S
-                ):
-                    continue
+                match event:
+                    case Finished(answer=answer):
+                        pass
+                    case ReasoningDelta() | ContentDelta() | AnalysisDelta() if (
+                        time.perf_counter() - last < REFRESH_S
+                    ):
+                        continue
                 last = time.perf_counter()
-                yield (chat + draft.messages(), "", *self._no_result(), banner, history, answers)
+                yield ChatView(
+                    chat=chat + draft.messages(),
+                    question="",
+                    banner=banner,
+                    history=history,
+                    answers=answers,
+                )
         except AskdbError as exc:
             draft.error = exc.one_line()
             if isinstance(exc, (LLMUnavailable, ModelNotFound, LLMAuthError)):
@@ -305,26 +368,24 @@ class ChatApp:
             history = [*(history or []), [question, answer.sql]][-5:]
             for i in range(base, len(chat)):
                 answers[str(i)] = {"question": question, "sql": answer.sql}
-            if answer.notice and "分析未生成" in answer.notice:
-                banner = gr.update(value=_banner_text(answer.notice), visible=True)
-        yield (chat, "", *self._result(answer), banner, history, answers)
+            if answer.notice_reason is NoticeReason.ANALYSIS_FAILED:
+                banner = gr.update(value=_banner_text(answer.notice or ""), visible=True)
+        yield ChatView(
+            chat=chat, question="", banner=banner, history=history, answers=answers, **self._result(answer)
+        )
 
-    def _no_result(self) -> tuple:
-        gr = _gradio()
-        return (gr.update(), gr.update(), gr.update(), gr.update(), gr.update())
-
-    def _result(self, answer: Answer | None) -> tuple:
-        """Updates for: table, CSV button, bar chart, line chart, trace panel."""
+    def _result(self, answer: Answer | None) -> dict[str, Any]:
+        """Updates for the table, the CSV button, the bar chart, the line chart and the trace panel."""
         gr = _gradio()
         if answer is None or answer.frame is None or answer.frame.empty:
             trace = trace_markdown(answer.trace) if answer is not None else ""
-            return (
-                gr.update(value=None, visible=False),
-                gr.update(value=None, visible=False),
-                gr.update(visible=False),
-                gr.update(visible=False),
-                gr.update(value=trace),
-            )
+            return {
+                "table": gr.update(value=None, visible=False),
+                "download": gr.update(value=None, visible=False),
+                "bar": gr.update(visible=False),
+                "line": gr.update(visible=False),
+                "trace": gr.update(value=trace),
+            }
         frame = display_frame(answer.frame)
         chart = answer.chart
         bar = line = gr.update(visible=False, value=None)
@@ -345,13 +406,13 @@ class ChatApp:
                 visible=True,
                 title=answer.question,
             )
-        return (
-            gr.update(value=frame, visible=True, label=f"查询结果({len(frame)} 行,点击列名排序)"),
-            gr.update(value=csv_file(answer.frame, self.files), visible=True),
-            bar,
-            line,
-            gr.update(value=trace_markdown(answer.trace)),
-        )
+        return {
+            "table": gr.update(value=frame, visible=True, label=f"查询结果({len(frame)} 行,点击列名排序)"),
+            "download": gr.update(value=csv_file(answer.frame, self.files), visible=True),
+            "bar": bar,
+            "line": line,
+            "trace": gr.update(value=trace_markdown(answer.trace)),
+        }
 
     def like(self, answers: dict, config: dict, data: Any, request: Any = None) -> None:
         """👍: the question and its SQL become a verified example; 👎: logged."""
@@ -374,27 +435,52 @@ class ChatApp:
         elif not liked:
             gr.Info("已记录反馈")
 
-    def run_sql(self, sql: str, config: dict, request: Any = None) -> tuple:
-        """The "运行 SQL" box: the guard, then the read-only runner."""
+    def run_sql(self, sql: str, config: dict, request: Any = None) -> dict[str, Any]:
+        """The "运行 SQL" box: the guard, then the read-only runner (updates ``RUN_SQL_OUTPUTS``)."""
         gr = _gradio()
         try:
             result = self.service(config).run_sql(sql or "", caller=_caller(request))
         except AskdbError as exc:
-            return f"❌ {exc.one_line()}", gr.update(value=None, visible=False)
+            return {
+                "sql_status": f"❌ {exc.one_line()}",
+                "sql_table": gr.update(value=None, visible=False),
+            }
         note = "(结果过多,只显示了一部分)" if result.truncated else ""
-        return (
-            f"✅ 已执行:`{result.sql}` — {len(result.frame)} 行{note}",
-            gr.update(value=display_frame(result.frame), visible=True),
-        )
+        return {
+            "sql_status": f"✅ 已执行:`{result.sql}` — {len(result.frame)} 行{note}",
+            "sql_table": gr.update(value=display_frame(result.frame), visible=True),
+        }
 
     def check_model(self, config: dict) -> Any:
         gr = _gradio()
         status = self.service(config).model_status()
         return gr.update(value="" if status.ok else _banner_text(status.message), visible=not status.ok)
 
-    def apply_settings(self, backend: str, model: str, db: str, config: dict) -> tuple:
+    def apply_settings(self, backend: str, model: str, db: str, config: dict) -> dict[str, Any]:
+        """The 设置 panel's 应用: a new configuration, and a fresh conversation (``SETTINGS_OUTPUTS``)."""
         config = {"backend": backend.strip(), "model": model.strip(), "db": db.strip()}
-        return config, self.check_model(config), [], [], {}
+        return {
+            "config": config,
+            "banner": self.check_model(config),
+            "chat": [],
+            "history": [],
+            "answers": {},
+        }
+
+    def clear(self) -> dict[str, Any]:
+        """新对话: an empty chat, and the result panels hidden (``CLEAR_OUTPUTS``)."""
+        gr = _gradio()
+        hidden = gr.update(visible=False)
+        return {
+            "chat": [],
+            "history": [],
+            "answers": {},
+            "trace": "",
+            "table": hidden,
+            "download": hidden,
+            "bar": hidden,
+            "line": hidden,
+        }
 
 
 def _caller(request: Any) -> str:
@@ -472,58 +558,68 @@ def build_app(settings: Settings, *, service: AssistantService | None = None) ->
             )
             apply = gr.Button("应用")
 
-        respond, like, run_sql = _with_request(gr, app)
-        outputs = [chatbot, question, table, download, bar, line, trace, banner, history, answers]
+        ui = {
+            "chat": chatbot,
+            "question": question,
+            "table": table,
+            "download": download,
+            "bar": bar,
+            "line": line,
+            "trace": trace,
+            "banner": banner,
+            "history": history,
+            "answers": answers,
+            "config": config,
+            "sql_status": sql_status,
+            "sql_table": sql_table,
+        }
+        respond, like, run_sql, clear_chat, apply_settings = _handlers(gr, app, ui)
         question.submit(
             respond,
             [question, chatbot, history, answers, config],
-            outputs,
+            [ui[name] for name in ChatView._fields],
             api_name="ask",
             concurrency_limit=None,
         )
         chatbot.like(like, [answers, config], None)
-        clear.click(
-            lambda: (
-                [],
-                [],
-                {},
-                "",
-                gr.update(visible=False),
-                gr.update(visible=False),
-                gr.update(visible=False),
-                gr.update(visible=False),
-            ),
-            None,
-            [chatbot, history, answers, trace, table, download, bar, line],
-            api_name=False,
+        clear.click(clear_chat, None, [ui[name] for name in CLEAR_OUTPUTS], api_name=False)
+        run_button.click(
+            run_sql, [sql_box, config], [ui[name] for name in RUN_SQL_OUTPUTS], api_name="run_sql"
         )
-        run_button.click(run_sql, [sql_box, config], [sql_status, sql_table], api_name="run_sql")
         apply.click(
-            app.apply_settings,
+            apply_settings,
             [backend, model, db, config],
-            [config, banner, chatbot, history, answers],
+            [ui[name] for name in SETTINGS_OUTPUTS],
             api_name=False,
         )
         demo.load(app.check_model, [config], [banner], api_name=False)
     return demo
 
 
-def _with_request(gr: Any, app: ChatApp) -> tuple:
-    """Handlers whose annotations name gr.Request and gr.LikeData, which Gradio fills in by type."""
+def _handlers(gr: Any, app: ChatApp, ui: Mapping[str, Any]) -> tuple:
+    """The app's handlers as Gradio calls them: named updates turned into dicts keyed by component,
+    and annotations naming gr.Request and gr.LikeData, which Gradio fills in by type."""
 
     def respond(question, chat, history, answers, config, request):
-        yield from app.respond(question, chat, history, answers, config, request)
+        for view in app.respond(question, chat, history, answers, config, request):
+            yield keyed(view, ui)
 
     def like(answers, config, data, request):
         return app.like(answers, config, data, request)
 
     def run_sql(sql, config, request):
-        return app.run_sql(sql, config, request)
+        return keyed(app.run_sql(sql, config, request), ui)
+
+    def clear_chat():
+        return keyed(app.clear(), ui)
+
+    def apply_settings(backend, model, db, config):
+        return keyed(app.apply_settings(backend, model, db, config), ui)
 
     respond.__annotations__ = {"request": gr.Request}
     like.__annotations__ = {"data": gr.LikeData, "request": gr.Request}
     run_sql.__annotations__ = {"request": gr.Request}
-    return respond, like, run_sql
+    return respond, like, run_sql, clear_chat, apply_settings
 
 
 def launch(
