@@ -15,9 +15,9 @@ from pydantic import ValidationError
 from askdb.assistant import Assistant
 from askdb.eval.dataset import load_ads_questions
 from askdb.eval.metrics import summarize
+from askdb.eval.records import validate_line
 from askdb.eval.replay import ANALYSIS_REPLY, DECLINE_REPLY, record_gold_replay, write_replies
 from askdb.eval.report import compare, load_result, markdown_report, write_report, write_result
-from askdb.eval.records import validate_line
 from askdb.eval.runner import GoldExecutor, read_results, run_questions
 from askdb.llm.replay_backend import ReplayLLM
 from askdb.sql.context import GuardContext
@@ -143,7 +143,7 @@ def test_resume_skips_finished_questions_and_survives_a_cut_line(parts, gold_rep
         out.write('{"id": "cut off mid-wri')
     llm = ReplayLLM("gold", path=gold_replay)
     replies_used = sum(1 if r["outcome"] in ("empty", "declined") else 2 for r in first)
-    llm._take(), llm._take()  # noqa: the replay file is in question order: skip what the first two used
+    llm._take(), llm._take()  # the replay file is in question order: skip what the first two used
     for _ in range(replies_used - 2):
         llm._take()
     records = run_questions(assistant_with(parts, llm), questions, results, gold_for(parts), resume=True)
