@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import ModuleType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from askdb.errors import ConfigError
-from askdb.llm.base import Message
+from askdb.llm.base import Message, ModelStatus
 
 T = TypeVar("T")
 
@@ -75,3 +75,37 @@ def stale_connection(exc: BaseException) -> bool:
             continue
         kinds += [client.RemoteProtocolError, client.ReadError, client.WriteError]
     return any(isinstance(error, tuple(kinds)) for error in (exc, exc.__cause__) if error is not None)
+
+
+def probe_server(
+    url: str,
+    *,
+    model: str,
+    served: Callable[[Any], list[str]],
+    start: str,
+    timeout_s: float,
+    headers: Mapping[str, str] | None = None,
+) -> ModelStatus:
+    """GET a server's model list at ``url``; ready when ``model`` (or ``model:latest``) is on it.
+
+    ``served`` reads the names from the decoded JSON body; ``start`` (Chinese, for the chat's
+    banner) says how to start the server or get the model. Never raises for a server that is
+    down, answers an error status, or sends something else than expected.
+    """
+    import httpx
+
+    try:
+        response = httpx.get(url, timeout=timeout_s, headers=dict(headers or {}))
+        response.raise_for_status()
+        names = served(response.json())
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        return ModelStatus(
+            False,
+            f"无法连接模型服务 `{url}`({type(exc).__name__})。{start}。"
+            "在此之前,已验证示例中的问题和“运行 SQL”仍可使用。",
+        )
+    if model not in names and f"{model}:latest" not in names:
+        return ModelStatus(
+            False, f"模型服务在运行,但没有模型 `{model}`(已有:{', '.join(names) or '无'})。{start}。"
+        )
+    return ModelStatus(True)

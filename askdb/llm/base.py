@@ -33,6 +33,14 @@ class Chunk:
 
 
 @dataclass(frozen=True)
+class ModelStatus:
+    """Whether the model answers, and if not, what to do about it."""
+
+    ok: bool
+    message: str = ""
+
+
+@dataclass(frozen=True)
 class Completion:
     content: str
     reasoning: str
@@ -44,10 +52,15 @@ class Completion:
 class LLM(ABC):
     """A chat model. Backends implement ``stream``; everything else is derived from it.
 
-    Capabilities are class attributes so callers can ask without calling the model.
+    Capabilities are class attributes so callers can ask without calling the model. A backend is
+    constructed without touching the network or loading weights; ``probe`` asks a server whether
+    it runs, and in-process engines load on the first ``stream``.
+
+    Args:
+        model: the model's name as the backend knows it (a server's model name, a folder, a file).
     """
 
-    name: ClassVar[str] = "llm"
+    name: ClassVar[str] = "llm"  # the backend's registry name (a key of BUILTIN_BACKENDS for built-ins)
     supports_reasoning: ClassVar[bool] = False  # returns reasoning separately from the answer
 
     def __init__(self, model: str) -> None:
@@ -57,14 +70,42 @@ class LLM(ABC):
     def stream(
         self, messages: Sequence[Message], *, temperature: float = 0.1, max_tokens: int | None = None
     ) -> Iterator[Chunk]:
-        """Yield the reply as it forms; raise an askdb LLMError (with a fix) when the model can't answer."""
+        """Yield the reply as it forms.
+
+        Args:
+            messages: the chat so far, oldest first.
+            temperature: sampling temperature.
+            max_tokens: the most tokens to generate; None leaves it to the backend.
+
+        Returns:
+            An iterator of chunks: reasoning and answer text as they arrive; the last one may
+            carry the token usage.
+
+        Raises:
+            LLMError: the model can't answer (a subclass such as LLMUnavailable, LLMTimeout or
+                ModelNotFound says why, with a hint on how to fix it).
+        """
 
     def complete(
         self, messages: Sequence[Message], *, temperature: float = 0.1, max_tokens: int | None = None
     ) -> Completion:
-        """The whole reply at once, gathered from ``stream``."""
+        """The whole reply at once, gathered from ``stream``.
+
+        Args:
+            messages: the chat so far, oldest first.
+            temperature: sampling temperature.
+            max_tokens: the most tokens to generate; None leaves it to the backend.
+
+        Returns:
+            The joined content and reasoning, the last usage seen, the model and the time taken.
+
+        Raises:
+            LLMError: as ``stream`` raises it.
+        """
         started = time.perf_counter()
-        content, reasoning, usage = [], [], Usage()
+        content: list[str] = []
+        reasoning: list[str] = []
+        usage = Usage()
         for chunk in self.stream(messages, temperature=temperature, max_tokens=max_tokens):
             content.append(chunk.content)
             reasoning.append(chunk.reasoning)
@@ -72,3 +113,18 @@ class LLM(ABC):
         return Completion(
             "".join(content), "".join(reasoning), usage, self.model, time.perf_counter() - started
         )
+
+    def probe(self, timeout_s: float = 2.0) -> ModelStatus:
+        """A quick look at whether the model can answer, and how to start it if not.
+
+        The default says ready: in-process backends load on first use. Backends that talk to a
+        server override it to ask the server (within ``timeout_s``) whether it runs and has the model.
+
+        Args:
+            timeout_s: the longest wait for the server.
+
+        Returns:
+            ``ModelStatus(True)``, or ``ModelStatus(False, message)`` with what to do about it.
+            Never raises for an unreachable or misbehaving server.
+        """
+        return ModelStatus(True)

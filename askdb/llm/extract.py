@@ -286,8 +286,8 @@ def _json_sql(value: object) -> str | None:
             if key in value and (found := _json_sql(value[key])):
                 return found
     if isinstance(value, list):
-        found = [s for item in value if (s := _json_sql(item))]
-        return ";\n".join(found) if found else None
+        statements = [s for item in value if (s := _json_sql(item))]
+        return ";\n".join(statements) if statements else None
     return None
 
 

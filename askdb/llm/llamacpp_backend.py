@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 from askdb.errors import ConfigError, LLMError
 from askdb.llm._common import as_dicts, check_installed, import_sdk
 from askdb.llm.base import LLM, Chunk, Message
-from askdb.llm.registry import register_backend
 
 if TYPE_CHECKING:
     from askdb.settings import Settings
@@ -21,7 +20,6 @@ if TYPE_CHECKING:
 INSTALL = "'askdb[llamacpp]'"
 
 
-@register_backend("llamacpp")
 class LlamaCppLLM(LLM):
     """A local GGUF model, loaded on first use with a context window of ``n_ctx`` tokens."""
 

@@ -12,9 +12,8 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from askdb.errors import LLMError, LLMServerError, LLMTimeout, LLMUnavailable, ModelNotFound
-from askdb.llm._common import as_dicts, import_sdk, reopened_if_stale, stale_connection
-from askdb.llm.base import LLM, Chunk, Message, Usage
-from askdb.llm.registry import register_backend
+from askdb.llm._common import as_dicts, import_sdk, probe_server, reopened_if_stale, stale_connection
+from askdb.llm.base import LLM, Chunk, Message, ModelStatus, Usage
 
 if TYPE_CHECKING:
     from askdb.settings import Settings
@@ -26,7 +25,6 @@ def _sdk() -> Any:
     return import_sdk("ollama", install=INSTALL, backend="ollama")
 
 
-@register_backend("ollama")
 class OllamaLLM(LLM):
     """A model served by Ollama (``ollama serve``), default at http://127.0.0.1:11434."""
 
@@ -52,7 +50,9 @@ class OllamaLLM(LLM):
             think=settings.llm_think,
         )
 
-    def _request(self, messages: Sequence[Message], temperature: float, max_tokens: int | None) -> dict:
+    def _request(
+        self, messages: Sequence[Message], temperature: float, max_tokens: int | None
+    ) -> dict[str, Any]:
         # num_ctx is always sent: Ollama's own default (2048 on older servers) silently truncates
         # the long schema prompts, which shows up as wrong SQL rather than an error.
         options: dict[str, Any] = {"num_ctx": self.num_ctx, "temperature": temperature}
@@ -79,6 +79,16 @@ class OllamaLLM(LLM):
                 yield _chunk(part)
         except Exception as exc:
             raise self._translate(exc, client) from exc
+
+    def probe(self, timeout_s: float = 2.0) -> ModelStatus:
+        """Ask ``/api/tags`` whether Ollama runs and has the model; says how to start it if not."""
+        return probe_server(
+            self.host.rstrip("/") + "/api/tags",
+            model=self.model,
+            served=lambda body: [m["name"] for m in body["models"]],
+            start=f"启动 Ollama:`ollama serve`,再 `ollama pull {self.model}`(或设置 ASKDB_OLLAMA_HOST)",
+            timeout_s=timeout_s,
+        )
 
     @functools.cached_property
     def _client(self) -> Any:

@@ -19,9 +19,8 @@ from askdb.errors import (
     LLMUnavailable,
     ModelNotFound,
 )
-from askdb.llm._common import as_dicts, import_sdk, reopened_if_stale, stale_connection
-from askdb.llm.base import LLM, Chunk, Message, Usage
-from askdb.llm.registry import register_backend
+from askdb.llm._common import as_dicts, import_sdk, probe_server, reopened_if_stale, stale_connection
+from askdb.llm.base import LLM, Chunk, Message, ModelStatus, Usage
 
 if TYPE_CHECKING:
     from askdb.settings import Settings
@@ -36,7 +35,6 @@ def _sdk() -> Any:
     return import_sdk("openai", install=INSTALL, backend="openai")
 
 
-@register_backend("openai")
 class OpenAICompatibleLLM(LLM):
     """A model behind ``/v1/chat/completions``; default base URL is vLLM's http://127.0.0.1:8000/v1."""
 
@@ -56,6 +54,17 @@ class OpenAICompatibleLLM(LLM):
             base_url=settings.openai_base_url,
             api_key=settings.openai_api_key,
             timeout_s=settings.llm_timeout_s,
+        )
+
+    def probe(self, timeout_s: float = 2.0) -> ModelStatus:
+        """Ask ``/models`` whether the server runs and serves the model; says how to start it if not."""
+        return probe_server(
+            self.base_url.rstrip("/") + "/models",
+            model=self.model,
+            served=lambda body: [m["id"] for m in body["data"]],
+            start=f"启动兼容 OpenAI 的服务,例如 `vllm serve {self.model}`(或设置 ASKDB_OPENAI_BASE_URL)",
+            timeout_s=timeout_s,
+            headers={"Authorization": f"Bearer {self.api_key}"} if self.api_key else {},
         )
 
     @functools.cached_property

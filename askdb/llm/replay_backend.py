@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 from askdb.errors import ConfigError, LLMError
 from askdb.llm.base import LLM, Chunk, Message, Usage
-from askdb.llm.registry import register_backend
 
 if TYPE_CHECKING:
     from askdb.settings import Settings
@@ -49,7 +48,6 @@ def read_replies(path: Path) -> list[Chunk]:
     return [_reply(line, f"{path}:{n}") for n, line in enumerate(lines, 1) if line.strip()]
 
 
-@register_backend("replay")
 class ReplayLLM(LLM):
     """Answers every call with the next recorded reply; the file is read on first use."""
 

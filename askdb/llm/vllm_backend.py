@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 from askdb.errors import LLMError
 from askdb.llm._common import as_dicts, check_installed, import_sdk
 from askdb.llm.base import LLM, Chunk, Message, Usage
-from askdb.llm.registry import register_backend
 
 if TYPE_CHECKING:
     from askdb.settings import Settings
@@ -21,7 +20,6 @@ if TYPE_CHECKING:
 INSTALL = "'askdb[vllm]'"
 
 
-@register_backend("vllm")
 class VLLMInProcess(LLM):
     """A Hugging Face model (name or folder) loaded by vLLM on first use, not at construction."""
 

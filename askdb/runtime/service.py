@@ -10,25 +10,18 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from askdb.assistant import final_answer
+from askdb.errors import ConfigError, DatabaseError, SqlRejected
+from askdb.llm.base import ModelStatus  # re-exported: it lived here
 from askdb.runtime.audit import AuditLog, audit_log, audited
-from askdb.errors import DatabaseError, SqlRejected
 
 if TYPE_CHECKING:
     from askdb.assistant import Assistant, Event, Turn
     from askdb.settings import Settings
     from askdb.sql.runner import QueryResult
-
-
-@dataclass(frozen=True)
-class ModelStatus:
-    """Whether the model answers, and if not, what to do about it."""
-
-    ok: bool
-    message: str = ""
 
 
 class AssistantService:
@@ -158,42 +151,18 @@ class AssistantService:
 
 
 def probe_model(settings: Settings, *, timeout_s: float = 2.0) -> ModelStatus:
-    """A quick look at the model server the settings name (Ollama or OpenAI-compatible)."""
-    import httpx
+    """A quick look at the model the settings name: the backend's own ``probe`` (no model is loaded).
 
-    backend, model = settings.llm_backend, settings.llm_model
-    if backend == "ollama":
-        url, names = (
-            settings.ollama_host.rstrip("/") + "/api/tags",
-            lambda body: [m["name"] for m in body["models"]],
-        )
-        start = f"启动 Ollama:`ollama serve`,再 `ollama pull {model}`(或设置 ASKDB_OLLAMA_HOST)"
-        headers = {}
-    elif backend == "openai":
-        url, names = (
-            settings.openai_base_url.rstrip("/") + "/models",
-            lambda body: [m["id"] for m in body["data"]],
-        )
-        start = f"启动兼容 OpenAI 的服务,例如 `vllm serve {model}`(或设置 ASKDB_OPENAI_BASE_URL)"
-        key = settings.openai_api_key
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-    else:
-        return ModelStatus(True)  # in-process backends load on first use
+    A backend that cannot even be built (unknown name, engine not installed, replay file unset)
+    is reported ready here, as before: the first question raises its ConfigError with the fix.
+    """
+    from askdb.llm.registry import create_llm
+
     try:
-        response = httpx.get(url, timeout=timeout_s, headers=headers)
-        response.raise_for_status()
-        served = names(response.json())
-    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
-        return ModelStatus(
-            False,
-            f"无法连接模型服务 `{url}`({type(exc).__name__})。{start}。"
-            "在此之前,已验证示例中的问题和“运行 SQL”仍可使用。",
-        )
-    if model not in served and f"{model}:latest" not in served:
-        return ModelStatus(
-            False, f"模型服务在运行,但没有模型 `{model}`(已有:{', '.join(served) or '无'})。{start}。"
-        )
-    return ModelStatus(True)
+        llm = create_llm(settings)
+    except ConfigError:
+        return ModelStatus(True)
+    return llm.probe(timeout_s)
 
 
 def _ms(started: float) -> float:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from askdb.cli_common import handle_errors, print_json, settings_from
+
+if TYPE_CHECKING:
+    from askdb.schemas.catalog import Catalog
 
 
 @click.group()
@@ -14,7 +18,7 @@ def sql() -> None:
     """Check SQL against the guard, or run it read-only."""
 
 
-def _catalog_and_database(url: str):
+def _catalog_and_database(url: str) -> tuple[Catalog, str | None]:
     from askdb.db import make_engine, parse_url
     from askdb.schemas.catalog import catalog_for_engine
 
@@ -27,7 +31,7 @@ def _catalog_and_database(url: str):
         engine.dispose()
 
 
-def _catalog_for(url: str | None):
+def _catalog_for(url: str | None) -> tuple[Catalog, str | None]:
     from askdb.schemas.catalog import packaged_catalog
 
     return _catalog_and_database(url) if url else (packaged_catalog(), None)

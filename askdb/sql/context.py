@@ -36,11 +36,11 @@ class GuardContext:
 
 
 # A rule returns the (possibly rewritten) tree, or a non-empty tuple of violations.
-Outcome = exp.Expression | tuple[Violation, ...]
-Rule = Callable[[exp.Expression, GuardContext], Outcome]
+Outcome = exp.Expr | tuple[Violation, ...]
+Rule = Callable[[exp.Expr, GuardContext], Outcome]
 
 
-def fragment(node: exp.Expression, width: int = 120) -> str:
+def fragment(node: exp.Expr, width: int = 120) -> str:
     """The offending piece of SQL, short enough to quote back to the model."""
     text = node.sql("mysql", comments=False)
     return text if len(text) <= width else text[: width - 1] + "…"

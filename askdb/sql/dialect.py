@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from sqlglot import exp
 from sqlglot.dialects.mysql import MySQL
+from sqlglot.generators.mysql import MySQLGenerator
 
 from askdb.errors import ConfigError
 
@@ -26,42 +27,44 @@ class MySQLCommon(MySQL):
     operator spelling works on both servers.
     """
 
-    class Generator(MySQL.Generator):
-        TRANSFORMS = {
-            **MySQL.Generator.TRANSFORMS,  # noqa: RUF012 - sqlglot's own extension point
+    class Generator(MySQLGenerator):  # MySQL.Generator is this class
+        TRANSFORMS = {  # noqa: RUF012 (sqlglot's own class attribute, extended as sqlglot does)
+            **MySQLGenerator.TRANSFORMS,
             exp.RegexpLike: lambda self, e: self.binary(e, "REGEXP"),
         }
 
 
-def _bare(node: exp.Expression | None) -> exp.Expression | None:
+def _bare(node: exp.Expr | None) -> exp.Expr | None:
     # sqlglot wraps MySQL date arguments in implicit casts that SQLite would render as DATE(x).
     while isinstance(node, (exp.TsOrDsToDate, exp.TsOrDsToTimestamp)):
         node = node.this
     return node
 
 
-def _call(name: str, *args: exp.Expression | None) -> exp.Anonymous:
+def _call(name: str, *args: exp.Expr | None) -> exp.Anonymous:
     return exp.Anonymous(this=name, expressions=[_bare(a) for a in args if a is not None])
 
 
-def _mysql_format(node: exp.Expression) -> exp.Literal:
+def _mysql_format(node: exp.Expr) -> exp.Literal:
     # The tree keeps formats in sqlglot's strftime spelling; give the UDF MySQL's own specifiers back.
     rendered = MySQL().generator().format_time(node) or "''"
     return exp.Literal.string(rendered[1:-1].replace("''", "'"))
 
 
-def _unit(node: exp.Expression) -> exp.Literal:
+def _unit(node: exp.Expr) -> exp.Literal:
     unit = node.args.get("unit")
     return exp.Literal.string(unit.name.upper() if unit is not None else "DAY")
 
 
-def _interval_call(node: exp.Binary) -> exp.Expression:
+def _interval_call(node: exp.Binary) -> exp.Expr:
     date, interval = node.this, node.expression
     amount = interval.this if isinstance(node, exp.Add) else exp.Neg(this=exp.Paren(this=interval.this))
     return _call("DATE_ADD", date, amount, _unit(interval))
 
 
-def _cast(node: exp.Cast) -> exp.Expression:
+def _cast(node: exp.Expr) -> exp.Expr:
+    if not isinstance(node, exp.Cast):  # registered for exp.Cast only
+        return node
     to = node.to
     if to.this in {exp.DataType.Type.UBIGINT, exp.DataType.Type.UINT, exp.DataType.Type.BIGINT}:
         return exp.Cast(this=node.this, to=exp.DataType.build("BIGINT"))
@@ -97,7 +100,7 @@ _SIMPLE: dict[type, str] = {
     exp.Variance: "VAR_SAMP",
 }
 
-_REWRITES: dict[type, Callable[[exp.Expression], exp.Expression]] = {
+_REWRITES: dict[type, Callable[[exp.Expr], exp.Expr]] = {
     exp.Week: lambda n: _call("WEEK", n.this, n.args.get("mode")),
     exp.TimeToStr: lambda n: _call("DATE_FORMAT", n.this, _mysql_format(n)),
     exp.StrToDate: lambda n: _call("STR_TO_DATE", n.this, _mysql_format(n)),
@@ -118,7 +121,7 @@ _REWRITES: dict[type, Callable[[exp.Expression], exp.Expression]] = {
 }
 
 
-def _sqlite_node(node: exp.Expression) -> exp.Expression:
+def _sqlite_node(node: exp.Expr) -> exp.Expr:
     if isinstance(node, (exp.Add, exp.Sub)) and isinstance(node.expression, exp.Interval):
         return _interval_call(node)
     name = _SIMPLE.get(type(node))
@@ -128,12 +131,12 @@ def _sqlite_node(node: exp.Expression) -> exp.Expression:
     return rewrite(node) if rewrite is not None else node
 
 
-def sqlite_tree(tree: exp.Expression) -> exp.Expression:
+def sqlite_tree(tree: exp.Expr) -> exp.Expr:
     """The MySQL tree with every construct SQLite gets wrong rewritten (the input is not changed)."""
     return tree.transform(_sqlite_node)  # transform works on a copy
 
 
-def to_dialect(tree: exp.Expression, dialect: str) -> str:
+def to_dialect(tree: exp.Expr, dialect: str) -> str:
     """The SQL text to send to an engine of ``dialect`` (identity for MySQL/MariaDB), without comments."""
     if dialect in MYSQL_DIALECTS:
         return tree.sql(MySQLCommon, comments=False)

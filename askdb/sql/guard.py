@@ -10,11 +10,11 @@ comment trick the lexer check missed could not reach the server; refusing it sti
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlglot import exp
+from sqlglot import Token, TokenType, exp
 from sqlglot.dialects.mysql import MySQL
 from sqlglot.errors import SqlglotError
-from sqlglot.tokens import Token, TokenType
 
 from askdb.errors import SqlRejected
 from askdb.schemas.catalog import Catalog
@@ -32,14 +32,14 @@ class Verdict:
     """The guard's answer: the accepted tree and its MySQL text, or the violations."""
 
     sql: str
-    tree: exp.Expression | None = None
+    tree: exp.Expr | None = None
     violations: tuple[Violation, ...] = field(default_factory=tuple)
 
     @property
     def ok(self) -> bool:
         return not self.violations
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "sql": self.sql, "violations": [v.to_dict() for v in self.violations]}
 
 
@@ -93,7 +93,7 @@ def _parse_violation(sql: str, tokens: list[Token], exc: SqlglotError) -> Violat
     return Violation("syntax", f"not valid MySQL: {detail}", sql[:120])
 
 
-def parse_statement(sql: str) -> exp.Expression | tuple[Violation, ...]:
+def parse_statement(sql: str) -> exp.Expr | tuple[Violation, ...]:
     """Exactly one MySQL statement, parsed; or why not."""
     tokens = _tokens(sql)
     if isinstance(tokens, tuple):
@@ -118,7 +118,7 @@ def parse_statement(sql: str) -> exp.Expression | tuple[Violation, ...]:
     return statements[0]
 
 
-def apply_rules(tree: exp.Expression, ctx: GuardContext, rules: tuple[Rule, ...] = RULES) -> Verdict:
+def apply_rules(tree: exp.Expr, ctx: GuardContext, rules: tuple[Rule, ...] = RULES) -> Verdict:
     """Run the rules in order; the first that refuses ends the check."""
     for rule in rules:
         outcome = rule(tree, ctx)
@@ -129,14 +129,26 @@ def apply_rules(tree: exp.Expression, ctx: GuardContext, rules: tuple[Rule, ...]
 
 
 def check(sql: str, ctx: GuardContext) -> Verdict:
-    """Check one statement; never raises for bad SQL (the verdict carries the violations)."""
+    """Check one statement: parse it as MySQL, then apply the rules in order.
+
+    Args:
+        sql: the statement as the model (or a person) wrote it.
+        ctx: the catalog its names must come from, the LIMIT to enforce and the current database.
+
+    Returns:
+        A ``Verdict``: when ``ok``, the checked (LIMITed) tree and the MySQL text regenerated from
+        it without comments; otherwise the violations of the first rule that refused.
+
+    Raises:
+        Nothing for bad SQL: unreadable, multiple or unsafe statements come back as violations.
+    """
     parsed = parse_statement(sql)
     if isinstance(parsed, tuple):
         return Verdict(sql=sql, violations=parsed)
     return apply_rules(parsed, ctx)
 
 
-def guard(sql: str, catalog: Catalog, *, row_limit: int = 10, database: str | None = None) -> exp.Expression:
+def guard(sql: str, catalog: Catalog, *, row_limit: int = 10, database: str | None = None) -> exp.Expr:
     """The checked, LIMITed tree of ``sql``, or SqlRejected with every violation."""
     verdict = check(sql, GuardContext(catalog=catalog, row_limit=row_limit, database=database))
     if verdict.ok:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import pandas as pd
 from sqlalchemy import event
@@ -101,12 +101,15 @@ class SqlAlchemyRunner:
             conn.exec_driver_sql("ROLLBACK")
 
     def _timeout_statement(self, conn: Connection) -> str:
-        if conn.dialect.is_mariadb:
+        from sqlalchemy.dialects.mysql.base import MySQLDialect
+
+        if isinstance(conn.dialect, MySQLDialect) and conn.dialect.is_mariadb:
             return f"SET SESSION max_statement_time = {self.timeout_s:.3f}"
         return f"SET SESSION max_execution_time = {int(self.timeout_s * 1000)}"
 
     def _run_sqlite(self, conn: Connection, sql: str) -> tuple[pd.DataFrame, bool]:
-        raw = conn.connection.dbapi_connection
+        # pysqlite's connection: SQLAlchemy types it as the generic DB-API protocol (or None once closed).
+        raw = cast(sqlite3.Connection, conn.connection.dbapi_connection)
         deadline = time.monotonic() + self.timeout_s
         raw.set_progress_handler(lambda: int(time.monotonic() > deadline), _SQLITE_PROGRESS_STEPS)
         try:
@@ -148,7 +151,7 @@ class SqlAlchemyRunner:
 def _is_timeout(exc: DBAPIError) -> bool:
     if isinstance(exc.orig, sqlite3.OperationalError):
         return "interrupted" in str(exc.orig)
-    args = getattr(exc.orig, "args", ())
+    args: tuple[object, ...] = getattr(exc.orig, "args", ())
     return bool(args) and args[0] in _TIMEOUT_ERRNOS
 
 

@@ -11,13 +11,14 @@ import calendar
 import math
 import sqlite3
 import statistics
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
 _DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S")
 _DAY_UNITS = {"DAY", "WEEK", "MONTH", "QUARTER", "YEAR"}
 # MySQL DATE_FORMAT specifier -> how to render it from a datetime.
-_SPECIFIERS = {
+_SPECIFIERS: dict[str, Callable[[datetime], str]] = {
     "Y": lambda d: f"{d.year:04d}",
     "y": lambda d: f"{d.year % 100:02d}",
     "m": lambda d: f"{d.month:02d}",
@@ -72,8 +73,10 @@ def _text(moment: datetime, with_time: bool) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S") if with_time else moment.strftime("%Y-%m-%d")
 
 
-def _part(fn):
-    def wrapped(value: Any, *rest: Any) -> Any:
+def _part(fn: Callable[..., object]) -> Callable[..., object]:
+    """A function of a datetime as a SQL function of a date text: NULL for NULL or an unreadable date."""
+
+    def wrapped(value: Any, *rest: Any) -> object:
         moment = to_datetime(value)
         return None if moment is None else fn(moment, *rest)
 
@@ -179,11 +182,11 @@ def timestampdiff(unit: str, start: Any, end: Any) -> int | None:
 def substring_index(text: Any, delimiter: Any, count: Any) -> str | None:
     if text is None or delimiter is None or count is None:
         return None
-    text, delimiter, count = str(text), str(delimiter), int(count)
-    if count == 0 or not delimiter:
+    whole, sep, n = str(text), str(delimiter), int(count)
+    if n == 0 or not sep:
         return ""
-    parts = text.split(delimiter)
-    return delimiter.join(parts[:count]) if count > 0 else delimiter.join(parts[count:])
+    parts = whole.split(sep)
+    return sep.join(parts[:n]) if n > 0 else sep.join(parts[n:])
 
 
 def concat(*args: Any) -> str | None:

@@ -72,7 +72,7 @@ def allowed_node_types() -> frozenset[type]:
     return frozenset(found)
 
 
-def _try_parse(sql: str) -> exp.Expression | None:
+def _try_parse(sql: str) -> exp.Expr | None:
     try:
         return sqlglot.parse_one(sql, read="mysql")
     except (SqlglotError, AttributeError):  # some wrong-arity probes trip sqlglot itself
@@ -90,7 +90,7 @@ def _display_name(node: exp.Func) -> str:
     return node.name.upper() if isinstance(node, exp.Anonymous) else node.sql_name()
 
 
-def allowed_functions(tree: exp.Expression, _ctx: GuardContext) -> Outcome:
+def allowed_functions(tree: exp.Expr, _ctx: GuardContext) -> Outcome:
     """Refuse calls outside the allow-list (SLEEP, BENCHMARK, LOAD_FILE, GET_LOCK, UDFs ...)."""
     bad = [f for f in tree.find_all(exp.Func) if not _is_allowed(f)]
     if not bad:

@@ -7,7 +7,7 @@ from sqlglot import exp
 from askdb.sql.context import GuardContext, Outcome
 
 
-def _is_single_row_aggregate(query: exp.Expression) -> bool:
+def _is_single_row_aggregate(query: exp.Expr) -> bool:
     # SELECT COUNT(*) ... without GROUP BY returns one row whatever the data: a LIMIT adds nothing.
     if not isinstance(query, exp.Select) or query.args.get("group") or query.find(exp.Window):
         return False
@@ -15,7 +15,7 @@ def _is_single_row_aggregate(query: exp.Expression) -> bool:
     return bool(selects) and all(_is_aggregate(s) for s in selects)
 
 
-def _is_aggregate(node: exp.Expression) -> bool:
+def _is_aggregate(node: exp.Expr) -> bool:
     node = node.unalias()
     if isinstance(node, exp.AggFunc):
         return True
@@ -25,7 +25,7 @@ def _is_aggregate(node: exp.Expression) -> bool:
     return bool(node.find(exp.AggFunc)) and not columns_outside_aggs
 
 
-def _limit_value(query: exp.Expression) -> int | None:
+def _limit_value(query: exp.Expr) -> int | None:
     limit = query.args.get("limit")
     value = limit.expression if isinstance(limit, exp.Limit) else None
     if isinstance(value, exp.Literal) and not value.is_string and value.this.isdigit():
@@ -33,7 +33,7 @@ def _limit_value(query: exp.Expression) -> int | None:
     return None
 
 
-def row_limit(tree: exp.Expression, ctx: GuardContext) -> Outcome:
+def row_limit(tree: exp.Expr, ctx: GuardContext) -> Outcome:
     """Add ``LIMIT n`` when missing and lower a larger (or non-literal) one; keep any OFFSET."""
     if _is_single_row_aggregate(tree):
         return tree

@@ -45,7 +45,7 @@ def _cte_visible(table: exp.Table) -> bool:
     return False
 
 
-def _ancestors(node: exp.Expression) -> Iterator[exp.Expression]:
+def _ancestors(node: exp.Expr) -> Iterator[exp.Expr]:
     parent = node.parent
     while parent is not None:
         yield parent
@@ -78,7 +78,7 @@ def _table_violation(table: exp.Table, ctx: GuardContext) -> Violation | None:
 # -- columns ----------------------------------------------------------------------------------
 
 
-def _outputs(source: exp.Expression | Scope, catalog: Catalog) -> set[str] | None:
+def _outputs(source: exp.Expr | Scope, catalog: Catalog) -> set[str] | None:
     """Lower-case column names a source provides, or None when they cannot be known."""
     if isinstance(source, exp.Table):
         table = catalog.table(source.name)
@@ -93,7 +93,7 @@ def _outputs(source: exp.Expression | Scope, catalog: Catalog) -> set[str] | Non
     return {name.lower() for name in query.named_selects}
 
 
-def _find_source(scope: Scope | None, alias: str) -> exp.Expression | Scope | None:
+def _find_source(scope: Scope | None, alias: str) -> exp.Expr | Scope | None:
     lowered = alias.lower()
     while scope is not None:
         for name, source in scope.sources.items():
@@ -149,7 +149,7 @@ def _column_violation(column: exp.Column, scope: Scope, catalog: Catalog) -> Vio
     )
 
 
-def _column_violations(tree: exp.Expression, catalog: Catalog) -> list[Violation]:
+def _column_violations(tree: exp.Expr, catalog: Catalog) -> list[Violation]:
     try:
         scopes = traverse_scope(tree)
     except SqlglotError:
@@ -165,7 +165,7 @@ def _column_violations(tree: exp.Expression, catalog: Catalog) -> list[Violation
     return found
 
 
-def known_names(tree: exp.Expression, ctx: GuardContext) -> Outcome:
+def known_names(tree: exp.Expr, ctx: GuardContext) -> Outcome:
     """Refuse tables outside the catalog (system schemas, other databases) and unknown columns."""
     violations = [v for t in tree.find_all(exp.Table) if (v := _table_violation(t, ctx))]
     if not violations:

@@ -9,7 +9,7 @@ from askdb.sql.context import GuardContext, Outcome, Violation, fragment
 QUERY_ROOTS = (exp.Select, exp.SetOperation)
 
 
-def query_root(tree: exp.Expression, _ctx: GuardContext) -> Outcome:
+def query_root(tree: exp.Expr, _ctx: GuardContext) -> Outcome:
     """Accept SELECT, UNION/INTERSECT/EXCEPT and WITH ... SELECT; refuse every other statement."""
     root = tree.unnest() if isinstance(tree, exp.Subquery) else tree
     if isinstance(root, QUERY_ROOTS):

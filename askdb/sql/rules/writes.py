@@ -36,11 +36,11 @@ _WRITES = (
 )
 
 
-def _first(tree: exp.Expression, kinds: tuple[type, ...]) -> exp.Expression | None:
+def _first(tree: exp.Expr, kinds: tuple[type, ...]) -> exp.Expr | None:
     return next(tree.find_all(*kinds), None)
 
 
-def read_only(tree: exp.Expression, _ctx: GuardContext) -> Outcome:
+def read_only(tree: exp.Expr, _ctx: GuardContext) -> Outcome:
     """Refuse any data or schema change (or statement that is not a query) anywhere in the tree."""
     node = _first(tree, _WRITES)
     if node is None:
@@ -51,7 +51,7 @@ def read_only(tree: exp.Expression, _ctx: GuardContext) -> Outcome:
     )
 
 
-def no_into(tree: exp.Expression, _ctx: GuardContext) -> Outcome:
+def no_into(tree: exp.Expr, _ctx: GuardContext) -> Outcome:
     """Refuse SELECT ... INTO (a table, a file or variables)."""
     node = _first(tree, (exp.Into,))
     if node is None:
@@ -59,7 +59,7 @@ def no_into(tree: exp.Expression, _ctx: GuardContext) -> Outcome:
     return (Violation("into", "SELECT ... INTO is not allowed; return the rows instead", fragment(node)),)
 
 
-def no_locking(tree: exp.Expression, _ctx: GuardContext) -> Outcome:
+def no_locking(tree: exp.Expr, _ctx: GuardContext) -> Outcome:
     """Refuse FOR UPDATE / FOR SHARE / LOCK IN SHARE MODE: a read must never hold row locks."""
     node = _first(tree, (exp.Lock,))
     if node is None:
@@ -71,7 +71,7 @@ def no_locking(tree: exp.Expression, _ctx: GuardContext) -> Outcome:
     )
 
 
-def no_variables(tree: exp.Expression, _ctx: GuardContext) -> Outcome:
+def no_variables(tree: exp.Expr, _ctx: GuardContext) -> Outcome:
     """Refuse user and system variables: assignment changes session state, @@vars leak server details."""
     node = _first(tree, (exp.PropertyEQ, exp.Parameter, exp.SessionParameter, exp.Placeholder))
     if node is None:
