@@ -46,10 +46,14 @@ mariadb:
 test: install mariadb
 	sh scripts/install-test-deps.sh
 	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install -q torch==2.13.0 -e '.[finetune,llamacpp]'
+	$(MAKE) lint
 	$(BIN)/python -m pytest
 
+# ruff's pinned rules and layout, and mypy strict on the workflow, model I/O and the guard.
 lint: install
-	$(BIN)/ruff check askdb tests bench
+	$(BIN)/ruff check askdb tests bench scripts
+	$(BIN)/ruff format --check askdb tests bench scripts
+	$(BIN)/mypy askdb/llm askdb/sql askdb/assistant.py askdb/events.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

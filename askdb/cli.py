@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from askdb.cli_common import fail, handle_errors, print_json, settings_from
+from askdb.cli_common import BACKEND_HELP, fail, handle_errors, print_json, settings_from
 from askdb.errors import AskdbError
 from askdb.eval.cli import eval_group
 from askdb.finetune.cli import finetune
@@ -108,7 +108,7 @@ def schema_show(ctx: click.Context, db_url: str | None, ddl_file: Path | None, a
 @click.argument("question")
 @click.option("--json", "as_json", is_flag=True, help="print the whole answer as JSON at the end")
 @click.option("--trace", "show_trace", is_flag=True, help="print every workflow step with its time")
-@click.option("--backend", help="LLM backend (ollama, openai, vllm, llamacpp, replay)")
+@click.option("--backend", help=BACKEND_HELP)
 @click.option("--model", help="model name or path for the backend")
 @click.option("--db", "db_url", help="database URL (default: ASKDB_DB_URL or the demo database)")
 @click.pass_context

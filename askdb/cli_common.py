@@ -15,7 +15,11 @@ from typing import Any, NoReturn
 import click
 
 from askdb.errors import AskdbError
+from askdb.llm.registry import BUILTIN_BACKENDS
 from askdb.settings import Settings
+
+# Built from the one list of backends, so a new built-in shows up in every --help.
+BACKEND_HELP = f"LLM backend ({', '.join(BUILTIN_BACKENDS)}, or one an installed plugin adds)"
 
 
 def fail(message: str, code: int) -> NoReturn:

@@ -176,7 +176,7 @@ class Answer:
     def to_dict(self, *, trace: bool = True) -> dict[str, Any]:
         """Plain values; ``trace=False`` leaves the workflow's steps out."""
         frame = self.frame if self.frame is not None else pd.DataFrame()
-        data = {
+        data: dict[str, Any] = {
             "question": self.question,
             "outcome": self.outcome,
             "sql": self.sql,

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from askdb.cli_common import handle_errors, print_json, settings_from
+from askdb.cli_common import BACKEND_HELP, handle_errors, print_json, settings_from
 
 DATASETS = ("ads", "defog", "spider-retrieval", "bird-guard")
 
@@ -33,7 +33,7 @@ def _bar(total: int, initial: int, desc: str):
     show_default=True,
     help="ads question split (test is never used for fine-tuning or examples)",
 )
-@click.option("--backend", help="LLM backend (ollama, openai, vllm, llamacpp, replay)")
+@click.option("--backend", help=BACKEND_HELP)
 @click.option("--model", help="model name or path for the backend")
 @click.option("--limit", type=click.IntRange(min=1), help="only the first N questions")
 @click.option(
