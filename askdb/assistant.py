@@ -132,7 +132,18 @@ class Assistant:
 
     # -- public API -----------------------------------------------------------------------------
     def ask(self, question: str, *, history: Sequence[Turn] = ()) -> Answer:
-        """Answer one question; raises an askdb error when no acceptable SQL could be produced."""
+        """Answer one question: ``stream`` run to its end.
+
+        Args:
+            question: the question; ``history``: earlier turns, oldest first (see ``stream``).
+
+        Returns:
+            The ``Answer``: outcome, checked SQL, rows as a DataFrame, markdown, analysis, trace.
+
+        Raises:
+            NoAnswer: no acceptable SQL after ``max_attempts``; LLMError: the SQL model failed;
+            AskdbError: an empty question.
+        """
         return final_answer(self.stream(question, history=history))
 
     async def aask(self, question: str, *, history: Sequence[Turn] = ()) -> Answer:

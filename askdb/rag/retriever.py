@@ -318,7 +318,17 @@ class HybridRetriever:
         return fused, {"tokens": tokens, "notes": notes, "examples": examples, "values": values}
 
     def retrieve(self, question: str, k: int = 5, *, scope: Sized[str] | None = None) -> Retrieval:
-        """The top ``k`` tables, the tables joining them, and their columns, notes, examples and values."""
+        """The top ``k`` tables, the tables joining them, and their columns, notes, examples and values.
+
+        Args:
+            question: the question as asked (a follow-up with the previous question prepended).
+            k: how many tables to take on their own score; join-path tables come on top.
+            scope: only these tables (e.g. one database of a pooled index); None searches all.
+
+        Returns:
+            A ``Retrieval``: ranked tables with scores and ``via``, the matched values, examples and
+            notes, and ``context``, the rendered text the SQL prompt carries.
+        """
         fused, hits = self.rank_tables(question, scope=scope)
         ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
         tables = [TableHit(name, round(score, 6)) for name, score in ranked]
