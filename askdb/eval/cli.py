@@ -1,15 +1,22 @@
-"""``askdb eval``: run a question set against a model and report; ``askdb eval compare`` two runs."""
+"""``askdb eval``: run a question set against a model and report; ``askdb eval compare`` two runs.
+
+``--questions FILE.jsonl`` runs a person's own set through the same path as the packaged ads set
+(``_run_ads``): same scoring, same report, same ``--resume``.
+"""
 
 from __future__ import annotations
 
 import re
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from askdb.cli_common import BACKEND_HELP, handle_errors, print_json, settings_from
+from askdb.errors import ConfigError
 
 DATASETS = ("ads", "defog", "spider-retrieval", "bird-guard")
 
@@ -33,13 +40,21 @@ def _bar(total: int, initial: int, desc: str):
     show_default=True,
     help="ads question split (test is never used for fine-tuning or examples)",
 )
+@click.option(
+    "--questions",
+    "questions_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="your own question set instead of --dataset/--split: a .jsonl file in the ads format, one "
+    'object a line: "question", "sql" (null: the right answer is to decline), optional "id", '
+    '"difficulty", "features", "previous"',
+)
 @click.option("--backend", help=BACKEND_HELP)
 @click.option("--model", help="model name or path for the backend")
 @click.option("--limit", type=click.IntRange(min=1), help="only the first N questions")
 @click.option(
     "--db",
     "db_url",
-    help="ads: the database to ask (default ASKDB_DB_URL or the demo); "
+    help="ads and --questions: the database to ask (default ASKDB_DB_URL or the demo); "
     "defog: a MySQL server URL to build its databases in (default: SQLite only)",
 )
 @click.option(
@@ -56,6 +71,7 @@ def eval_group(
     ctx: click.Context,
     dataset: str,
     split: str,
+    questions_file: Path | None,
     backend: str | None,
     model: str | None,
     limit: int | None,
@@ -64,18 +80,25 @@ def eval_group(
     resume: bool,
     as_json: bool,
 ) -> None:
-    """Evaluate a model: accuracy, valid SQL, declines, latency; writes result.json and report.md."""
+    """Evaluate a model: accuracy, valid SQL, declines, latency; writes result.json and report.md.
+
+    The question set is the packaged ads set (--dataset, --split), an external benchmark, or your
+    own file (--questions FILE.jsonl, checked line by line before any question is asked).
+    """
     if ctx.invoked_subcommand is not None:
         return
     settings = settings_from(ctx)
+    if questions_file is not None:
+        _refuse_beside_questions(ctx)
     if dataset == "bird-guard":
         summary = _bird_guard()
     elif dataset == "spider-retrieval":
         summary = _spider_retrieval(settings, limit)
     else:
+        label = ("questions", questions_file.stem) if questions_file else (dataset, split)
         name = backend or settings.llm_backend
-        out = out_dir or settings.home / "eval" / _slug(dataset, split, name, model or settings.llm_model)
-        runner = _run_ads if dataset == "ads" else _run_defog
+        out = out_dir or settings.home / "eval" / _slug(*label, name, model or settings.llm_model)
+        runner = _run_defog if dataset == "defog" else partial(_run_ads, questions_file=questions_file)
         summary = runner(
             settings,
             split=None if split == "all" else split,
@@ -88,6 +111,20 @@ def eval_group(
         )
     if as_json:
         print_json(summary)
+
+
+def _refuse_beside_questions(ctx: click.Context) -> None:
+    given = [
+        f"--{name}"
+        for name in ("dataset", "split")
+        if ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
+    ]
+    if given:
+        raise ConfigError(
+            f"--questions cannot be combined with {' or '.join(given)}",
+            hint="the file is the whole question set: drop --dataset and --split "
+            "(splits and external benchmarks belong to the packaged sets)",
+        )
 
 
 def _meta(dataset: str, split: str | None, llm: Any, db: str | None) -> dict[str, Any]:
@@ -129,18 +166,27 @@ def _run_ads(
     db_url: str | None,
     out: Path,
     resume: bool,
+    questions_file: Path | None = None,
 ) -> dict[str, Any]:
-    from askdb.eval.dataset import load_ads_questions
+    """The packaged ads set, or a person's own ``questions_file`` in its format, against any database."""
+    from askdb.eval.dataset import load_ads_questions, load_questions_file
     from askdb.eval.runner import GoldExecutor
     from askdb.sql.context import GuardContext
 
     if db_url:
         settings = settings.model_copy(update={"db_url": db_url})
-    questions = load_ads_questions(split)[:limit]
+    # Read (and check) the questions before building anything: a bad line costs no model start-up.
+    questions = (load_questions_file(questions_file) if questions_file else load_ads_questions(split))[:limit]
     assistant = _eval_assistant(settings, backend, model)
     gold = GoldExecutor(assistant.runner, GuardContext(assistant.catalog, row_limit=assistant.row_limit))
-    records = _run_with_bar(assistant, questions, out, gold, resume, "ads")
-    return _finish(out, _meta("ads", split, assistant.llm, settings.database_url), records)
+    gold.check_all(questions)
+    desc = questions_file.stem if questions_file else "ads"
+    records = _run_with_bar(assistant, questions, out, gold, resume, desc)
+    if questions_file is None:
+        return _finish(out, _meta("ads", split, assistant.llm, settings.database_url), records)
+    meta = _meta("questions", None, assistant.llm, settings.database_url)
+    meta["questions_file"] = str(questions_file.resolve())
+    return _finish(out, meta, records)
 
 
 def _run_with_bar(assistant: Any, questions: list, out: Path, gold: Any, resume: bool, desc: str) -> list:

@@ -6,7 +6,7 @@ and their types are written down once here and a test checks every line a run wr
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired
 
 from pydantic import TypeAdapter
 from typing_extensions import TypedDict  # pydantic validates only this one on Python 3.11
@@ -66,6 +66,9 @@ class ResultLine(TypedDict):
     total_ms: float
     tokens: TokensRecord
     error: str | None
+    # The model's replies for SQL (sql_llm, then each repair_llm), so a failure can be read after the
+    # run. Results files written before it was added lack the key; --resume and reports accept that.
+    replies: NotRequired[list[str]]
 
 
 RESULT_LINE = TypeAdapter(ResultLine)

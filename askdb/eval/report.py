@@ -7,6 +7,7 @@ that the harness scores what it should, not how good any model is.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ HARNESS_NOTICE = (
     "about any model."
 )
 BAR_WIDTH = 30
+FAILED_SHOWN = 30  # questions detailed in the failed section; the rest are counted, all are in results.jsonl
+REPLY_CHARS = 300  # of each model reply in the failed section
 
 
 def write_result(
@@ -91,12 +94,19 @@ def _png_chart(path: Path, summary: dict[str, Any]) -> bool:
 def markdown_report(result: dict[str, Any], chart: str | None = None) -> str:
     """The report a person reads: who answered, the headline figures, accuracy by category, latency."""
     meta, s = result["meta"], result["summary"]
-    lines = [f"# askdb eval: {meta['dataset']} ({meta.get('split') or 'all'})", ""]
+    questions_file = meta.get("questions_file")  # a person's own set: name it, not a split
+    title = (
+        f"`{Path(questions_file).name}`"
+        if questions_file
+        else f"{meta['dataset']} ({meta.get('split') or 'all'})"
+    )
+    lines = [f"# askdb eval: {title}", ""]
     if meta.get("harness_only"):
         lines += [HARNESS_NOTICE.format(backend=meta["backend"]), ""]
     if meta.get("note"):  # said by whoever started the run, e.g. that the model's weights are random
         lines += [f"**{meta['note']}**", ""]
     lines += [
+        *([f"- questions file: `{questions_file}`"] if questions_file else []),
         f"- backend: `{meta['backend']}`, model: `{meta['model']}`",
         f"- database: `{meta.get('db')}`; questions: {s['questions']} ({s['answerable']} answerable, "
         f"{s['should_decline']} to decline); started {meta.get('started')}",
@@ -139,14 +149,61 @@ def markdown_report(result: dict[str, Any], chart: str | None = None) -> str:
         "```",
         "",
     ]
-    wrong = [r for r in result["records"] if not r["correct"]]
-    if wrong:
-        lines += ["## Wrong answers", "", "| id | question | outcome | SQL |", "|---|---|---|---|"]
-        lines += [
-            f"| {r['id']} | {r['question']} | {r['outcome']} | `{(r['pred_sql'] or r.get('error') or '')[:120]}` |"
-            for r in wrong
-        ]
+    lines += failed_section(result["records"])
     return "\n".join(lines) + "\n"
+
+
+def failed_section(records: list[dict[str, Any]], shown: int = FAILED_SHOWN) -> list[str]:
+    """Markdown lines on every question not answered right: what happened, what it cost, what the model wrote."""
+    wrong = [r for r in records if not r["correct"]]
+    if not wrong:
+        return []
+    lines = [f"## Failed questions ({len(wrong)} of {len(records)})", ""]
+    for r in wrong[:shown]:
+        lines += _failed(r)
+    if len(wrong) > shown:
+        lines += [f"… and {len(wrong) - shown} more, left out here; results.jsonl has every one in full.", ""]
+    return lines
+
+
+def _failed(r: dict[str, Any]) -> list[str]:
+    lines = [f"### {r['id']}: {_verdict(r)}", "", f"> {' '.join(r['question'].split())}", ""]
+    if r.get("error"):
+        lines.append(f"- error: {_clip(r['error'])}")
+    if r["pred_sql"]:
+        lines.append(f"- SQL: `{_clip(r['pred_sql'])}`")
+    lines.append(f"- gold: `{_clip(r['gold_sql'])}`" if r["gold_sql"] else "- gold: decline")
+    steps = " · ".join(f"{name} {', '.join(map(_ms, times))}" for name, times in r["steps_ms"].items())
+    lines.append(f"- step ms: {steps or 'no step ran'}; total {_ms(r['total_ms'])}")
+    lines.append(f"- tokens: {r['tokens']['prompt']:,} prompt / {r['tokens']['completion']:,} completion")
+    replies = r.get("replies", [])  # results files from before replies were recorded have none
+    lines += ["", f"model replies: {len(replies)}" if replies else "no model reply recorded", ""]
+    for n, reply in enumerate(replies, 1):
+        lines += (
+            [f"reply {n}:", "", *_fenced(_clip(reply)), ""] if reply.strip() else [f"reply {n}: (empty)", ""]
+        )
+    return lines
+
+
+def _verdict(r: dict[str, Any]) -> str:
+    if r["outcome"] in ("failed", "error"):
+        return r["outcome"]
+    if r["gold_sql"] is None:
+        return f"{r['outcome']}, should have declined"
+    if r["outcome"] == "declined":
+        return "declined an answerable question"
+    return f"{r['outcome']}, wrong result"
+
+
+def _clip(text: str, limit: int = REPLY_CHARS) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text) - limit} more characters)"
+
+
+def _fenced(text: str) -> list[str]:
+    # A fence longer than any backtick run inside: a reply's own ```sql block cannot end it early.
+    fence = "`" * max(3, max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    return [f"{fence}text", text, fence]
 
 
 def write_report(out: Path, result: dict[str, Any]) -> Path:

@@ -19,7 +19,18 @@ import pandas as pd
 from sqlglot import exp
 
 from askdb.assistant import Answer, Assistant, Turn
-from askdb.errors import LLMAuthError, LLMError, LLMUnavailable, ModelNotFound, NoAnswer, SchemaError
+from askdb.errors import (
+    AskdbError,
+    ConfigError,
+    DatabaseAuthError,
+    DatabaseNotFound,
+    DatabaseUnreachable,
+    LLMAuthError,
+    LLMUnavailable,
+    ModelNotFound,
+    NoAnswer,
+    SchemaError,
+)
 from askdb.eval.dataset import Question
 from askdb.eval.metrics import exact_set_match, orders_at_top, results_match
 from askdb.eval.records import RecordOutcome, ResultLine, StepRecord, TokensRecord
@@ -29,8 +40,16 @@ from askdb.sql.context import GuardContext
 from askdb.sql.guard import check
 from askdb.sql.runner import Runner, run_tree
 
-# The model cannot be reached at all: every further question would fail the same way.
-FATAL = (LLMUnavailable, ModelNotFound, LLMAuthError)
+# The model or the database cannot be reached at all: every further question would fail the same way.
+FATAL = (
+    LLMUnavailable,
+    ModelNotFound,
+    LLMAuthError,
+    DatabaseUnreachable,
+    DatabaseAuthError,
+    DatabaseNotFound,
+)
+MODEL_STEPS = (StepName.SQL_LLM, StepName.REPAIR_LLM)
 HARNESS_BACKENDS = ("replay", "scripted-fake", "gold-oracle-fake")
 
 GoldRunner = Callable[[Question], pd.DataFrame]
@@ -54,6 +73,21 @@ class GoldExecutor:
         verdict = check(sql, self.context)
         return verdict.sql if verdict.ok else sql
 
+    def check_all(self, questions: Iterable[Question]) -> None:
+        """ConfigError naming the first gold SQL the guard refuses, so a bad one fails before any question runs."""
+        for question in questions:
+            if question.sql is None:
+                continue
+            verdict = check(question.sql, self.context)
+            if not verdict.ok:
+                where = question.extra.get("source", question.id)
+                raise ConfigError(
+                    f"{where}: the gold SQL of {question.id} is refused by the guard: "
+                    f"{verdict.violations[0].message}",
+                    hint="fix its sql (one SELECT over the database's tables), or make it null "
+                    "if the data cannot answer the question",
+                )
+
     def __call__(self, question: Question) -> pd.DataFrame:
         assert question.sql is not None
         verdict = check(question.sql, self.context)
@@ -72,6 +106,15 @@ class GoldExecutor:
 
 def _steps(trace: Iterable[Any]) -> list[StepRecord]:
     return [s if isinstance(s, dict) else s.to_dict() for s in trace]
+
+
+def _replies(steps: list[StepRecord]) -> list[str]:
+    """What the model wrote for SQL, call by call (``ReplyOutput.reply``), including a failed call's part."""
+    return [
+        s["output"]["reply"]
+        for s in steps
+        if s["name"] in MODEL_STEPS and isinstance(s.get("output"), dict) and "reply" in s["output"]
+    ]
 
 
 def _retrieved_tables(steps: list[StepRecord]) -> list[str] | None:
@@ -152,11 +195,12 @@ def record(
         "total_ms": round(elapsed_ms, 2),
         "tokens": tokens,
         "error": error,
+        "replies": _replies(steps),
     }
 
 
 def evaluate_question(assistant: Assistant, question: Question, gold: GoldRunner) -> ResultLine:
-    """Ask one question and score it; model failures are recorded, an unreachable model raises."""
+    """Ask one question and score it; failures are recorded with their steps, an unreachable model raises."""
     gold_frame = gold(question) if question.sql is not None else None
     normalise = getattr(gold, "normalised", None)
     checked = normalise(question.sql) if normalise is not None and question.sql is not None else None
@@ -166,19 +210,16 @@ def evaluate_question(assistant: Assistant, question: Question, gold: GoldRunner
         answer = assistant.ask(question.question, history=history)
     except FATAL:
         raise
-    except NoAnswer as exc:
+    except AskdbError as exc:  # the assistant puts the steps it ran on the error: the line keeps them
+        failed = isinstance(exc, NoAnswer)
         return record(
             question,
-            "failed",
+            "failed" if failed else "error",
             None,
             _steps(exc.details.get("trace", [])),
             gold_frame,
             (time.perf_counter() - started) * 1000,
-            exc.message,
-        )
-    except LLMError as exc:
-        return record(
-            question, "error", None, [], gold_frame, (time.perf_counter() - started) * 1000, exc.one_line()
+            exc.message if failed else exc.one_line(),
         )
     elapsed = (time.perf_counter() - started) * 1000
     return record(
