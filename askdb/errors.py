@@ -73,6 +73,10 @@ class LLMServerError(LLMError):
     """The server answered with an error (5xx, malformed stream)."""
 
 
+class PromptTooLong(LLMError):
+    """Even the smallest prompt (rules, question, the needed tables) does not fit the context window."""
+
+
 class SqlRejected(AskdbError):
     """The guard refused a statement; ``violations`` says why, rule by rule, for the repair prompt."""
 

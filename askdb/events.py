@@ -58,9 +58,14 @@ class ExampleOutput:
 
 @dataclass(frozen=True)
 class ReplyOutput:
-    """What a model call wrote (``sql_llm``, ``repair_llm``)."""
+    """What a model call wrote (``sql_llm``, ``repair_llm``) and why it stopped.
+
+    ``cut`` is true when the reply reached its budget (``max_tokens``) before the model ended it.
+    """
 
     reply: str
+    finish_reason: str | None = None
+    cut: bool = False
 
 
 @dataclass(frozen=True)

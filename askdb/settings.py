@@ -39,7 +39,25 @@ class Settings(BaseSettings):
     )
     llm_timeout_s: float = Field(default=120.0, gt=0, description="seconds to wait for the model")
     llm_num_ctx: int = Field(
-        default=4096, ge=512, description="Ollama context window (num_ctx), as the seed's Modelfile"
+        default=4096,
+        ge=512,
+        description="the model's context window in tokens (prompt and reply): sent to Ollama as num_ctx "
+        "(as the seed's Modelfile), llama.cpp's n_ctx; for other servers set it to what they serve",
+    )
+    llm_max_tokens: int = Field(
+        default=1024, ge=16, description="the most tokens the model may write for one answer (max_tokens)"
+    )
+    llm_reasoning_tokens: int | None = Field(
+        default=None,
+        ge=0,
+        description="extra reply tokens for a reasoning model's <think> text; unset: 2048 when the model's "
+        "name says it reasons (deepseek-r1, qwq, *thinking) or ASKDB_LLM_THINK is on, else 0",
+    )
+    llm_chat_template: str = Field(
+        default="auto",
+        description="llamacpp backend: the chat template; auto: the GGUF's own, or for a GGUF without one "
+        "(a base model) the one of its architecture (gemma, chatml); a llama.cpp format name "
+        "(gemma, chatml, llama-3, ...) or the path of a Jinja file",
     )
     llm_temperature: float = Field(default=0.1, ge=0, le=2)
     llm_think: bool | None = Field(default=None, description="ask for separate reasoning where the model can")

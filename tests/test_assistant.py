@@ -93,7 +93,8 @@ def test_guard_rejection_is_repaired_with_the_violations(runner):
     assert answer.sql == TOP_LIKES and answer.repairs == 1
     repair_turn = llm.calls[1][-1].content
     assert "stars" in repair_turn and "star" in repair_turn  # the violation and its suggestion
-    assert llm.calls[1][-2].role == "assistant" and llm.calls[1][-2].content == bad
+    # the repair shows the rejected statement as the model's turn, not the whole reply it came in
+    assert llm.calls[1][-2].role == "assistant" and llm.calls[1][-2].content == f"```sql\n{bad}\n```"
     assert step_names(answer).count("guard") == 2
 
 

@@ -25,11 +25,16 @@ class Usage:
 
 @dataclass(frozen=True)
 class Chunk:
-    """One streamed piece: reasoning text, answer text, or (last) the token usage."""
+    """One streamed piece: reasoning text, answer text, or (last) the token usage and why it stopped.
+
+    ``finish_reason`` is ``"stop"`` for a reply the model ended, ``"length"`` for one cut at the
+    reply budget (``max_tokens``); None where the backend does not say.
+    """
 
     content: str = ""
     reasoning: str = ""
     usage: Usage | None = None
+    finish_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,7 @@ class Completion:
     usage: Usage
     model: str
     elapsed_s: float
+    finish_reason: str | None = None  # "stop", "length" (cut at max_tokens), or None: not said
 
 
 class LLM(ABC):
@@ -62,6 +68,9 @@ class LLM(ABC):
 
     name: ClassVar[str] = "llm"  # the backend's registry name (a key of BUILTIN_BACKENDS for built-ins)
     supports_reasoning: ClassVar[bool] = False  # returns reasoning separately from the answer
+    # How many of the model's tokens one estimated token turned out to be, learnt from the usage the
+    # server reports (``askdb.llm.budget.calibrate``); only ever grows, so estimates stay conservative.
+    estimate_scale: float = 1.0
 
     def __init__(self, model: str) -> None:
         self.model = model
@@ -106,13 +115,30 @@ class LLM(ABC):
         content: list[str] = []
         reasoning: list[str] = []
         usage = Usage()
+        finish: str | None = None
         for chunk in self.stream(messages, temperature=temperature, max_tokens=max_tokens):
             content.append(chunk.content)
             reasoning.append(chunk.reasoning)
             usage = chunk.usage or usage
+            finish = chunk.finish_reason or finish
         return Completion(
-            "".join(content), "".join(reasoning), usage, self.model, time.perf_counter() - started
+            "".join(content), "".join(reasoning), usage, self.model, time.perf_counter() - started, finish
         )
+
+    def count_tokens(self, messages: Sequence[Message]) -> int | None:
+        """The prompt's size in this model's own tokens, chat template included; None: cannot count.
+
+        Backends that hold the tokenizer (llama.cpp, vLLM in process) count exactly; servers
+        leave it to ``askdb.llm.budget.estimate_chat_tokens``, a conservative estimate.
+        """
+        return None
+
+    def context_window(self) -> int | None:
+        """The most tokens prompt and reply may take together, where the backend knows; else None.
+
+        None means the configured ``ASKDB_LLM_NUM_CTX`` applies.
+        """
+        return None
 
     def probe(self, timeout_s: float = 2.0) -> ModelStatus:
         """A quick look at whether the model can answer, and how to start it if not.

@@ -51,6 +51,13 @@ _PREFIX_RE = re.compile(
 _TRAILER_RE = re.compile(
     r"\n?\s*(?:SQLResult|Result|Answer|Explanation|解释|说明|结果)\s*[:：]", re.IGNORECASE
 )
+# What introduces a statement as the answer after drafts, in the last _LEAD_IN characters before it.
+_FINAL_RE = re.compile(
+    r"最终|最后的?(?:答案|SQL|查询)|修正|更正|改正|正确的|改进后|优化后|完整的|\bfinal\b|\bcorrect(?:ed|ion)?\b"
+    r"|\bfixed\b|\brevised\b|\bupdated\b|\binstead\b",
+    re.IGNORECASE,
+)
+_LEAD_IN = 120
 _JSON_KEYS = ("sql", "query", "SQL", "sql_query", "statement")
 
 
@@ -248,24 +255,35 @@ def _fence_end(text: str, start: int) -> int:
     return plain if plain != -1 else len(text)
 
 
-def _fences(answer: str) -> list[tuple[str, str]]:
-    """(language, body) of every fenced block; an unclosed fence runs to the end."""
+def _fences(answer: str) -> list[tuple[str, str, str]]:
+    """(language, body, the text since the previous block) of every fenced block; an unclosed fence
+    runs to the end."""
     blocks, pos = [], 0
     while match := _FENCE_OPEN_RE.search(answer, pos):
         end = _fence_end(answer, match.end())
-        blocks.append((match.group(1).lower(), answer[match.end() : end]))
+        blocks.append((match.group(1).lower(), answer[match.end() : end], answer[pos : match.start()]))
         pos = end + 3
     return blocks
 
 
+def _final(candidates: list[tuple[str, str]]) -> tuple[str, str]:
+    """The block the reply presents as its answer: the last one introduced as final or corrected
+    ("最终的 SQL:", "修正后:", "Final answer:"), else the first; drafts before it are not the answer."""
+    for body, lead in reversed(candidates[1:]):
+        if _FINAL_RE.search(lead[-_LEAD_IN:]):
+            return body, lead
+    return candidates[0]
+
+
 def _from_fences(answer: str) -> SqlFound | None:
     blocks = _fences(answer)
-    sql_blocks = [b for lang, b in blocks if lang in ("sql", "mysql")]
-    other = [b for lang, b in blocks if lang in ("", "sql", "mysql") and _STARTS_SQL_RE.match(b)]
-    for body, source in [(b, "```sql fence") for b in sql_blocks] + [(b, "``` fence") for b in other]:
-        if body.strip():
+    sql_blocks = [(b, lead) for lang, b, lead in blocks if lang in ("sql", "mysql") and b.strip()]
+    other = [(b, lead) for lang, b, lead in blocks if lang == "" and _STARTS_SQL_RE.match(b)]
+    for candidates, source in ((sql_blocks, "```sql fence"), (other, "``` fence")):
+        if candidates:
+            body, _ = _final(candidates)
             return SqlFound(_one_statement(_strip_prefix(body)), source)
-    json_blocks = [b for lang, b in blocks if lang == "json"]
+    json_blocks = [b for lang, b, _ in blocks if lang == "json"]
     for body in json_blocks:
         found = _from_json(body)
         if found:

@@ -40,6 +40,10 @@ class OllamaLLM(LLM):
         self.num_ctx = num_ctx
         self.think = think
 
+    def context_window(self) -> int:
+        """The ``num_ctx`` every request sends: Ollama serves that window whatever the Modelfile says."""
+        return self.num_ctx
+
     @classmethod
     def from_settings(cls, settings: Settings, *, model: str) -> OllamaLLM:
         return cls(
@@ -140,10 +144,13 @@ class OllamaLLM(LLM):
 
 def _chunk(part: Any) -> Chunk:
     message = part.message
-    usage = None
+    usage, finish = None, None
     if part.done:
         usage = Usage(prompt_tokens=part.prompt_eval_count, completion_tokens=part.eval_count)
-    return Chunk(content=message.content or "", reasoning=message.thinking or "", usage=usage)
+        finish = getattr(part, "done_reason", None)  # "stop", or "length" at num_predict
+    return Chunk(
+        content=message.content or "", reasoning=message.thinking or "", usage=usage, finish_reason=finish
+    )
 
 
 def _installed_models(client: Any) -> str:

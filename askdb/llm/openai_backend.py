@@ -160,9 +160,10 @@ class OpenAICompatibleLLM(LLM):
 def _chunks(event: Any) -> Iterator[Chunk]:
     for choice in event.choices or ():
         delta = choice.delta
-        content, reasoning = delta.content or "", _reasoning(delta)
-        if content or reasoning:
-            yield Chunk(content=content, reasoning=reasoning)
+        content, reasoning = (delta.content or "", _reasoning(delta)) if delta is not None else ("", "")
+        finish = getattr(choice, "finish_reason", None)
+        if content or reasoning or finish:
+            yield Chunk(content=content, reasoning=reasoning, finish_reason=finish)
     if event.usage is not None:
         yield Chunk(usage=Usage(event.usage.prompt_tokens, event.usage.completion_tokens))
 

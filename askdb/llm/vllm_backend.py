@@ -41,6 +41,15 @@ class VLLMInProcess(LLM):
             self._engine = vllm.LLM(model=self.model, max_model_len=self.max_model_len)
         return self._engine
 
+    def context_window(self) -> int:
+        return self.max_model_len
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        """The prompt's tokens with the model's own chat template and tokenizer, as ``chat`` builds it."""
+        tokenizer = self._load().get_tokenizer()
+        text = tokenizer.apply_chat_template(as_dicts(messages), tokenize=False, add_generation_prompt=True)
+        return len(tokenizer.encode(text, add_special_tokens=False))
+
     def stream(
         self, messages: Sequence[Message], *, temperature: float = 0.1, max_tokens: int | None = None
     ) -> Iterator[Chunk]:
@@ -52,4 +61,7 @@ class VLLMInProcess(LLM):
             raise LLMError(f"vLLM returned no output for model {self.model!r}")
         request, completion = outputs[0], outputs[0].outputs[0]
         yield Chunk(content=completion.text)
-        yield Chunk(usage=Usage(len(request.prompt_token_ids or ()), len(completion.token_ids or ())))
+        yield Chunk(
+            usage=Usage(len(request.prompt_token_ids or ()), len(completion.token_ids or ())),
+            finish_reason=getattr(completion, "finish_reason", None),
+        )

@@ -90,6 +90,26 @@ class ValueMatch:
     value: str
 
 
+@dataclass(frozen=True)
+class ContextSection:
+    """One piece of the rendered context, in the order the prompt shows it.
+
+    ``needed`` marks what a prompt must keep when it is trimmed to a model's context window: the
+    best-ranked table and the join-path tables; values, examples, notes and lower-ranked tables
+    may go, in that order.
+    """
+
+    kind: str  # "table" | "value" | "note" | "example"
+    name: str
+    text: str
+    needed: bool = False
+
+
+def render_sections(sections: Iterable[ContextSection]) -> str:
+    """The context text of ``sections``, as the prompt's <context> holds it."""
+    return "\n\n".join(s.text for s in sections)
+
+
 @dataclass
 class Retrieval:
     """What the model may see, with scores, and what the budget left out."""
@@ -104,6 +124,7 @@ class Retrieval:
     tokens: int = 0
     budget: int = 0
     dropped: list[dict[str, Any]] = field(default_factory=list)
+    sections: list[ContextSection] = field(default_factory=list)  # ``context``, piece by piece
 
     @property
     def table_names(self) -> list[str]:
@@ -466,11 +487,14 @@ def fit_budget(result: Retrieval, tables: dict[str, Table], budget: int) -> Retr
     caller (or a person reading ``askdb retrieve``) sees it instead of losing it silently.
     """
     sections: list[tuple[str, str, str]] = []
+    needed: set[str] = set()
     for hit in result.tables:
         table = tables.get(hit.name.lower())
         if table is not None:
             shown = replace(table, columns=tuple(c for c in table.columns if c.name in set(hit.columns)))
             sections.append(("table", hit.name, compact_ddl(shown)))
+            if hit.via == "join" or not needed:
+                needed.add(hit.name)
     sections += [
         ("value", f"{v.table}.{v.column}", f"-- {v.table}.{v.column} = '{v.value}'") for v in result.values
     ]
@@ -490,6 +514,7 @@ def fit_budget(result: Retrieval, tables: dict[str, Table], budget: int) -> Retr
     result.values = [v for v in result.values if ("value", f"{v.table}.{v.column}") in keep_names]
     result.notes = [n for n in result.notes if ("note", n.name) in keep_names]
     result.examples = [e for e in result.examples if ("example", e.question) in keep_names]
-    result.context = "\n\n".join(text for _, _, text in kept)
+    result.sections = [ContextSection(k, n, t, k == "table" and n in needed) for k, n, t in kept]
+    result.context = render_sections(result.sections)
     result.tokens, result.budget, result.dropped = used, budget, dropped
     return result

@@ -35,6 +35,7 @@ STATUS: dict[type[E.AskdbError], int] = {
     E.LLMTimeout: 504,
     E.LLMServerError: 502,
     E.LLMAuthError: 502,
+    E.PromptTooLong: 422,  # the question needs more context than the model's window: a setting to change
     E.SqlRejected: 422,
     E.NoAnswer: 422,
 }

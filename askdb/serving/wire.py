@@ -85,12 +85,14 @@ async def primed(events: Iterator[Event]) -> list[Event]:
     """Run the workflow up to its first event after retrieval, before any byte is sent.
 
     An unreachable model or database then fails with its own status (503, 502) instead of a
-    200 whose stream breaks off.
+    200 whose stream breaks off. A failed step (the model call that could not start) is taken
+    too: the error it precedes comes next.
     """
     first: list[Event] = []
     while (event := await _next(events)) is not _DONE:
         first.append(event)
-        if not (isinstance(event, StepFinished) and event.step.name == StepName.RETRIEVE):
+        step = event.step if isinstance(event, StepFinished) else None
+        if step is None or not (step.name == StepName.RETRIEVE or step.error):
             break
     return first
 

@@ -36,6 +36,7 @@ class FakeReply:
     # Close the connection without a response: what a client sees when a server drops a
     # keep-alive connection just as the client reuses it.
     disconnect: bool = False
+    cut: bool = False  # the server stopped it at max_tokens (finish reason "length")
 
 
 ReplyLike = FakeReply | str

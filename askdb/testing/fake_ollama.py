@@ -75,25 +75,34 @@ class FakeOllamaServer(FakeHTTPServer):
             return handler.drop()
         if reply.error is not None:
             return self._error(handler, reply.error)
-        lines = self._chat_lines(model, reply, body.get("think"), messages)
+        num_predict = (body.get("options") or {}).get("num_predict")
+        lines = self._chat_lines(model, reply, body.get("think"), messages, num_predict)
         if body.get("stream", True):
             return handler.send_stream(
                 "application/x-ndjson", (json.dumps(x).encode() + b"\n" for x in lines)
             )
         return handler.send_json(200, _merge(list(lines)))
 
-    def _chat_lines(self, model: str, reply: FakeReply, think: Any, messages: list[dict]) -> Iterator[dict]:
+    def _chat_lines(
+        self, model: str, reply: FakeReply, think: Any, messages: list[dict], num_predict: int | None = None
+    ) -> Iterator[dict]:
         content, thinking = reply.content, reply.reasoning
         if think is None and thinking:
             content, thinking = f"<think>\n{thinking}\n</think>\n\n{content}", ""
         elif think is False:
             thinking = ""
-        for piece in pieces(thinking):
+        thought, said = pieces(thinking), pieces(content)
+        done_reason = "stop"
+        if num_predict and len(thought) + len(said) > num_predict:  # one piece is one token
+            thought = thought[:num_predict]
+            said, done_reason = said[: num_predict - len(thought)], "length"
+            thinking, content = "".join(thought), "".join(said)
+        for piece in thought:
             yield self._line(model, "", piece)
-        for piece in pieces(content):
+        for piece in said:
             yield self._line(model, piece, None)
         prompt = "".join(str(m.get("content", "")) for m in messages)
-        final = self._line(model, "", None) | {"done": True, "done_reason": "stop"}
+        final = self._line(model, "", None) | {"done": True, "done_reason": done_reason}
         yield (
             final
             | _durations()

@@ -15,6 +15,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Literal
 
 from askdb.testing._fake_http import (
@@ -94,6 +95,7 @@ class FakeOpenAIServer(FakeHTTPServer):
             return handler.drop()
         if reply.error is not None:
             return self._error(handler, reply.error)
+        reply = _cut(reply, body.get("max_tokens") or body.get("max_completion_tokens"))
         usage = _usage(reply, messages)
         if not body.get("stream"):
             return handler.send_json(200, self._completion(model, reply, usage))
@@ -112,7 +114,7 @@ class FakeOpenAIServer(FakeHTTPServer):
         message = {"role": "assistant", "content": reply.content, "tool_calls": []}
         if reply.reasoning:
             message[self.reasoning_field] = reply.reasoning
-        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}
+        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": _finish(reply)}
         return _envelope(model, "chat.completion") | {"choices": [choice], "usage": usage}
 
     def _events(self, model: str, reply: FakeReply, usage: dict | None) -> Iterator[dict]:
@@ -128,13 +130,28 @@ class FakeOpenAIServer(FakeHTTPServer):
             yield event({self.reasoning_field: piece})
         content = pieces(reply.content) or [""]
         for i, piece in enumerate(content):
-            yield event({"content": piece}, "stop" if i == len(content) - 1 else None)
+            yield event({"content": piece}, _finish(reply) if i == len(content) - 1 else None)
         if usage is not None:
             yield envelope | {"choices": [], "usage": usage}
 
 
 def _envelope(model: str, kind: str) -> dict:
     return {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": kind, "created": int(time.time()), "model": model}
+
+
+def _cut(reply: FakeReply, max_tokens: int | None) -> FakeReply:
+    """The reply as a server cuts it at ``max_tokens`` (one streamed piece is one token)."""
+    reasoning, content = pieces(reply.reasoning), pieces(reply.content)
+    if not max_tokens or len(reasoning) + len(content) <= max_tokens:
+        return reply
+    kept = reasoning[:max_tokens]
+    return replace(
+        reply, reasoning="".join(kept), content="".join(content[: max_tokens - len(kept)]), cut=True
+    )
+
+
+def _finish(reply: FakeReply) -> str:
+    return "length" if reply.cut else "stop"
 
 
 def _usage(reply: FakeReply, messages: list[dict]) -> dict:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from askdb.errors import LLMError
 from askdb.llm.base import LLM, Chunk, Message, Usage
+from askdb.llm.budget import estimate_chat_tokens
 
 
 @dataclass(frozen=True)
@@ -35,12 +36,14 @@ class ScriptedFakeLLM(LLM):
         super().__init__(model)
         self.replies: deque[Script] = deque(replies)
         self.calls: list[list[Message]] = []
+        self.max_tokens: list[int | None] = []  # the reply budget of every call
         self.piece = piece  # characters per streamed chunk, so streaming paths are exercised
 
     def stream(
         self, messages: Sequence[Message], *, temperature: float = 0.1, max_tokens: int | None = None
     ) -> Iterator[Chunk]:
         self.calls.append(list(messages))
+        self.max_tokens.append(max_tokens)
         if not self.replies:
             raise LLMError("the scripted fake LLM ran out of replies", hint="add replies to the script")
         reply = self.replies.popleft()
@@ -50,11 +53,18 @@ class ScriptedFakeLLM(LLM):
             reply = reply(messages)
         if isinstance(reply, str):
             reply = ScriptedReply(reply)
-        for start in range(0, len(reply.reasoning), self.piece):
-            yield Chunk(reasoning=reply.reasoning[start : start + self.piece])
-        for start in range(0, len(reply.content), self.piece):
-            yield Chunk(content=reply.content[start : start + self.piece])
-        prompt = sum(len(m.content) for m in messages)
+        # One character is one token here; like a real server, max_tokens cuts the reply ("length").
+        reasoning, content, finish = reply.reasoning, reply.content, "stop"
+        if max_tokens is not None and len(reasoning) + len(content) > max_tokens:
+            reasoning = reasoning[:max_tokens]
+            content = content[: max_tokens - len(reasoning)]
+            finish = "length"
+        for start in range(0, len(reasoning), self.piece):
+            yield Chunk(reasoning=reasoning[start : start + self.piece])
+        for start in range(0, len(content), self.piece):
+            yield Chunk(content=content[start : start + self.piece])
+        prompt = estimate_chat_tokens(messages)  # what askdb estimates, so calibration keeps the scale at 1
         yield Chunk(
-            usage=Usage(prompt_tokens=prompt, completion_tokens=len(reply.content) + len(reply.reasoning))
+            usage=Usage(prompt_tokens=prompt, completion_tokens=len(content) + len(reasoning)),
+            finish_reason=finish,
         )
