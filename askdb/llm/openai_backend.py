@@ -83,7 +83,11 @@ class OpenAICompatibleLLM(LLM):
     def stream(
         self, messages: Sequence[Message], *, temperature: float = 0.1, max_tokens: int | None = None
     ) -> Iterator[Chunk]:
-        """Yield reasoning and content deltas; the final usage chunk becomes the last Chunk's usage."""
+        """Yield reasoning and content deltas; the final usage chunk becomes the last Chunk's usage.
+
+        A server that streams no usage although asked (llama-cpp-python's) gets one made here:
+        the prompt's size unknown (None), the reply counted as one token per delta.
+        """
         extra = {} if max_tokens is None else {"max_tokens": max_tokens}
         client = self._client
 
@@ -98,11 +102,17 @@ class OpenAICompatibleLLM(LLM):
             ) as response:
                 yield from response
 
+        deltas, usage_seen = 0, False
         try:
             for event in reopened_if_stale(events, stale_connection):
-                yield from _chunks(event)
+                for chunk in _chunks(event):
+                    deltas += bool(chunk.content or chunk.reasoning)
+                    usage_seen = usage_seen or chunk.usage is not None
+                    yield chunk
         except Exception as exc:
             raise self._translate(exc, client) from exc
+        if not usage_seen:
+            yield Chunk(usage=Usage(None, deltas))
 
     def _translate(self, exc: Exception, client: Any) -> Exception:
         openai = _sdk()

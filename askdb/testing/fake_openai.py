@@ -53,10 +53,13 @@ class FakeOpenAIServer(FakeHTTPServer):
         models: list[str] | tuple[str, ...] = ("fake-model",),
         reasoning_field: Literal["reasoning", "reasoning_content"] = "reasoning",
         api_key: str | None = None,
+        stream_usage: bool = True,
     ) -> None:
         super().__init__(replies, models=models)
         self.reasoning_field = reasoning_field
         self.api_key = api_key
+        # False: like llama-cpp-python's server, which ignores stream_options and streams no usage.
+        self.stream_usage = stream_usage
 
     def route(self, handler: _Handler, request: RecordedRequest) -> None:
         path = request.path.split("?")[0]
@@ -99,7 +102,7 @@ class FakeOpenAIServer(FakeHTTPServer):
         usage = _usage(reply, messages)
         if not body.get("stream"):
             return handler.send_json(200, self._completion(model, reply, usage))
-        with_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        with_usage = self.stream_usage and bool((body.get("stream_options") or {}).get("include_usage"))
         events = self._events(model, reply, usage if with_usage else None)
         handler.send_stream("text/event-stream; charset=utf-8", _sse(events))
 
@@ -128,9 +131,10 @@ class FakeOpenAIServer(FakeHTTPServer):
         yield event({"role": "assistant", "content": ""})
         for piece in pieces(reply.reasoning):
             yield event({self.reasoning_field: piece})
-        content = pieces(reply.content) or [""]
-        for i, piece in enumerate(content):
-            yield event({"content": piece}, _finish(reply) if i == len(content) - 1 else None)
+        for piece in pieces(reply.content):
+            yield event({"content": piece})
+        # The finish reason comes alone, on an empty delta, as OpenAI and llama.cpp's server send it.
+        yield event({}, _finish(reply))
         if usage is not None:
             yield envelope | {"choices": [], "usage": usage}
 
