@@ -325,37 +325,48 @@ class Assistant:
             reply = yield from self._generate(
                 run, fitted, StepName.SQL_LLM if attempt == 1 else StepName.REPAIR_LLM
             )
+            replied = run.answer.trace[-1]
+            # a reply cut at its budget: the repair says so, so the model answers shorter
+            cut = (
+                replied.input["max_tokens"]
+                if isinstance(replied.output, ReplyOutput) and replied.output.cut
+                else None
+            )
             found = yield from self._extract(run, reply)
-            if isinstance(found, NoSql):
+            if isinstance(found, NoSql) and not cut:
                 run.answer.outcome = "declined"
                 run.answer.analysis = found.text.strip() or "无法回答这个问题。"
                 return None
-            verdict = yield from self._guard(run, found.sql)
-            if verdict.ok:
-                result = yield from self._execute(run, verdict, attempt)
-                if not isinstance(result, AskdbError):
-                    run.answer.repairs = attempt - 1
-                    return result
-                problem = result.message
-                repair = {"sql": verdict.sql, "violations": [], "error": result.message}
+            if isinstance(found, NoSql):  # cut before any SQL: not a decline, the budget ran out
+                problem = f"the reply was cut at its budget of {cut} tokens before any SQL"
+                said = reply[:200] + "…"
+                repair = {"sql": "", "violations": [], "error": None}
             else:
-                problem = "; ".join(f"[{v.rule}] {v.message}" for v in verdict.violations)
-                repair = {
-                    "sql": found.sql,
-                    "violations": [_violation(v) for v in verdict.violations],
-                    "error": None,
-                }
+                said = f"```sql\n{found.sql}\n```"
+                verdict = yield from self._guard(run, found.sql)
+                if verdict.ok:
+                    result = yield from self._execute(run, verdict, attempt)
+                    if not isinstance(result, AskdbError):
+                        run.answer.repairs = attempt - 1
+                        return result
+                    problem = result.message
+                    repair = {"sql": verdict.sql, "violations": [], "error": result.message}
+                else:
+                    problem = "; ".join(f"[{v.rule}] {v.message}" for v in verdict.violations)
+                    repair = {
+                        "sql": found.sql,
+                        "violations": [_violation(v) for v in verdict.violations],
+                        "error": None,
+                    }
             # The repair goes on the same conversation (the cached prefix still matches) and carries
             # the rejected statement and the problem, not a long rambling reply.
-            tail = [
-                *fitted.messages[len(first.messages) :],
-                Message("assistant", f"```sql\n{found.sql}\n```"),
-            ]
-            tail += prompt_messages("repair", **repair)
+            tail = [*fitted.messages[len(first.messages) :], Message("assistant", said)]
+            tail += prompt_messages("repair", **repair, cut=cut)
             fitted = self._refit(run, first, tail)
         raise NoAnswer(
             f"no acceptable SQL after {self.max_attempts} attempts; last problem: {problem}",
-            hint="rephrase the question, add a verified example for it, or use a stronger model",
+            hint="rephrase the question, add a verified example for it, or use a stronger model"
+            + (" (or raise ASKDB_LLM_MAX_TOKENS: the replies were cut)" if cut else ""),
             trace=[s.to_dict() for s in run.answer.trace],
         )
 

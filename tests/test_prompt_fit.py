@@ -6,7 +6,7 @@ import pytest
 
 from askdb.assistant import Assistant
 from askdb.db import make_engine
-from askdb.errors import AskdbError, LLMError, PromptTooLong
+from askdb.errors import AskdbError, LLMError, NoAnswer, PromptTooLong
 from askdb.llm.base import Message
 from askdb.llm.budget import (
     REASONING_ALLOWANCE,
@@ -185,6 +185,20 @@ def test_a_reply_that_never_stops_is_cut_at_the_budget_and_repaired_with_the_sta
     assert first.input["max_tokens"] == 2048 and llm.max_tokens[0] == 2048
     assert first.output.cut and first.output.finish_reason == "length"
     assert len(first.output.reply) == 2048
+    # cut before its SQL: not a decline; the repair says so and asks for a shorter answer
+    assert "在给出 SQL 之前就被截断" in llm.calls[1][-1].content
+    assert "写到 2048 个 token 时被截断" in llm.calls[1][-1].content
+    assert answer.outcome == "answered" and answer.repairs == 1
+
+
+def test_replies_cut_every_time_end_in_no_answer_that_names_the_reply_budget(runner):
+    rambling = "让我想想," * 400
+    assistant, _ = make(runner, [rambling, rambling], max_tokens=100, max_attempts=2)
+    with pytest.raises(NoAnswer) as caught:
+        assistant.ask("有多少条笔记")
+    assert "ASKDB_LLM_MAX_TOKENS" in caught.value.hint
+    replies = [s for s in caught.value.details["trace"] if s["name"].endswith("_llm")]
+    assert [s["output"]["cut"] for s in replies] == [True, True]
 
 
 def test_a_repair_carries_the_rejected_statement_not_the_whole_reply(runner):
