@@ -36,6 +36,7 @@ END_TOKENS = (
     "<|eot_id|>",
     "<|end|>",
     "<|EOT|>",
+    "<end_of_turn>",
 )
 # The keywords a read statement (or a write the guard must see and refuse) starts with.
 _STATEMENT_START = (
@@ -91,10 +92,18 @@ class Extraction:
 
 
 def strip_end_tokens(text: str) -> str:
-    """The text without end-of-sequence tokens that leak through some servers' templates."""
-    for token in END_TOKENS:
-        text = text.replace(token, "")
-    return text
+    """The text up to its first end-of-sequence token, where some servers' templates let them through.
+
+    What follows an end token that ends some text is not the reply: a model that was not stopped
+    there writes a made-up next turn. Stray end tokens before any text are dropped.
+    """
+    ends = [(i, token) for token in END_TOKENS if (i := text.find(token)) != -1]
+    if not ends:
+        return text
+    i, token = min(ends)
+    if text[:i].strip():
+        return text[:i]
+    return strip_end_tokens(text[i + len(token) :])
 
 
 def split_reasoning(text: str) -> tuple[str, str]:
