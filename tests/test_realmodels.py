@@ -95,7 +95,9 @@ def check_trace(trace: list[dict], *, exact_prompt: bool) -> None:
             assert trace[i + 1]["name"] == "guard" and trace[i + 1]["input"]["sql"] == step["output"]["sql"]
         if step["name"] in ("sql_llm", "repair_llm"):
             tokens, given = step["tokens"], step["input"]
-            assert 0 < tokens["completion"] <= REPLY_BUDGET
+            # llama-cpp-python finishes a character split across tokens one token past max_tokens
+            # (its own usage says 38 for max_tokens=37 then), so the bound is the budget plus one
+            assert 0 < tokens["completion"] <= REPLY_BUDGET + 1
             assert given["prompt_tokens"] <= given["prompt_limit"] and given["max_tokens"] == REPLY_BUDGET
             if exact_prompt:  # the backend counted with the model's tokenizer: what it sent is what it said
                 assert given["counted_by"] == "model" and given["prompt_tokens"] == tokens["prompt"]
@@ -136,7 +138,7 @@ def test_a_reply_that_never_stops_is_cut_at_the_reply_budget(gemma_gguf):
     started = time.perf_counter()
     done = llm.complete(chat, temperature=0.0, max_tokens=40)
     assert done.finish_reason == "length"
-    assert 36 <= done.usage.completion_tokens <= 41 and done.content
+    assert done.usage.completion_tokens in (40, 41) and done.content
     assert done.usage.prompt_tokens == llm.count_tokens(chat)
     assert time.perf_counter() - started < 60
 
@@ -304,7 +306,7 @@ def test_v1_ask_streams_a_real_models_answer(smollm2_service):
     if last_kind == "answer":
         assert last["outcome"] in OUTCOMES
     else:  # NoAnswer: a defined outcome with its hint, sent as the stream's error event
-        assert last["type"] == "NoAnswer" and last["hint"]
+        assert last["error"] == "NoAnswer" and last["hint"]
 
 
 def test_the_chat_streams_a_real_models_answer(smollm2_service):

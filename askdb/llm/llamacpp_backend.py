@@ -135,8 +135,8 @@ class LlamaCppLLM(LLM):
     ) -> Iterator[Chunk]:
         """Yield content deltas as llama.cpp produces them, then the usage and why it stopped.
 
-        llama.cpp reports no usage when streaming; prompt and reply are counted with the model's
-        tokenizer (a delta may hold several tokens where a character spans them).
+        llama.cpp reports no usage when streaming; the prompt is counted with the model's tokenizer
+        and the reply read off the context (a delta may hold several tokens of one character).
         """
         llama = self._load()
         assert self.template is not None
@@ -160,6 +160,8 @@ class LlamaCppLLM(LLM):
             raise LLMError(
                 f"llama.cpp refused the prompt: {exc}", hint="raise ASKDB_LLM_NUM_CTX or shorten the context"
             ) from exc
-        reply = "".join(generated).encode("utf-8")
-        completion = len(llama.tokenize(reply, add_bos=False, special=True)) if reply else 0
-        yield Chunk(usage=Usage(self.count_tokens(messages), completion), finish_reason=finish)
+        prompt = self.count_tokens(messages)
+        # The context now holds the prompt and every generated token but the last sampled one (an
+        # end token, or the token that reached max_tokens, which is shown but never evaluated).
+        completion = max(0, llama.n_tokens - prompt + (finish == "length")) if generated else 0
+        yield Chunk(usage=Usage(prompt, completion), finish_reason=finish)
