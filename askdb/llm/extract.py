@@ -284,9 +284,23 @@ def _final(candidates: list[tuple[str, str]]) -> tuple[str, str]:
     return candidates[0]
 
 
+_LEADING_COMMENTS_RE = re.compile(r"\s*(?:(?:--|#)[^\n]*(?:\n|$)|/\*.*?\*/)", re.DOTALL)
+
+
+def _opens_sql(body: str) -> bool:
+    """Whether a ```sql block holds a statement: prose after "```sql" (a model repeating the rule
+    "只输出一个 ```sql 代码块") is not one."""
+    text = _strip_prefix(body)
+    while match := _LEADING_COMMENTS_RE.match(text):
+        if not match.group(0):
+            break
+        text = text[match.end() :]
+    return bool(_STARTS_SQL_RE.match(text))
+
+
 def _from_fences(answer: str) -> SqlFound | None:
     blocks = _fences(answer)
-    sql_blocks = [(b, lead) for lang, b, lead in blocks if lang in ("sql", "mysql") and b.strip()]
+    sql_blocks = [(b, lead) for lang, b, lead in blocks if lang in ("sql", "mysql") and _opens_sql(b)]
     other = [(b, lead) for lang, b, lead in blocks if lang == "" and _STARTS_SQL_RE.match(b)]
     for candidates, source in ((sql_blocks, "```sql fence"), (other, "``` fence")):
         if candidates:
