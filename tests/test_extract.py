@@ -95,3 +95,14 @@ def test_different_statements_stay_together_for_the_guard() -> None:
 def test_semicolon_inside_string_does_not_split() -> None:
     sql = "SELECT * FROM ads_summary WHERE `desc` = 'a;b' LIMIT 10"
     assert extract_sql(sql + ";\n\n这是查询。") == SqlFound(sql, "text")
+
+
+@pytest.mark.parametrize("case", [c for c in CORPUS if c["sql"] is not None], ids=lambda c: c["id"])
+def test_what_reaches_the_guard_opens_with_a_statement(case: dict) -> None:
+    """Nothing that is not SQL goes to the guard as SQL: every found statement opens with a keyword."""
+    import re
+
+    sql = re.sub(r"^(?:\s*(?:--|#)[^\n]*\n)*", "", extract(case["reply"]).outcome.sql).lstrip("( \n")
+    assert re.match(
+        r"(?i)(SELECT|WITH|INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER|TRUNCATE|SHOW|DESC)\b", sql
+    )
