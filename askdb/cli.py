@@ -138,6 +138,67 @@ def ask(
         print_json(answer.to_dict(trace=show_trace))
 
 
+@main.command("prompt")
+@click.argument("question")
+@click.option(
+    "--json", "as_json", is_flag=True, help="print messages, tokens, budget, tables and dropped as JSON"
+)
+@click.option("--backend", help=BACKEND_HELP)
+@click.option("--model", help="model name or path for the backend (its tokenizer counts, where it has one)")
+@click.option("--db", "db_url", help="database URL (default: ASKDB_DB_URL or the demo database)")
+@click.pass_context
+@handle_errors
+def prompt(
+    ctx: click.Context,
+    question: str,
+    as_json: bool,
+    backend: str | None,
+    model: str | None,
+    db_url: str | None,
+) -> None:
+    """Show the exact SQL-expert messages QUESTION would send, their size in tokens and what was left out.
+
+    Nothing is sent to the model. The tokens are counted with the configured model's tokenizer
+    where the backend has one (llamacpp, vllm), else with askdb's estimate.
+    """
+    from askdb.assistant import Assistant
+    from askdb.llm.registry import create_llm
+
+    settings = settings_from(ctx)
+    if db_url:
+        settings = settings.model_copy(update={"db_url": db_url})
+    assistant = Assistant.from_settings(settings, llm=create_llm(settings, backend=backend, model=model))
+    retrieval = assistant.retriever.retrieve(question, assistant.k)
+    fitted = assistant.fit(question, retrieval)
+    budget = assistant.budget()
+    dropped = [{**d, "why": "past the retrieval budget"} for d in retrieval.dropped]
+    dropped += [{**t, "why": "trimmed to fit the model's window"} for t in fitted.trimmed]
+    tables = [{"name": t.name, "score": round(t.score, 4), "via": t.via} for t in retrieval.tables]
+    if as_json:
+        print_json(
+            {
+                "messages": [{"role": m.role, "content": m.content} for m in fitted.messages],
+                "tokens": fitted.tokens,
+                "counted_by": fitted.counted_by,
+                "budget": budget.to_dict(),
+                "tables": tables,
+                "dropped": dropped,
+            }
+        )
+        return
+    for m in fitted.messages:
+        click.echo(f"── {m.role} ──\n{m.content}\n")
+    how = "the model's tokenizer" if fitted.counted_by == "model" else "askdb's estimate"
+    click.echo(
+        f"-- {fitted.tokens} prompt tokens ({how}) of {budget.prompt_limit} that fit: window {budget.n_ctx}, "
+        f"reply {budget.max_tokens}"
+    )
+    for t in tables:
+        click.echo(f"-- table {t['score']:8.4f}  {t['name']}{' (join path)' if t['via'] == 'join' else ''}")
+    for d in dropped:
+        click.echo(f"-- dropped {d['kind']} {d['name']}: {d['why']}")
+
+
 @main.group()
 def audit() -> None:
     """The audit log: every question, who asked, the SQL that ran or was refused, and the outcome."""
