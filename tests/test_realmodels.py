@@ -320,3 +320,26 @@ def test_the_chat_streams_a_real_models_answer(smollm2_service):
     assert final[0] == {"role": "user", "content": "抖音上有多少个达人?"}
     shown = json.dumps(final[1:], ensure_ascii=False)
     assert len(final) > 1 and "Traceback" not in shown
+
+
+def test_the_in_process_model_reuses_the_rules_it_already_read(parts):
+    """The rules come first and are the same bytes for every question, so llama.cpp's prompt cache
+    keeps them: a second question reads only its own context and question."""
+    import llama_cpp
+
+    llm = LlamaCppLLM(str(SMOLLM2), n_ctx=4096)
+    assistant = assistant_for(llm, parts)
+    chats = []
+    for question in ("各平台的达人数量", "点赞最多的 3 条笔记"):
+        chats.append(assistant.fit(question, parts["retriever"].retrieve(question, 5)).messages)
+    assert chats[0][0] == chats[1][0] and chats[0][0].role == "system"  # byte-identical rules
+    rules = llm.count_tokens([chats[0][0]]) - 8  # less the generation prompt the count adds
+    evaluated = []
+    for chat in chats:
+        llm._load()
+        context = llm._llama._ctx.ctx
+        llama_cpp.llama_perf_context_reset(context)
+        llm.complete(chat, temperature=0.0, max_tokens=2)
+        evaluated.append(llama_cpp.llama_perf_context(context).n_p_eval)
+    assert evaluated[0] >= llm.count_tokens(chats[0]) - 1
+    assert evaluated[1] <= llm.count_tokens(chats[1]) - rules
