@@ -322,16 +322,12 @@ class Assistant:
         problem = ""
         repair: dict[str, Any]
         for attempt in range(1, self.max_attempts + 1):
-            reply = yield from self._generate(
+            replied = yield from self._generate(
                 run, fitted, StepName.SQL_LLM if attempt == 1 else StepName.REPAIR_LLM
             )
-            replied = run.answer.trace[-1]
+            reply = replied.reply
             # a reply cut at its budget: the repair says so, so the model answers shorter
-            cut = (
-                replied.input["max_tokens"]
-                if isinstance(replied.output, ReplyOutput) and replied.output.cut
-                else None
-            )
+            cut = replied.max_tokens if replied.cut else None
             found = yield from self._extract(run, reply)
             if isinstance(found, NoSql) and not cut:
                 run.answer.outcome = "declined"
@@ -380,7 +376,7 @@ class Assistant:
         fitted = self._fit(first.kept, build)
         return replace(fitted, trimmed=[*first.trimmed, *fitted.trimmed])
 
-    def _generate(self, run: _Run, fitted: Fitted, name: StepName) -> Steps[str]:
+    def _generate(self, run: _Run, fitted: Fitted, name: StepName) -> Steps[_Reply]:
         started = time.perf_counter()
         content: list[str] = []
         reasoning: list[str] = []
@@ -420,7 +416,7 @@ class Assistant:
         run.answer.reasoning += "".join(reasoning)
         output = ReplyOutput(reply, finish_reason=finish, cut=finish == "length")
         yield self._step(run, Step(name, step_input, output, tokens=usage), started)
-        return reply
+        return _Reply(reply, output.cut, budget.max_tokens)
 
     def _extract(self, run: _Run, reply: str) -> Steps[SqlFound | NoSql]:
         started = time.perf_counter()
@@ -578,6 +574,15 @@ class Conversation:
         answer = self.assistant.ask(question, history=self.turns)
         self.turns.append(Turn(question, answer.sql))
         return answer
+
+
+@dataclass(frozen=True)
+class _Reply:
+    """What one model call wrote, whether its budget cut it, and that budget."""
+
+    reply: str
+    cut: bool
+    max_tokens: int
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,6 +17,10 @@ from askdb.serving.cli import serve
 from askdb.settings import load_settings
 from askdb.sql.cli import sql
 from askdb.ui.cli import chat
+
+if TYPE_CHECKING:
+    from askdb.assistant import Assistant
+    from askdb.settings import Settings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -104,6 +109,19 @@ def schema_show(ctx: click.Context, db_url: str | None, ddl_file: Path | None, a
         click.echo(catalog.ddl())
 
 
+def _assistant(
+    ctx: click.Context, backend: str | None, model: str | None, db_url: str | None
+) -> tuple[Settings, Assistant]:
+    """The settings and the assistant of ``askdb ask`` and ``askdb prompt``: --backend, --model, --db applied."""
+    from askdb.assistant import Assistant
+    from askdb.llm.registry import create_llm
+
+    settings = settings_from(ctx)
+    if db_url:
+        settings = settings.model_copy(update={"db_url": db_url})
+    return settings, Assistant.from_settings(settings, llm=create_llm(settings, backend=backend, model=model))
+
+
 @main.command("ask")
 @click.argument("question")
 @click.option("--json", "as_json", is_flag=True, help="print the whole answer as JSON at the end")
@@ -123,15 +141,10 @@ def ask(
     db_url: str | None,
 ) -> None:
     """Answer one question: SQL, the result table and a short analysis, streamed as they form."""
-    from askdb.assistant import Assistant
     from askdb.cli_render import render_stream
-    from askdb.llm.registry import create_llm
     from askdb.runtime.audit import audit_log, audited
 
-    settings = settings_from(ctx)
-    if db_url:
-        settings = settings.model_copy(update={"db_url": db_url})
-    assistant = Assistant.from_settings(settings, llm=create_llm(settings, backend=backend, model=model))
+    settings, assistant = _assistant(ctx, backend, model, db_url)
     events = audited(assistant, question, log=audit_log(settings), caller="cli")
     answer = render_stream(events, live=not as_json, show_trace=show_trace)
     if as_json:
@@ -161,13 +174,7 @@ def prompt(
     Nothing is sent to the model. The tokens are counted with the configured model's tokenizer
     where the backend has one (llamacpp, vllm), else with askdb's estimate.
     """
-    from askdb.assistant import Assistant
-    from askdb.llm.registry import create_llm
-
-    settings = settings_from(ctx)
-    if db_url:
-        settings = settings.model_copy(update={"db_url": db_url})
-    assistant = Assistant.from_settings(settings, llm=create_llm(settings, backend=backend, model=model))
+    _, assistant = _assistant(ctx, backend, model, db_url)
     retrieval = assistant.retriever.retrieve(question, assistant.k)
     fitted = assistant.fit(question, retrieval)
     budget = assistant.budget()
