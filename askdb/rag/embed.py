@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
+import unicodedata
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -28,6 +31,53 @@ class Embedder(Protocol):
     def encode(
         self, texts: Sequence[str], *, progress: Callable[[int], None] | None = None
     ) -> np.ndarray: ...
+
+
+_SPACES = re.compile(r"\s+")
+
+
+def normalise_question(text: str) -> str:
+    """A question as the query cache keys it: NFKC (full-width letters, digits and punctuation to
+    their ASCII forms) and runs of white space as one space, trimmed."""
+    return _SPACES.sub(" ", unicodedata.normalize("NFKC", text)).strip()
+
+
+class QueryCache:
+    """The last ``size`` question vectors by normalised text; thread-safe, ``size`` 0 keeps none."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.hits = 0
+        self.misses = 0
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> np.ndarray | None:
+        with self._lock:
+            vector = self._vectors.get(key)
+            if vector is None:
+                self.misses += 1
+                return None
+            self._vectors.move_to_end(key)
+            self.hits += 1
+        return vector.copy()  # a caller that writes into its vector must not change the cache's
+
+    def put(self, key: str, vector: np.ndarray) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._vectors[key] = vector.copy()
+            self._vectors.move_to_end(key)
+            while len(self._vectors) > self.size:
+                self._vectors.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._vectors.clear()
+            self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._vectors)
 
 
 def resolve_model(name: str) -> str:
@@ -66,6 +116,7 @@ class SentenceTransformerEmbedder:
         device: str = "cpu",
         batch_size: int = 64,
         onnx_dir: Path | None = None,
+        query_cache: int = 256,
     ) -> None:
         self.name = model
         self.device = device
@@ -74,6 +125,9 @@ class SentenceTransformerEmbedder:
         self.onnx_dir = onnx_dir
         self._model: Any = None
         self._onnx: Any = None  # the ONNX question encoder once opened; False after a fallback
+        # Re-asked questions (a chat's retry, a follow-up that repeats one) skip the model: the
+        # embedding is most of a retrieval's time. 0 turns it off.
+        self.query_cache = QueryCache(query_cache)
         self._lock = threading.Lock()
         # A fast (Rust) tokenizer raises "Already borrowed" when two threads call it at once; the
         # model and ONNX Runtime themselves are safe to share, so only tokenising is serialised.
@@ -118,7 +172,7 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         if len(texts) == 1 and progress is None:
-            fast = self._encode_query(model, texts[0])
+            fast = self._encode_cached(model, texts[0])
             if fast is not None:
                 return fast
         chunks = []
@@ -144,6 +198,17 @@ class SentenceTransformerEmbedder:
     def runtime(self) -> str:
         """What embeds a question: ``onnxruntime`` once its export is open, else ``torch``."""
         return "onnxruntime" if self._onnx else "torch"
+
+    def _encode_cached(self, model: Any, text: str) -> np.ndarray | None:
+        """One question through the cache. The normalised text is what is embedded, cache or no
+        cache, so a question's vector never depends on which spelling of it came first."""
+        key = normalise_question(text)
+        vector = self.query_cache.get(key)
+        if vector is None:
+            vector = self._encode_query(model, key)
+            if vector is not None:
+                self.query_cache.put(key, vector)
+        return vector
 
     def _encode_query(self, model: Any, text: str) -> np.ndarray | None:
         """One question: through ONNX Runtime when configured and verified, else straight through torch."""
