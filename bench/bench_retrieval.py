@@ -15,7 +15,10 @@ recall@k is the mean share of a question's gold tables among the top k ranked ta
 the share of questions with every gold table in the top k; "+join" adds the hybrid retriever's
 key-path tables to its top 5. Latency is one full ``retrieve`` call (question embedding included).
 
-Run: .venv/bin/python bench/bench_retrieval.py [--copies 10] [--limit N]
+Run: .venv/bin/python bench/bench_retrieval.py [--copies 10] [--limit N] [--embedder current model2vec:all-MiniLM-L6-v2]
+
+``--embedder`` takes several embedding-model settings and ends each pool size with one line per
+embedder (embedding p50, hybrid recall@5 on both sets), so an alternative is judged beside the current one.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from askdb.eval.external import spider_questions as _spider_questions
 from askdb.eval.external import spider_tables as _spider_tables
 from askdb.rag.embed import SentenceTransformerEmbedder
 from askdb.rag.retriever import DenseTableRetriever, HybridRetriever, RetrievalConfig
+from askdb.rag.static_embed import StaticEmbedder, is_static
 from askdb.rag.store import build_index
 from askdb.schemas.catalog import Catalog, packaged_catalog
 from askdb.schemas.knowledge import packaged_examples, packaged_notes
@@ -87,7 +91,8 @@ def _fmt(name: str, mode: str, r: dict) -> str:
     return f"  {name:<8} {mode:<8} recall@1/3/5/10 {rec} | all@k {allk} | p50 {r['p50_ms']:>5} ms p95 {r['p95_ms']:>5} ms{join}"
 
 
-def run(copies: int, limit: int | None, embedder, config: RetrievalConfig) -> None:
+def run(copies: int, limit: int | None, embedder, config: RetrievalConfig) -> dict:
+    """Build the pooled index with ``embedder``, print every figure, return the hybrid ones for the summary."""
     tables, by_db = spider_tables()
     for c in range(1, copies):
         more, more_db = spider_tables(c)
@@ -110,7 +115,7 @@ def run(copies: int, limit: int | None, embedder, config: RetrievalConfig) -> No
     ) / 2**20
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(
-        f"\n== pool: {len(pool.tables)} tables, {len(index.schema)} documents "
+        f"\n== {embedder.name}: pool {len(pool.tables)} tables, {len(index.schema)} documents "
         f"(dense index: {index.schema.dense.kind}); build {build_s:.1f} s; index {size_mb:.1f} MiB; "
         f"max RSS {rss1 / 1024:.0f} MiB (+{(rss1 - rss0) / 1024:.0f} MiB during build)"
     )
@@ -118,35 +123,86 @@ def run(copies: int, limit: int | None, embedder, config: RetrievalConfig) -> No
     hybrid.retrieve("warm up")
     spider = spider_questions(by_db, limit)
     zh = ads_questions()
-    for label, questions in (("spider dev (English)", spider), ("ads zh set (Chinese)", zh)):
+    summary = {"build_s": build_s}
+    for key, label, questions in (
+        ("spider", "spider dev (English)", spider),
+        ("ads", "ads zh set (Chinese)", zh),
+    ):
         print(f"-- {label}: {len(questions)} questions")
         for hint in (False, True):
             scopes = by_db if hint else None
             for name, retriever in (("dense", dense), ("hybrid", hybrid)):
                 r = evaluate(retriever, questions, scopes, join=name == "hybrid")
+                if name == "hybrid" and not hint:
+                    summary[key] = r
                 for mode in ("strict", "lenient") if not hint else ("strict",):
                     print(_fmt(name, mode, r).replace(f" {mode:<8}", f" {'hint' if hint else mode:<8}", 1))
         sys.stdout.flush()
+    return summary
+
+
+def embedding_times(embedder, questions: list[str]) -> dict[str, float]:
+    """The question embedding alone, one question per call as a retrieval makes it."""
+    import statistics
+
+    embedder.encode(["warm up"])
+    times = []
+    for q in questions:
+        start = time.perf_counter()
+        embedder.encode([q])
+        times.append((time.perf_counter() - start) * 1000)
+    times.sort()
+    return {"p50": statistics.median(times), "p95": times[int(0.95 * (len(times) - 1))]}
 
 
 def embedding_runtimes(embedder, questions: list[str]) -> str:
-    """The question embedding alone, torch beside the ONNX export that askdb uses (same vectors)."""
-    import statistics
-
-    torch_only = SentenceTransformerEmbedder(embedder.name)
-    torch_only.encode(["warm up"])
+    """The question embedding alone; for a sentence-transformer torch beside the ONNX export (same vectors)."""
+    timed = []
+    if isinstance(embedder, SentenceTransformerEmbedder):
+        timed.append(("torch", SentenceTransformerEmbedder(embedder.name, query_cache=0)))
+    timed.append((getattr(embedder, "runtime", "?"), embedder))
     out = []
-    for label, model in (("torch", torch_only), (embedder.runtime, embedder)):
-        times = []
-        for q in questions:
-            start = time.perf_counter()
-            model.encode([q])
-            times.append((time.perf_counter() - start) * 1000)
-        times.sort()
-        out.append(
-            f"{label} p50 {statistics.median(times):.1f} ms p95 {times[int(0.95 * (len(times) - 1))]:.1f} ms"
-        )
+    for label, model in timed:
+        t = embedding_times(model, questions)
+        out.append(f"{label} p50 {t['p50']:.2f} ms p95 {t['p95']:.2f} ms")
     return "question embedding alone: " + "; ".join(out)
+
+
+def summary_table(rows: list[tuple[str, dict, dict]], copies: int) -> str:
+    """Every embedder on one line each: the figures that decide whether an alternative is kept."""
+    head = (
+        f"{'embedder (hybrid, pooled, copies=' + str(copies) + ')':56s} {'embed p50':>9s} "
+        f"{'spider strict@5':>15s} {'lenient@5':>9s} {'ads @5':>7s} {'ads all@5':>9s} {'retrieve p50':>12s}"
+    )
+    lines = [head]
+    base = None
+    for name, times, s in rows:
+        figures = (s["spider"]["strict"][5], s["spider"]["lenient"][5], s["ads"]["strict"][5])
+        delta = ""
+        if base is None:
+            base = figures
+        else:
+            delta = "  (" + " ".join(f"{f - b:+.4f}" for f, b in zip(figures, base)) + " vs first)"
+        lines.append(
+            f"{name:56s} {times['p50']:>7.2f}ms {figures[0]:>15.4f} {figures[1]:>9.4f} {figures[2]:>7.4f} "
+            f"{s['ads']['all'][5]:>9.4f} {s['spider']['p50_ms']:>10.1f}ms{delta}"
+        )
+    return "\n".join(lines)
+
+
+def make_embedder(spec: str, settings):
+    """``current``: askdb's configured embedder; ``model2vec:...``: the distilled static table (measured,
+    not selectable in askdb: recall does not hold); else an embedding-model setting."""
+    from askdb.rag.service import embedder_for
+    from askdb.settings import load_settings
+
+    if is_static(spec):
+        return StaticEmbedder(spec, cache_dir=settings.models_path)
+    embedder = embedder_for(settings if spec == "current" else load_settings(embedding_model=spec))
+    # Off: every question here is asked several times (dense, hybrid, with and without the hint), and
+    # latency must be a question's first embedding. The vectors, hence recall, are the same either way.
+    embedder.query_cache.size = 0
+    return embedder
 
 
 def main() -> None:
@@ -159,22 +215,29 @@ def main() -> None:
         help="pool sizes as copies of Spider: 1 is ~900 tables, 12 is ~10,500",
     )
     parser.add_argument("--limit", type=int, default=None, help="only the first N Spider dev questions")
+    parser.add_argument(
+        "--embedder",
+        nargs="*",
+        default=["current"],
+        help="embedding-model settings to compare side by side: current (ASKDB_EMBEDDING_MODEL as "
+        "configured), a sentence-transformers name, or model2vec:all-MiniLM-L6-v2[@DIMS]",
+    )
     args = parser.parse_args()
-    from askdb.rag.service import embedder_for
     from askdb.settings import load_settings
 
-    embedder = embedder_for(load_settings())  # as askdb runs it: questions through the ONNX export
-    embedder.encode(["warm up"])
-    print(
-        f"embedder: {embedder.name}, questions on {embedder.runtime}; cpus: {os.cpu_count()}; "
-        f"load average {os.getloadavg()}"
-    )
+    settings = load_settings()
+    embedders = [make_embedder(spec, settings) for spec in args.embedder]
+    print(f"cpus: {os.cpu_count()}; load average {os.getloadavg()}")
     sample = [q["question"] for q in ads_questions()] + ["How many singers do we have?"] * 20
-    print(embedding_runtimes(embedder, sample))
+    for embedder in embedders:
+        embedder.encode(["warm up"])  # as askdb runs it: loads, exports to ONNX or distils once
+        print(f"embedder: {embedder.name}: {embedding_runtimes(embedder, sample)}")
     for copies in args.copies:
-        run(
-            copies, args.limit, embedder, RetrievalConfig(budget_tokens=10**6)
-        )  # recall of the ranking, not of a budget
+        rows = []
+        for embedder in embedders:
+            summary = run(copies, args.limit, embedder, RetrievalConfig(budget_tokens=10**6))
+            rows.append((embedder.name, embedding_times(embedder, sample), summary))
+        print(f"\n{summary_table(rows, copies)}\nload average {os.getloadavg()}")
 
 
 if __name__ == "__main__":
