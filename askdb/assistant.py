@@ -47,6 +47,7 @@ from askdb.llm.budget import Budget, budget_for, calibrate, count_prompt
 from askdb.llm.extract import NoSql, SqlFound, extract
 from askdb.prompts import messages as prompt_messages
 from askdb.prompts.fit import Fitted, fit_prompt
+from askdb.rag.retriever import DEFAULT_K
 from askdb.schemas.catalog import Catalog
 from askdb.sql.context import GuardContext, Violation
 from askdb.sql.guard import Verdict, check
@@ -89,7 +90,7 @@ class Assistant:
         example_match: float = 0.92,
         system_in_user: bool = False,
         temperature: float = 0.1,
-        k: int = 5,
+        k: int = DEFAULT_K,
         num_ctx: int = 4096,
         max_tokens: int = 1024,
         reasoning_tokens: int | None = None,

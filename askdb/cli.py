@@ -178,7 +178,7 @@ def prompt(
     retrieval = assistant.retriever.retrieve(question, assistant.k)
     fitted = assistant.fit(question, retrieval)
     budget = assistant.budget()
-    dropped = [{**d, "why": "past the retrieval budget"} for d in retrieval.dropped]
+    dropped = [{"why": "past the retrieval budget", **d} for d in retrieval.dropped]
     dropped += [{**t, "why": "trimmed to fit the model's window"} for t in fitted.trimmed]
     tables = [{"name": t.name, "score": round(t.score, 4), "via": t.via} for t in retrieval.tables]
     if as_json:

@@ -55,7 +55,7 @@ def test_clean_answer_through_ollama(parts):
     sql_request = chats[0]
     assert sql_request["options"]["num_ctx"] == 4096 and sql_request["stream"] is True
     prompt = "\n".join(m["content"] for m in sql_request["messages"])
-    assert "CREATE TABLE `ads_summary`" in prompt  # the retriever put the right table in context
+    assert "\n# ads_summary: " in prompt  # the retriever put the right table in context
     assert answer.trace[1].tokens.completion_tokens > 0  # Ollama's eval_count came through
 
 

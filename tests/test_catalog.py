@@ -135,3 +135,18 @@ def test_catalog_from_the_embedded_demo_database(small_demo):
         assert catalog_for_engine(engine) == packaged_catalog()
     finally:
         engine.dispose()
+
+
+def test_compact_schema_marks_keys_quotes_reserved_words_and_lists_brief_columns_by_name() -> None:
+    from askdb.schemas.catalog import compact_schema
+
+    table = packaged_catalog().table("ads_summary")
+    text = compact_schema(table, values={"label": ["美妆", "探店"]}, brief=["share", "update_time", "id"])
+    lines = text.splitlines()
+    assert lines[0] == "# ads_summary: ads 统计数据表"
+    assert "id int 主键 ads汇总表" in lines  # a key is never cut to its name
+    assert "`desc` varchar 文本" in lines  # DESC is reserved in MySQL: shown as the SQL must write it
+    assert "account varchar -> ads_account.account 用户" in lines
+    assert "label varchar 标签 例:'美妆'、'探店'" in lines
+    assert lines[-1] == "其他字段: update_time, share"
+    assert not any(line.startswith(("share ", "update_time ")) for line in lines)

@@ -61,9 +61,11 @@ def test_prompt_shows_the_exact_messages_their_tokens_and_what_was_trimmed(
     assert data["counted_by"] == "estimate" and data["budget"]["n_ctx"] == 16384
     assert data["tables"][0]["name"] == "ads_account"
     assert not [d for d in data["dropped"] if d["why"].startswith("trimmed")]
-    # a deepseek-r1 model in 2048 tokens: the reasoning allowance leaves less, so context is trimmed
+    # a table ranked far below the best one is left out, and says why
+    assert [d for d in data["dropped"] if d["kind"] == "table" and d["why"].startswith("score below")]
+    # a 1024-token window leaves 512 for the prompt, so context is trimmed
     small = runner.invoke(
-        main, ["prompt", "抖音上有多少个达人?", "--json"], env={"ASKDB_LLM_NUM_CTX": "2048"}
+        main, ["prompt", "抖音上有多少个达人?", "--json"], env={"ASKDB_LLM_NUM_CTX": "1024"}
     )
     trimmed = json.loads(small.stdout)
     assert trimmed["tokens"] <= trimmed["budget"]["prompt_limit"] < data["tokens"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the packaged model must never re
 from askdb.rag.documents import ColumnValues
 from askdb.rag.retriever import HybridRetriever
 from askdb.rag.store import IndexStore
+from askdb.rag.text import estimate_tokens
 from askdb.rag.values import sample_values
 from askdb.schemas.catalog import packaged_catalog
 from askdb.schemas.knowledge import Example, packaged_examples, packaged_notes
@@ -268,3 +270,46 @@ def test_examples_and_notes_count_only_when_close_to_the_question(tmp_path: Path
     _, close = retriever.rank_tables(example.question)
     assert close["examples"], "a verified example's own question still finds it"
     assert index.examples.docs[close["examples"][0][0]].meta["question"] == example.question
+
+
+def test_tables_far_below_the_best_are_left_out_and_named(retriever: HybridRetriever) -> None:
+    result = retriever.retrieve("抖音上有多少个达人?", k=6)
+    fused, _ = retriever.rank_tables("抖音上有多少个达人?")
+    best = max(fused.values())
+    floor = retriever.config.relative_floor * best
+    left_out = {d["name"] for d in result.dropped if d["kind"] == "table"}
+    assert left_out == {t for t, s in fused.items() if s < floor}
+    assert left_out and not left_out & set(result.table_names)
+    assert result.table_names[0] == "ads_account"
+
+
+def test_the_compact_form_is_the_context_and_join_tables_show_keys_in_full(
+    retriever: HybridRetriever,
+) -> None:
+    result = retriever.retrieve("每个达人的订单总金额是多少?")
+    assert result.context.startswith("# ")
+    assert "CREATE TABLE" not in result.context
+    for hit in result.tables:
+        if hit.via == "join":
+            table = retriever.index.tables_by_lower[hit.name]
+            keys = set(table.primary_key) | {c for fk in table.foreign_keys for c in fk.columns}
+            assert keys <= set(hit.columns) - set(hit.brief)
+    as_ddl = HybridRetriever(
+        retriever.index, retriever.embedder, replace(retriever.config, schema_format="ddl")
+    )
+    ddl = as_ddl.retrieve("每个达人的订单总金额是多少?")
+    assert ddl.table_names == result.table_names and "CREATE TABLE" in ddl.context
+    assert estimate_tokens(result.context) < estimate_tokens(ddl.context)
+
+
+def test_a_note_comes_only_when_it_explains_a_word_the_schema_does_not(retriever: HybridRetriever) -> None:
+    # GMV is in the orders note and in no column comment; 城市 and 达人 are in ads_account's own comments
+    assert "orders" in {n.name for n in retriever.retrieve("每个品牌的GMV是多少").notes}
+    assert retriever.retrieve("各个城市的达人数量").notes == []
+
+
+def test_a_note_that_explains_the_question_brings_its_tables(retriever: HybridRetriever) -> None:
+    # 投产比 is defined by the ROI note: SUM(ads_order.amount) / SUM(ads_material_hourly.cost)
+    result = retriever.retrieve("按投放平台算投产比")
+    assert "roi_and_cost" in {n.name for n in result.notes}
+    assert {"ads_order", "ads_material_hourly"} <= set(result.table_names)

@@ -24,7 +24,7 @@ from sqlglot import exp
 from askdb.assistant import Turn, retrieval_query, sql_messages
 from askdb.eval.dataset import NEAR_DUPLICATE, Question, load_ads_questions, normalise, similarity
 from askdb.files import atomic_path
-from askdb.rag.retriever import Retriever
+from askdb.rag.retriever import DEFAULT_K, Retriever
 from askdb.schemas.catalog import Catalog
 from askdb.schemas.knowledge import Example, packaged_examples
 from askdb.sql.context import GuardContext
@@ -47,7 +47,7 @@ class PromptSettings:
     """What shapes the SQL-expert prompt; defaults are the assistant's."""
 
     row_limit: int = 10
-    k: int = 5
+    k: int = DEFAULT_K
     system_in_user: bool = False
 
 

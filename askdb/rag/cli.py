@@ -7,6 +7,7 @@ import sys
 import click
 
 from askdb.cli_common import handle_errors, print_json, settings_from
+from askdb.rag.retriever import DEFAULT_K
 
 
 def _progress_bar():
@@ -82,7 +83,9 @@ def index(ctx: click.Context, db_url: str | None, rebuild: bool, as_json: bool) 
 
 @click.command("retrieve")
 @click.argument("question")
-@click.option("-k", "k", type=click.IntRange(1, 50), default=5, show_default=True, help="tables to rank")
+@click.option(
+    "-k", "k", type=click.IntRange(1, 50), default=DEFAULT_K, show_default=True, help="tables to rank"
+)
 @click.option("--db", "db_url", help="database URL (default: ASKDB_DB_URL or the demo database)")
 @click.option("--budget", type=click.IntRange(100, 200_000), default=None, help="context budget in tokens")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
@@ -117,5 +120,6 @@ def retrieve(
     for e in result.examples:
         click.echo(f" example  {e.question}")
     for d in result.dropped:
-        click.echo(f" dropped  {d['kind']} {d['name']} ({d['tokens']} tokens, past the budget)")
+        why = d.get("why") or f"{d['tokens']} tokens, past the budget"
+        click.echo(f" dropped  {d['kind']} {d['name']} ({why})")
     click.echo(f"\n{result.context}\n\n-- {result.tokens} of {result.budget} tokens")

@@ -119,11 +119,19 @@ class Bm25Index:
 
     def idf(self, token: str) -> float:
         """How rare a token is across documents (0 if unknown): weights questions' words for columns."""
+        term = self.vocabulary.get(token)
+        return float(self._idfs()[term]) if term is not None else 0.0
+
+    def max_idf(self) -> float:
+        """The IDF of a word found in one document only: the scale that thresholds on IDF are relative to."""
+        idfs = self._idfs()
+        return float(idfs.max()) if len(idfs) else 0.0
+
+    def _idfs(self) -> np.ndarray:
         if self._idf is None:
             df = np.diff(self.weights.indptr).astype(np.float64)
             self._idf = np.log1p((len(self) - df + 0.5) / (df + 0.5))
-        term = self.vocabulary.get(token)
-        return float(self._idf[term]) if term is not None else 0.0
+        return self._idf
 
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()

@@ -24,7 +24,12 @@ from askdb.rag.embed import Embedder
 from askdb.rag.index import Collection, top_n
 from askdb.rag.text import estimate_tokens, has_cjk, tokenize
 from askdb.rag.values import ValueMatcher
-from askdb.schemas.catalog import Catalog, Table, compact_ddl
+from askdb.schemas.catalog import Catalog, Table, compact_ddl, compact_schema
+
+# Tables ranked on their own (note and join-path tables come on top). Three, with the relative floor and
+# the note and example bars below, put every gold table of 0.986 of the ads test questions in the prompt
+# at a median of 592 Qwen2 tokens (five, as before: 0.986 at ~1,600): bench/bench_prompt.py.
+DEFAULT_K = 3
 
 
 @dataclass(frozen=True)
@@ -48,18 +53,36 @@ class RetrievalConfig:
     # bench_retrieval.py: Spider pooled lenient recall@5 .949 -> .955, the Chinese set .967 -> .991.
     min_similarity: float = 0.5
     join_hops: int = 3  # longest foreign-key path (in edges) searched to connect two chosen tables
+    # A table ranked on its own is kept only when its fused score is at least this share of the best
+    # table's: the fifth table of a six-table schema is rarely needed, and every one costs the model
+    # ~100 prompt tokens to read.
+    relative_floor: float = 0.5
     budget_tokens: int = 2048
-    max_notes: int = 2
-    max_examples: int = 3
+    max_notes: int = 1
+    max_examples: int = 2
+    # A note comes along when the question's words that no chosen table's names or comments hold
+    # appear in it, with IDF summing to note_floor x the rarest word's IDF (GMV, 头部, 点击率 do; 粉丝数,
+    # the comment of ads_account.fans, does not), and brings the tables it is about. An example comes
+    # when its dense and BM25 rankings agree on it: first in one and at most second in the other.
+    note_floor: float = 0.8
+    example_floor: float = 0.17
     wide_columns: int = WIDE_TABLE_COLUMNS
+    # "schema": the compact form of catalog.compact_schema, values inline, about half the tokens of
+    # "ddl", the one-line CREATE TABLE statements askdb used to send.
+    schema_format: str = "schema"
+    full_tables: str = "first"
+    evidence_floor: float = 1e9
 
 
 @dataclass(frozen=True)
 class TableHit:
     name: str
     score: float
-    via: str = "rank"  # "rank": chosen on its own; "join": on the key path between chosen tables
+    # "rank": chosen on its own; "note": named by a note that explains the question; "join": on the
+    # key path between chosen tables
+    via: str = "rank"
     columns: tuple[str, ...] = ()  # the columns shown to the model
+    brief: tuple[str, ...] = ()  # of ``columns``, those shown by name only (no type, no comment)
 
 
 @dataclass(frozen=True)
@@ -134,6 +157,7 @@ class Retrieval:
         data = asdict(self)
         for table in data["tables"]:
             table["columns"] = list(table["columns"])
+            table["brief"] = list(table["brief"])
         return data
 
 
@@ -338,7 +362,7 @@ class HybridRetriever:
             fused = {t: s for t, s in fused.items() if t in scope}
         return fused, {"tokens": tokens, "notes": notes, "examples": examples, "values": values}
 
-    def retrieve(self, question: str, k: int = 5, *, scope: Sized[str] | None = None) -> Retrieval:
+    def retrieve(self, question: str, k: int = DEFAULT_K, *, scope: Sized[str] | None = None) -> Retrieval:
         """The top ``k`` tables, the tables joining them, and their columns, notes, examples and values.
 
         Args:
@@ -352,16 +376,37 @@ class HybridRetriever:
         """
         fused, hits = self.rank_tables(question, scope=scope)
         ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
-        tables = [TableHit(name, round(score, 6)) for name, score in ranked]
+        floor = ranked[0][1] * self.config.relative_floor if ranked else 0.0
+        below = [
+            {
+                "kind": "table",
+                "name": n,
+                "score": round(s, 6),
+                "why": f"score below {self.config.relative_floor} of the best table's",
+            }
+            for n, s in ranked
+            if s < floor
+        ]
+        tables = [TableHit(name, round(score, 6)) for name, score in ranked if score >= floor]
+        # A note that explains a word of the question brings the tables it is about: "投产比" is
+        # SUM(ads_order.amount) / SUM(ads_material_hourly.cost), whatever the ranking thought.
+        notes = self._notes(hits["notes"], {t.name for t in tables}, hits["tokens"])
+        for note in notes:
+            for name in self._note_doc(note.name).tables:
+                if name in self.index.graph and all(t.name != name for t in tables):
+                    tables.append(TableHit(name, note.score, via="note"))
         tables += self._join_tables(tables)
         chosen = {t.name for t in tables}
         values = [ValueMatch(h.table, h.column, h.value) for h in hits["values"] if h.table in chosen]
-        notes = self._notes(hits["notes"], chosen)
         examples = self._examples(hits["examples"], chosen)
         columns = self._columns(tables, hits["tokens"], values, notes)
-        tables = [replace(t, columns=self._shown(t.name, columns)) for t in tables]
+        tables = [self._shown(t, columns, i == 0) for i, t in enumerate(tables)]
         result = Retrieval(question, tables, columns, notes, examples, values)
-        return fit_budget(result, self.index.tables_by_lower, self.config.budget_tokens)
+        result = fit_budget(
+            result, self.index.tables_by_lower, self.config.budget_tokens, form=self.config.schema_format
+        )
+        result.dropped = below + result.dropped
+        return result
 
     # -- parts of the result --------------------------------------------------------------------
     def _join_tables(self, tables: list[TableHit]) -> list[TableHit]:
@@ -376,22 +421,50 @@ class HybridRetriever:
             placed.append(hit.name)
         return [TableHit(name, round(score, 6), via="join") for name, score in added.items()]
 
-    def _notes(self, notes: list[tuple[int, float]], chosen: set[str]) -> list[NoteHit]:
-        found = []
-        for doc_id, score in notes:
+    def _notes(self, notes: list[tuple[int, float]], chosen: set[str], tokens: list[str]) -> list[NoteHit]:
+        """Notes about the chosen tables that explain a word of the question the schema does not.
+
+        A note earns its tokens when the question uses a word (GMV, 头部, 互动量) that no name or
+        comment of the chosen tables holds but the note does: the sum of those words' IDF must reach
+        ``note_floor`` times the IDF of a word found in one document. Notes that merely repeat the
+        schema's own words stay out.
+        """
+        bm25 = self.index.schema.bm25
+        known: set[str] = set()
+        for name in chosen:
+            table = self.index.tables_by_lower[name.lower()]
+            known.update(tokenize(f"{table.name} {table.comment}"))
+            for col in table.columns:
+                known |= self.index.column_tokens.get((table.name, col.name), set())
+        novel = set(tokens) - known
+        floor = self.config.note_floor * bm25.max_idf()
+        scored = []
+        for doc_id, _ in notes:
             doc = self.index.schema.docs[doc_id]
-            if not doc.tables or chosen.intersection(doc.tables):
-                found.append(NoteHit(doc.meta.get("name", doc.id), round(score, 6), doc.dense))
-            if len(found) == self.config.max_notes:
-                break
-        return found
+            if doc.tables and not chosen.intersection(doc.tables):
+                continue
+            gain = sum(bm25.idf(t) for t in novel & self._note_tokens(doc_id))
+            if gain >= floor:
+                scored.append((gain, doc_id))
+        scored.sort(key=lambda item: -item[0])
+        docs = self.index.schema.docs
+        return [
+            NoteHit(docs[i].meta.get("name", docs[i].id), round(gain, 4), docs[i].dense)
+            for gain, i in scored[: self.config.max_notes]
+        ]
+
+    def _note_tokens(self, doc_id: int) -> set[str]:
+        cache = self.__dict__.setdefault("_note_token_cache", {})
+        if doc_id not in cache:
+            cache[doc_id] = set(tokenize(self.index.schema.docs[doc_id].dense))
+        return cache[doc_id]
 
     def _examples(self, examples: list[tuple[int, float]], chosen: set[str]) -> list[ExampleHit]:
         found = []
         for doc_id, score in examples:
             doc = self.index.examples.docs[doc_id]
             # An example over tables the model will not see would teach it names it cannot use.
-            if set(doc.tables) <= chosen:
+            if set(doc.tables) <= chosen and score >= self.config.example_floor:
                 found.append(ExampleHit(doc.meta["question"], doc.meta["sql"], round(score, 6)))
             if len(found) == self.config.max_examples:
                 break
@@ -417,21 +490,41 @@ class HybridRetriever:
         return sorted(hits, key=lambda c: -c.score)
 
     def _note_columns(self, name: str) -> list[str]:
-        doc = next(
-            (d for d in self.index.schema.docs if d.kind == "note" and d.meta.get("name") == name), None
-        )
-        return doc.meta.get("columns", []) if doc else []
+        return list(self._note_doc(name).meta.get("columns", []))
 
-    def _shown(self, table_name: str, columns: list[ColumnHit]) -> tuple[str, ...]:
-        """All columns of a narrow table; keys and matched columns of a wide one."""
-        table = self.index.tables_by_lower[table_name.lower()]
-        if len(table.columns) <= self.config.wide_columns:
-            return table.column_names
+    def _note_doc(self, name: str) -> Document:
+        return next(
+            d for d in self.index.schema.docs if d.kind == "note" and d.meta.get("name", d.id) == name
+        )
+
+    def _shown(self, hit: TableHit, columns: list[ColumnHit], first: bool) -> TableHit:
+        """Which columns the model sees in full, by name only, or not at all.
+
+        A table chosen on its own shows every column in full when it is narrow. A join-path table, or a
+        wide table, shows its keys and the columns the question, its values or notes point at in full;
+        the rest by name only (a wide table's beyond ``2 * wide_columns`` not at all).
+        """
+        table = self.index.tables_by_lower[hit.name.lower()]
+        if (
+            hit.via == "rank"
+            and len(table.columns) <= self.config.wide_columns
+            and (
+                first
+                or self.config.full_tables == "ranked"
+                or sum(c.score for c in columns if c.table == table.name) >= self.config.evidence_floor
+            )
+        ):
+            return replace(hit, columns=table.column_names)
         keys = set(table.primary_key) | {c for fk in table.foreign_keys for c in fk.columns}
         keys |= {c.name for c in columns if c.table == table.name}
         keys |= self.index.referenced_columns.get(table.name, set())
-        shown = [c for c in table.column_names if c in keys]
-        return tuple(shown[: self.config.wide_columns * 2]) or table.column_names[: self.config.wide_columns]
+        full = [c for c in table.column_names if c in keys] or list(
+            table.column_names[: self.config.wide_columns]
+        )
+        rest = [c for c in table.column_names if c not in full]
+        rest = rest[: max(0, self.config.wide_columns * 2 - len(full))]
+        shown = set(full) | set(rest)
+        return replace(hit, columns=tuple(c for c in table.column_names if c in shown), brief=tuple(rest))
 
 
 class DenseTableRetriever:
@@ -480,24 +573,42 @@ def _shortest_path(graph: dict[str, set[str]], start: str, targets: set[str], ma
 # -- budget ---------------------------------------------------------------------------------------
 
 
-def fit_budget(result: Retrieval, tables: dict[str, Table], budget: int) -> Retrieval:
+def fit_budget(
+    result: Retrieval, tables: dict[str, Table], budget: int, *, form: str = "schema"
+) -> Retrieval:
     """Render the context in priority order (tables, values, notes, examples) within ``budget`` tokens.
 
-    The first table always goes in. Whatever else does not fit is named in ``dropped`` so that a
-    caller (or a person reading ``askdb retrieve``) sees it instead of losing it silently.
+    ``form`` is "schema" (``compact_schema``, the matched values inline in their column's line) or
+    "ddl" (``compact_ddl``, values as separate ``-- table.column = 'value'`` lines). The first table
+    always goes in. Whatever else does not fit is named in ``dropped`` so that a caller (or a person
+    reading ``askdb prompt`` or ``askdb retrieve``) sees it instead of losing it silently.
     """
+    if form not in ("schema", "ddl"):
+        raise ValueError(f"schema form {form!r}: use 'schema' or 'ddl'")
     sections: list[tuple[str, str, str]] = []
     needed: set[str] = set()
     for hit in result.tables:
         table = tables.get(hit.name.lower())
         if table is not None:
             shown = replace(table, columns=tuple(c for c in table.columns if c.name in set(hit.columns)))
-            sections.append(("table", hit.name, compact_ddl(shown)))
+            if form == "schema":
+                found: dict[str, list[str]] = {}
+                for v in result.values:
+                    if v.table == hit.name and v.value not in found.get(v.column, []):
+                        found.setdefault(v.column, []).append(v.value)
+                text = compact_schema(shown, values=found, brief=hit.brief)
+            else:
+                text = compact_ddl(
+                    replace(shown, columns=tuple(c for c in shown.columns if c.name not in hit.brief))
+                )
+            sections.append(("table", hit.name, text))
             if hit.via == "join" or not needed:
                 needed.add(hit.name)
-    sections += [
-        ("value", f"{v.table}.{v.column}", f"-- {v.table}.{v.column} = '{v.value}'") for v in result.values
-    ]
+    if form == "ddl":
+        sections += [
+            ("value", f"{v.table}.{v.column}", f"-- {v.table}.{v.column} = '{v.value}'")
+            for v in result.values
+        ]
     sections += [("note", n.name, n.text) for n in result.notes]
     sections += [("example", e.question, f"-- {e.question}\n{e.sql};") for e in result.examples]
     kept: list[tuple[str, str, str]] = []
@@ -511,7 +622,10 @@ def fit_budget(result: Retrieval, tables: dict[str, Table], budget: int) -> Retr
             dropped.append({"kind": kind, "name": name, "tokens": cost})
     keep_names = {(k, n) for k, n, _ in kept}
     result.tables = [t for t in result.tables if ("table", t.name) in keep_names]
-    result.values = [v for v in result.values if ("value", f"{v.table}.{v.column}") in keep_names]
+    if form == "ddl":
+        result.values = [v for v in result.values if ("value", f"{v.table}.{v.column}") in keep_names]
+    else:
+        result.values = [v for v in result.values if ("table", v.table) in keep_names]
     result.notes = [n for n in result.notes if ("note", n.name) in keep_names]
     result.examples = [e for e in result.examples if ("example", e.question) in keep_names]
     result.sections = [ContextSection(k, n, t, k == "table" and n in needed) for k, n, t in kept]

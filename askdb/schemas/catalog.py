@@ -304,6 +304,58 @@ def compact_ddl(table: Table) -> str:
     return f"CREATE TABLE {_quote(table.name)} ({', '.join(parts)}){tail};"
 
 
+def _needs_quotes(name: str) -> bool:
+    """A MySQL reserved word (the seed's `desc`): the compact form quotes it, as the SQL must."""
+    from sqlglot.dialects.mysql import MySQL
+
+    return name.lower() in MySQL.Generator.RESERVED_KEYWORDS or not name.replace("_", "").isalnum()
+
+
+def _type_name(sql_type: str) -> str:
+    """``varchar(255)`` -> ``varchar``, ``decimal(12,2)`` -> ``decimal``: lengths teach a model nothing."""
+    base = sql_type.split("(", 1)[0].strip().lower()
+    return base.replace(" unsigned", "") or sql_type
+
+
+def compact_schema(
+    table: Table,
+    *,
+    values: dict[str, list[str]] | None = None,
+    brief: Iterable[str] = (),
+) -> str:
+    """One table in a compact, M-Schema-like form: a header, then a line per column.
+
+    ``# ads_account: 达人账号表`` then ``platform varchar 所在平台 例:'抖音'``; keys say ``主键`` and
+    ``-> table.column``. Columns named in ``brief`` are listed by name only, on one last line: the
+    model knows they exist without paying for their types and comments. It takes about half the
+    tokens of ``compact_ddl`` for the same table (bench/bench_prompt.py measures both).
+    """
+    values = values or {}
+    brief = set(brief)
+    primary = set(table.primary_key)
+    refs = {c: f"{fk.ref_table}.{r}" for fk in table.foreign_keys for c, r in zip(fk.columns, fk.ref_columns)}
+    head = f"# {table.name}: {table.comment}" if table.comment else f"# {table.name}"
+    lines, names_only = [head], []
+    for col in table.columns:
+        name = _quote(col.name) if _needs_quotes(col.name) else col.name
+        if col.name in brief and col.name not in primary and col.name not in refs:
+            names_only.append(name)
+            continue
+        parts = [name, _type_name(col.type)]
+        if col.name in primary:
+            parts.append("主键")
+        if col.name in refs:
+            parts.append(f"-> {refs[col.name]}")
+        if col.comment and col.comment != table.comment:
+            parts.append(col.comment)
+        if col.name in values:
+            parts.append("例:" + "、".join(_string(v) for v in values[col.name]))
+        lines.append(" ".join(parts))
+    if names_only:
+        lines.append("其他字段: " + ", ".join(names_only))
+    return "\n".join(lines)
+
+
 def _quote(identifier: str) -> str:
     return "`" + identifier.replace("`", "``") + "`"
 
