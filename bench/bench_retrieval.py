@@ -159,7 +159,7 @@ def embedding_runtimes(embedder, questions: list[str]) -> str:
     """The question embedding alone; for a sentence-transformer torch beside the ONNX export (same vectors)."""
     timed = []
     if isinstance(embedder, SentenceTransformerEmbedder):
-        timed.append(("torch", SentenceTransformerEmbedder(embedder.name, query_cache=0)))
+        timed.append(("torch", SentenceTransformerEmbedder(embedder.model, query_cache=0)))
     timed.append((getattr(embedder, "runtime", "?"), embedder))
     out = []
     for label, model in timed:
@@ -191,14 +191,17 @@ def summary_table(rows: list[tuple[str, dict, dict]], copies: int) -> str:
 
 
 def make_embedder(spec: str, settings):
-    """``current``: askdb's configured embedder; ``model2vec:...``: the distilled static table (measured,
-    not selectable in askdb: recall does not hold); else an embedding-model setting."""
+    """``current``: askdb's configured embedder; ``onnx-int8``: it on the int8 runtime; ``model2vec:...``:
+    the distilled static table (measured, not selectable in askdb: recall does not hold); else a model."""
     from askdb.rag.service import embedder_for
     from askdb.settings import load_settings
 
     if is_static(spec):
         return StaticEmbedder(spec, cache_dir=settings.models_path)
-    embedder = embedder_for(settings if spec == "current" else load_settings(embedding_model=spec))
+    if spec in ("current", "onnx-int8"):
+        embedder = embedder_for(settings if spec == "current" else load_settings(embedding_runtime=spec))
+    else:
+        embedder = embedder_for(load_settings(embedding_model=spec))
     # Off: every question here is asked several times (dense, hybrid, with and without the hint), and
     # latency must be a question's first embedding. The vectors, hence recall, are the same either way.
     embedder.query_cache.size = 0
@@ -219,8 +222,9 @@ def main() -> None:
         "--embedder",
         nargs="*",
         default=["current"],
-        help="embedding-model settings to compare side by side: current (ASKDB_EMBEDDING_MODEL as "
-        "configured), a sentence-transformers name, or model2vec:all-MiniLM-L6-v2[@DIMS]",
+        help="embedders to compare side by side: current (as configured), onnx-int8 (the configured "
+        "model on ASKDB_EMBEDDING_RUNTIME=onnx-int8), a sentence-transformers name, or "
+        "model2vec:all-MiniLM-L6-v2[@DIMS]",
     )
     args = parser.parse_args()
     from askdb.settings import load_settings

@@ -117,8 +117,12 @@ class SentenceTransformerEmbedder:
         batch_size: int = 64,
         onnx_dir: Path | None = None,
         query_cache: int = 256,
+        int8: bool = False,
     ) -> None:
-        self.name = model
+        self.model = model
+        # int8: documents and questions alike through the int8 ONNX graph (not torch's numbers, so the
+        # name differs and an index of the float model is never read with it).
+        self.int8 = int8
         self.device = device
         self.batch_size = batch_size
         # Where the ONNX export of the question path is kept; None keeps questions on torch.
@@ -133,6 +137,19 @@ class SentenceTransformerEmbedder:
         # model and ONNX Runtime themselves are safe to share, so only tokenising is serialised.
         self._tokenize_lock = threading.Lock()
 
+    @property
+    def name(self) -> str:
+        """What an index built with this embedder is keyed by: the model, and for int8 the graph's maker."""
+        if not self.int8:
+            return self.model
+        try:
+            from importlib.metadata import version
+
+            maker = f"onnxruntime-{version('onnxruntime')}"
+        except ImportError:
+            maker = "onnxruntime-missing"
+        return f"{self.model}+int8-{maker}"
+
     def _load(self) -> Any:
         if self._model is None:
             with self._lock:  # threads of a server that all ask first must load it once
@@ -141,7 +158,7 @@ class SentenceTransformerEmbedder:
         return self._model
 
     def _load_model(self) -> Any:
-        path = resolve_model(self.name)
+        path = resolve_model(self.model)
         if Path(path).is_dir():
             # A local model must never fall through to the hub: these machines have no internet.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -154,7 +171,7 @@ class SentenceTransformerEmbedder:
             return SentenceTransformer(path, device=self.device)
         except (OSError, ValueError) as exc:
             raise ConfigError(
-                f"cannot load the embedding model {self.name!r}: {str(exc).splitlines()[0]}",
+                f"cannot load the embedding model {self.model!r}: {str(exc).splitlines()[0]}",
                 hint="set ASKDB_EMBEDDING_MODEL to a local sentence-transformers folder, "
                 f"or leave it at {DEFAULT_MODEL} (packaged, offline)",
             ) from None
@@ -175,6 +192,8 @@ class SentenceTransformerEmbedder:
             fast = self._encode_cached(model, texts[0])
             if fast is not None:
                 return fast
+        if self.int8:
+            return self._encode_int8(model, texts, progress)
         chunks = []
         step = self.batch_size * 4
         with _torch_threads(os.cpu_count() or 1):  # index builds: big batches use every core
@@ -194,10 +213,35 @@ class SentenceTransformerEmbedder:
                     progress(len(batch))
         return np.ascontiguousarray(np.vstack(chunks), dtype=np.float32)
 
+    def _encode_int8(
+        self, model: Any, texts: Sequence[str], progress: Callable[[int], None] | None
+    ) -> np.ndarray:
+        """Documents through the int8 graph one at a time, as questions go: its activations are
+        quantised over a whole batch, so batching would tie a text's vector to its neighbours."""
+        encoder = self._int8_encoder(model)
+        out = []
+        for text in texts:
+            out.append(encoder.encode_batch([text]))
+            if progress:
+                progress(1)
+        return np.ascontiguousarray(np.vstack(out), dtype=np.float32)
+
+    def _int8_encoder(self, model: Any) -> Any:
+        encoder = self._encode_query_encoder(model)
+        if not encoder:
+            raise ConfigError(
+                f"the int8 ONNX runtime cannot embed with {self.model!r}",
+                hint="it needs onnxruntime and a mean-pooled sentence-transformers model on cpu; "
+                "set ASKDB_EMBEDDING_RUNTIME=onnx",
+            )
+        return encoder
+
     @property
     def runtime(self) -> str:
-        """What embeds a question: ``onnxruntime`` once its export is open, else ``torch``."""
-        return "onnxruntime" if self._onnx else "torch"
+        """What embeds a question: ``onnxruntime`` (``onnxruntime-int8``) once its export is open, else ``torch``."""
+        if not self._onnx:
+            return "torch"
+        return "onnxruntime-int8" if self.int8 else "onnxruntime"
 
     def _encode_cached(self, model: Any, text: str) -> np.ndarray | None:
         """One question through the cache. The normalised text is what is embedded, cache or no
@@ -212,29 +256,42 @@ class SentenceTransformerEmbedder:
 
     def _encode_query(self, model: Any, text: str) -> np.ndarray | None:
         """One question: through ONNX Runtime when configured and verified, else straight through torch."""
+        if self.int8:
+            return self._int8_encoder(model).encode(text)
         if not _mean_pooled(model):
             return None
+        encoder = self._encode_query_encoder(model)
+        if encoder:
+            return encoder.encode(text)
+        return self._encode_one(model, text)
+
+    def _encode_query_encoder(self, model: Any) -> Any:
+        """The ONNX encoder, opened once; False where there is none (not mean-pooled, no runtime, a failure)."""
+        if not _mean_pooled(model):
+            return False
         if self._onnx is None:
             with self._lock:  # the first questions of a server arrive together: export once
                 if self._onnx is None:
                     self._onnx = self._open_onnx(model) or False
-        if self._onnx:
-            return self._onnx.encode(text)
-        return self._encode_one(model, text)
+        return self._onnx
 
     def _open_onnx(self, model: Any) -> Any:
         if self.onnx_dir is None or self.device != "cpu":
             return None
         from askdb.rag.onnx_query import open_encoder
 
-        return open_encoder(
-            model,
-            resolve_model(self.name),
-            self.onnx_dir,
-            lambda text: self._encode_one(model, text),
-            lock=self._tokenize_lock,
-            device=self.device,
-        )
+        try:
+            return open_encoder(
+                model,
+                resolve_model(self.model),
+                self.onnx_dir,
+                lambda text: self._encode_one(model, text),
+                lock=self._tokenize_lock,
+                device=self.device,
+                quantized=self.int8,
+            )
+        except RuntimeError as exc:  # int8 only: there is no torch fallback for its vectors
+            raise ConfigError(str(exc), hint="set ASKDB_EMBEDDING_RUNTIME=onnx") from None
 
     def _encode_one(self, model: Any, text: str) -> np.ndarray:
         """One query straight through tokenizer and transformer (mean-pooled normalised models only).

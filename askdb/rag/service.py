@@ -10,9 +10,11 @@ from askdb.settings import Settings
 
 
 def embedder_for(settings: Settings) -> SentenceTransformerEmbedder:
-    """The configured embedding model, with questions on ONNX Runtime unless told torch."""
-    onnx_dir = settings.models_path if settings.embedding_runtime == "onnx" else None
-    return SentenceTransformerEmbedder(settings.embedding_model, onnx_dir=onnx_dir)
+    """The configured embedding model, with questions on ONNX Runtime (float or int8) unless told torch."""
+    onnx_dir = settings.models_path if settings.embedding_runtime != "torch" else None
+    return SentenceTransformerEmbedder(
+        settings.embedding_model, onnx_dir=onnx_dir, int8=settings.embedding_runtime == "onnx-int8"
+    )
 
 
 def store_for(settings: Settings) -> IndexStore:
