@@ -2,7 +2,7 @@
 
 The rules and the question always stay, and so do the sections marked ``needed`` (the best-ranked
 table and the join-path tables). What may go goes in this order, lowest-ranked first within each
-kind: column values, verified examples, notes, then whole tables. Whatever was trimmed is named,
+kind (by ``rank`` where a section has one): column values, verified examples, notes, then whole tables. Whatever was trimmed is named,
 so the trace shows it; a prompt that does not fit even at its minimum is an error with numbers.
 """
 
@@ -73,8 +73,11 @@ def fit_prompt(
     messages = build(kept)
     tokens, counted_by = count(messages)
     trimmed: list[dict[str, str]] = []
+    order = {id(s): getattr(s, "rank", i) for i, s in enumerate(sections)}
     droppable = [
-        s for kind in TRIM_ORDER for s in reversed([s for s in sections if s.kind == kind and not s.needed])
+        s
+        for kind in TRIM_ORDER
+        for s in sorted((s for s in sections if s.kind == kind and not s.needed), key=lambda s: -order[id(s)])
     ]
     for section in droppable:
         if tokens <= limit:

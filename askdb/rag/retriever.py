@@ -119,13 +119,16 @@ class ContextSection:
 
     ``needed`` marks what a prompt must keep when it is trimmed to a model's context window: the
     best-ranked table and the join-path tables; values, examples, notes and lower-ranked tables
-    may go, in that order.
+    may go, in that order, the least important (highest ``rank``) first. Tables are shown in the
+    catalog's order, not by rank: two questions about the same tables then share the prompt's
+    bytes up to their first difference, and a server's prefix cache reuses those too.
     """
 
     kind: str  # "table" | "value" | "note" | "example"
     name: str
     text: str
     needed: bool = False
+    rank: int = 0  # importance, 0 first: what trimming goes by
 
 
 def render_sections(sections: Iterable[ContextSection]) -> str:
@@ -628,7 +631,15 @@ def fit_budget(
         result.values = [v for v in result.values if ("table", v.table) in keep_names]
     result.notes = [n for n in result.notes if ("note", n.name) in keep_names]
     result.examples = [e for e in result.examples if ("example", e.question) in keep_names]
-    result.sections = [ContextSection(k, n, t, k == "table" and n in needed) for k, n, t in kept]
+    sections_ranked = [
+        ContextSection(k, n, t, k == "table" and n in needed, i) for i, (k, n, t) in enumerate(kept)
+    ]
+    position = {name: i for i, name in enumerate(tables)}
+    shown_tables = sorted(
+        (s for s in sections_ranked if s.kind == "table"),
+        key=lambda s: position.get(s.name.lower(), len(position)),
+    )
+    result.sections = shown_tables + [s for s in sections_ranked if s.kind != "table"]
     result.context = render_sections(result.sections)
     result.tokens, result.budget, result.dropped = used, budget, dropped
     return result
