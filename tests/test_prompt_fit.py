@@ -225,3 +225,16 @@ def test_a_model_that_fails_mid_answer_leaves_its_step_in_the_trace(runner):
     assert [s["name"] for s in trace] == ["retrieve", "sql_llm"]
     assert trace[1]["error"] == "the server went away"
     assert trace[1]["input"]["prompt_tokens"] > 0
+
+
+def test_tables_shown_in_catalog_order_are_trimmed_by_their_rank():
+    # shown a, b, c (the catalog's order); ranked c (needed), a, b: b is the least important
+    shown = [
+        ContextSection("table", "a", "-- a " + "x" * 40, rank=1),
+        ContextSection("table", "b", "-- b " + "x" * 40, rank=2),
+        ContextSection("table", "c", "-- c " + "x" * 40, needed=True, rank=0),
+    ]
+    full = count(chat_of(shown))[0]
+    fitted = fit_prompt(shown, chat_of, count, limit=full - 5)
+    assert fitted.trimmed == [{"kind": "table", "name": "b"}]
+    assert [s.name for s in fitted.kept] == ["a", "c"]

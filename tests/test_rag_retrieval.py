@@ -313,3 +313,14 @@ def test_a_note_that_explains_the_question_brings_its_tables(retriever: HybridRe
     result = retriever.retrieve("按投放平台算投产比")
     assert "roi_and_cost" in {n.name for n in result.notes}
     assert {"ads_order", "ads_material_hourly"} <= set(result.table_names)
+
+
+def test_context_shows_tables_in_the_catalogs_order_and_reports_them_by_rank(
+    retriever: HybridRetriever,
+) -> None:
+    result = retriever.retrieve("各品牌的ROI")
+    headers = [s.name for s in result.sections if s.kind == "table"]
+    catalog_order = [t for t in packaged_catalog().table_names if t in headers]
+    assert headers == catalog_order and len(headers) >= 3
+    ranks = {s.name: s.rank for s in result.sections if s.kind == "table"}
+    assert sorted(headers, key=ranks.get) == [t.name for t in result.tables if t.name in ranks]

@@ -15,6 +15,7 @@ import sqlite3
 import statistics
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -408,6 +409,10 @@ def retrieval_recall(
     progress: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """recall@k strict and lenient, all@k and latency of a retriever; ``scopes`` given means the db hint is used."""
+    config = getattr(retriever, "config", None)
+    if config is not None and getattr(config, "relative_floor", 0.0):
+        # recall@k judges the ranking: the floor that keeps weak tables out of a prompt would cut it short
+        retriever = type(retriever)(retriever.index, retriever.embedder, replace(config, relative_floor=0.0))
     recall: dict[str, dict[int, list[float]]] = {m: {k: [] for k in KS} for m in ("strict", "lenient")}
     complete: dict[int, list[bool]] = {k: [] for k in KS}
     joined, sizes, latency = [], [], []

@@ -73,11 +73,14 @@ def fit_prompt(
     messages = build(kept)
     tokens, counted_by = count(messages)
     trimmed: list[dict[str, str]] = []
-    order = {id(s): getattr(s, "rank", i) for i, s in enumerate(sections)}
+    # the least important first: highest rank, then (equal or no ranks) the one shown last
+    order = {id(s): (getattr(s, "rank", 0), i) for i, s in enumerate(sections)}
     droppable = [
         s
         for kind in TRIM_ORDER
-        for s in sorted((s for s in sections if s.kind == kind and not s.needed), key=lambda s: -order[id(s)])
+        for s in sorted(
+            (s for s in sections if s.kind == kind and not s.needed), key=lambda s: order[id(s)], reverse=True
+        )
     ]
     for section in droppable:
         if tokens <= limit:
