@@ -225,6 +225,21 @@ class RagIndex:
         return np.array([i for i, d in enumerate(self.schema.docs) if d.kind == "table"], dtype=np.int64)
 
     @cached_property
+    def notes_by_name(self) -> dict[str, Document]:
+        return {d.meta.get("name", d.id): d for d in self.schema.docs if d.kind == "note"}
+
+    @cached_property
+    def table_words(self) -> dict[str, frozenset[str]]:
+        """Every token of a table's name, comment and columns' names and comments."""
+        words: dict[str, frozenset[str]] = {}
+        for t in self.catalog.tables:
+            found = set(tokenize(f"{t.name} {t.comment}"))
+            for c in t.columns:
+                found |= self.column_tokens[(t.name, c.name)]
+            words[t.name] = frozenset(found)
+        return words
+
+    @cached_property
     def column_tokens(self) -> dict[tuple[str, str], set[str]]:
         return {
             (t.name, c.name): set(tokenize(f"{c.name} {c.comment}"))
@@ -433,13 +448,7 @@ class HybridRetriever:
         schema's own words stay out.
         """
         bm25 = self.index.schema.bm25
-        known: set[str] = set()
-        for name in chosen:
-            table = self.index.tables_by_lower[name.lower()]
-            known.update(tokenize(f"{table.name} {table.comment}"))
-            for col in table.columns:
-                known |= self.index.column_tokens.get((table.name, col.name), set())
-        novel = set(tokens) - known
+        novel = set(tokens).difference(*(self.index.table_words.get(name, ()) for name in chosen))
         floor = self.config.note_floor * bm25.max_idf()
         scored = []
         for doc_id, _ in notes:
@@ -496,9 +505,7 @@ class HybridRetriever:
         return list(self._note_doc(name).meta.get("columns", []))
 
     def _note_doc(self, name: str) -> Document:
-        return next(
-            d for d in self.index.schema.docs if d.kind == "note" and d.meta.get("name", d.id) == name
-        )
+        return self.index.notes_by_name[name]
 
     def _shown(self, hit: TableHit, columns: list[ColumnHit], first: bool) -> TableHit:
         """Which columns the model sees in full, by name only, or not at all.
