@@ -369,24 +369,13 @@ def llamaindex_contender(path: Path, tables: list[str]) -> Contender:
     return Contender("llamaindex", "LlamaIndex NLSQLTableQueryEngine", ask, notes)
 
 
-def llamaindex_retriever_contender(path: Path, tables: list[str]) -> Contender:
-    """LlamaIndex with table retrieval, as its SQL guide builds it: an ObjectIndex over the tables'
-    schemas embedded by the same all-MiniLM-L6-v2 through sentence-transformers (what its
-    HuggingFaceEmbedding calls), top 5 tables per question, then NLSQL as above."""
-    from llama_index.core import SQLDatabase, VectorStoreIndex
+def llamaindex_minilm(model: Any) -> Any:
+    """A LlamaIndex embedding over a sentence-transformers model: encode, as
+    llama-index-embeddings-huggingface calls it."""
     from llama_index.core.embeddings import BaseEmbedding
-    from llama_index.core.indices.struct_store.sql_query import SQLTableRetrieverQueryEngine
-    from llama_index.core.objects import ObjectIndex, SQLTableNodeMapping, SQLTableSchema
     from pydantic import PrivateAttr
-    from sqlalchemy import create_engine
-
-    from askdb.rag.embed import SentenceTransformerEmbedder
-
-    model = SentenceTransformerEmbedder()._load()  # the packaged MiniLM, loaded as sentence-transformers does
 
     class MiniLMEmbedding(BaseEmbedding):
-        """sentence-transformers' encode, as llama-index-embeddings-huggingface calls it."""
-
         _model: Any = PrivateAttr()
 
         def __init__(self, model: Any) -> None:
@@ -402,13 +391,29 @@ def llamaindex_retriever_contender(path: Path, tables: list[str]) -> Contender:
         async def _aget_query_embedding(self, query: str) -> list[float]:
             return self._get_query_embedding(query)
 
+    return MiniLMEmbedding(model)
+
+
+def llamaindex_retriever_contender(path: Path, tables: list[str]) -> Contender:
+    """LlamaIndex with table retrieval, as its SQL guide builds it: an ObjectIndex over the tables'
+    schemas embedded by the same all-MiniLM-L6-v2 through sentence-transformers (what its
+    HuggingFaceEmbedding calls), top 5 tables per question, then NLSQL as above."""
+    from llama_index.core import SQLDatabase, VectorStoreIndex
+    from llama_index.core.indices.struct_store.sql_query import SQLTableRetrieverQueryEngine
+    from llama_index.core.objects import ObjectIndex, SQLTableNodeMapping, SQLTableSchema
+    from sqlalchemy import create_engine
+
+    from askdb.rag.embed import SentenceTransformerEmbedder
+
+    model = SentenceTransformerEmbedder()._load()  # the packaged MiniLM, loaded as sentence-transformers does
+
     llm, script = llamaindex_fake_llm()
     database = SQLDatabase(create_engine(read_only_url(path)), include_tables=tables)
     objects = ObjectIndex.from_objects(
         [SQLTableSchema(table_name=t) for t in tables],
         SQLTableNodeMapping(database),
         VectorStoreIndex,
-        embed_model=MiniLMEmbedding(model),
+        embed_model=llamaindex_minilm(model),
     )
     engine = SQLTableRetrieverQueryEngine(
         database, objects.as_retriever(similarity_top_k=5), llm=llm, synthesize_response=True

@@ -65,6 +65,7 @@ TARGETS = {"ads_median_tokens": 600, "ratio_to_smallest": 0.5, "ads_recall": 0.9
 
 sys.path.insert(0, str(HERE))
 from bench_llamacpp import Tokenizer, open_parts, packaged_models  # noqa: E402
+from bench_overhead import llamaindex_minilm  # noqa: E402
 
 
 @dataclass
@@ -127,9 +128,10 @@ class Captured:
 
 
 def llamaindex_engines(url: str, tables: list[str], model: Any) -> tuple[Any, Any, Captured]:
+    """NLSQLTableQueryEngine and SQLTableRetrieverQueryEngine over ``url``; ``model`` a sentence-transformer."""
     from llama_index.core import Settings as LISettings
     from llama_index.core import SQLDatabase, VectorStoreIndex
-    from llama_index.core.embeddings import BaseEmbedding, MockEmbedding
+    from llama_index.core.embeddings import MockEmbedding
     from llama_index.core.indices.struct_store.sql_query import SQLTableRetrieverQueryEngine
     from llama_index.core.llms import CompletionResponse, CustomLLM, LLMMetadata
     from llama_index.core.llms.callbacks import llm_completion_callback
@@ -162,22 +164,6 @@ def llamaindex_engines(url: str, tables: list[str], model: Any) -> tuple[Any, An
         def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> Any:
             yield self.complete(prompt, formatted)
 
-    class MiniLM(BaseEmbedding):
-        _model: Any = PrivateAttr()
-
-        def __init__(self, model: Any) -> None:
-            super().__init__(model_name="all-MiniLM-L6-v2")
-            self._model = model
-
-        def _get_query_embedding(self, query: str) -> list[float]:
-            return self._model.encode([query])[0].tolist()
-
-        def _get_text_embedding(self, text: str) -> list[float]:
-            return self._get_query_embedding(text)
-
-        async def _aget_query_embedding(self, query: str) -> list[float]:
-            return self._get_query_embedding(query)
-
     llm = RecordingLLM(captured)
     LISettings.llm, LISettings.embed_model = llm, MockEmbedding(embed_dim=8)
     database = SQLDatabase(create_engine(url), include_tables=tables)
@@ -186,7 +172,7 @@ def llamaindex_engines(url: str, tables: list[str], model: Any) -> tuple[Any, An
         [SQLTableSchema(table_name=t) for t in tables],
         SQLTableNodeMapping(database),
         VectorStoreIndex,
-        embed_model=MiniLM(model),
+        embed_model=llamaindex_minilm(model),
     )
     retrieving = SQLTableRetrieverQueryEngine(
         database, objects.as_retriever(similarity_top_k=RETRIEVER_TOP_K), llm=llm, sql_only=True
@@ -316,12 +302,12 @@ def ads_set(args: argparse.Namespace, counter: Qwen2) -> tuple[dict[str, Any], l
     ]
     tables = list(catalog.table_names)
     url = contenders_database(args, notes, settings.db_url)
-    model = retriever.embedder
+    model = retriever.embedder._load()  # the same MiniLM, as sentence-transformers (LlamaIndex's way)
     whole, retrieving, li_seen = llamaindex_engines(url, tables, model)
     chain, lc_seen = langchain_chain(url, tables)
     statements = [s.strip() + ";" for s in packaged_ddl("ads").split(";") if "CREATE TABLE" in s]
     ddl = {re.search(r"CREATE TABLE `([^`]+)`", s).group(1): s[s.index("CREATE TABLE") :] for s in statements}
-    dify = DifyTopK(ddl, model)
+    dify = DifyTopK(ddl, retriever.embedder)
 
     def askdb_prompt(item: Item) -> tuple[list[Any], list[str]]:
         retrieval = retriever.retrieve(retrieval_query(item.question, item.history), DEFAULT_K)
@@ -415,7 +401,7 @@ def spider_set(args: argparse.Namespace, counter: Qwen2, embedder: Any, work: Pa
         if db not in engines:
             names = [n.split("__", 1)[1] for n in by_db[db]]
             names = [n for n in names if not n.lower().startswith("sqlite_")]
-            whole, retrieving, li_seen = llamaindex_engines(f"sqlite:///{files[db]}", names, embedder)
+            whole, retrieving, li_seen = llamaindex_engines(f"sqlite:///{files[db]}", names, embedder._load())
             chain, lc_seen = langchain_chain(f"sqlite:///{files[db]}", names)
             engines[db] = (whole, retrieving, li_seen, chain, lc_seen)
         return engines[db]

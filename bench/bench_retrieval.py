@@ -41,7 +41,6 @@ from askdb.eval.external import spider_questions as _spider_questions
 from askdb.eval.external import spider_tables as _spider_tables
 from askdb.rag.embed import SentenceTransformerEmbedder
 from askdb.rag.retriever import DenseTableRetriever, HybridRetriever, RetrievalConfig
-from askdb.rag.static_embed import StaticEmbedder, is_static
 from askdb.rag.store import build_index
 from askdb.schemas.catalog import Catalog, packaged_catalog
 from askdb.schemas.knowledge import packaged_examples, packaged_notes
@@ -191,21 +190,12 @@ def summary_table(rows: list[tuple[str, dict, dict]], copies: int) -> str:
 
 
 def make_embedder(spec: str, settings):
-    """``current``: askdb's configured embedder; ``onnx-int8``: it on the int8 runtime; ``model2vec:...``:
-    the distilled static table (measured, not selectable in askdb: recall does not hold); else a model."""
-    from askdb.rag.service import embedder_for
-    from askdb.settings import load_settings
+    """bench_overhead's embedder choice (``current``, ``onnx-int8``, ``model2vec:...`` or a model), its
+    question cache off: every question here is asked several times (dense, hybrid, with and without the
+    hint), and latency must be a question's first embedding. The vectors, hence recall, are the same."""
+    from bench_overhead import make_embedder as choose
 
-    if is_static(spec):
-        return StaticEmbedder(spec, cache_dir=settings.models_path)
-    if spec in ("current", "onnx-int8"):
-        embedder = embedder_for(settings if spec == "current" else load_settings(embedding_runtime=spec))
-    else:
-        embedder = embedder_for(load_settings(embedding_model=spec))
-    # Off: every question here is asked several times (dense, hybrid, with and without the hint), and
-    # latency must be a question's first embedding. The vectors, hence recall, are the same either way.
-    embedder.query_cache.size = 0
-    return embedder
+    return choose(spec, settings, query_cache=0)
 
 
 def main() -> None:
