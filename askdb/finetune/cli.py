@@ -250,7 +250,7 @@ def _run_merge(config: Any) -> dict[str, Any]:
     from askdb.finetune.merge import merge as merge_adapter
 
     out = merge_adapter(
-        config.base_model, config.adapter_dir, config.merged_dir, trust_remote_code=config.trust_remote_code
+        config.base_path, config.adapter_dir, config.merged_dir, trust_remote_code=config.trust_remote_code
     )
     return {"merged": str(out)}
 
@@ -472,7 +472,7 @@ def _check_deployable(config: Any) -> None:
 
     try:
         chat_format(
-            load_tokenizer(config.base_model, trust_remote_code=config.trust_remote_code).chat_template
+            load_tokenizer(config.base_path, trust_remote_code=config.trust_remote_code).chat_template
         )
     except ConfigError as exc:
         raise ConfigError(

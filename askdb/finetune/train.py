@@ -174,6 +174,51 @@ def build_datasets(config: TrainConfig, tokenizer: PreTrainedTokenizerBase) -> t
     return Dataset.from_list(splits["train"]), validation, dropped
 
 
+def answer_only_loss(model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> tuple[Any, Any]:
+    """The causal-LM loss on the answer tokens, with the LM head run only where an answer token is predicted.
+
+    The loss is the same as the model's own with ``labels`` (prompt and padding labelled -100), but the
+    output layer, a vocabulary-sized matrix (262k rows for Gemma 3: most of a small model's arithmetic),
+    is applied at the positions that predict an answer token in some row of the batch instead of at
+    every position of the prompt too (``logits_to_keep`` with those indices).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    labels = inputs["labels"]
+    targets = labels[:, 1:]  # position t predicts token t + 1
+    keep = (targets != -100).any(dim=0).nonzero().squeeze(-1)
+    forward = {k: v for k, v in inputs.items() if k not in ("labels", "num_items_in_batch")}
+    outputs = model(**forward, logits_to_keep=keep, use_cache=False)
+    logits = outputs.logits.float()
+    wanted = targets[:, keep]
+    total = F.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), wanted.reshape(-1), ignore_index=-100, reduction="sum"
+    )
+    count = num_items_in_batch if num_items_in_batch is not None else (wanted != -100).sum()
+    if isinstance(count, torch.Tensor):
+        count = count.to(total.device)
+    return total / count, outputs
+
+
+def answer_only_trainer() -> type:
+    """TRL's SFTTrainer with ``answer_only_loss`` for training and evaluation."""
+    from trl import SFTTrainer
+
+    class AnswerOnlySFTTrainer(SFTTrainer):  # type: ignore[misc]
+        def compute_loss(
+            self,
+            model: Any,
+            inputs: dict[str, Any],
+            return_outputs: bool = False,
+            num_items_in_batch: Any = None,
+        ) -> Any:
+            loss, outputs = answer_only_loss(model, inputs, num_items_in_batch)
+            return (loss, outputs) if return_outputs else loss
+
+    return AnswerOnlySFTTrainer
+
+
 def _lora_config(config: TrainConfig) -> Any:
     from peft import LoraConfig
 
@@ -247,6 +292,7 @@ def _sft_config(config: TrainConfig, precision: Precision, has_eval: bool) -> An
         fp16=precision.fp16,
         deepspeed=str(config.deepspeed) if config.deepspeed else None,
         disable_tqdm=False,
+        prediction_loss_only=True,  # evaluation needs the loss; answer_only_loss keeps few logits anyway
         dataset_num_proc=None,
         dataloader_pin_memory=precision.device == "cuda",
     )
@@ -265,8 +311,6 @@ def prepare(config: TrainConfig) -> Prepared:
     require("trl", extra="finetune")
     require("peft", extra="finetune")
     require("datasets", extra="finetune")
-    from trl import SFTTrainer
-
     precision = choose_precision()
     if precision.device == "cpu" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         # transformers sets up no process group on CPU: each rank would train its own copy into one folder.
@@ -276,11 +320,12 @@ def prepare(config: TrainConfig) -> Prepared:
         )
     if config.deepspeed:
         require("deepspeed", package="deepspeed")  # GPU-only, so not in the finetune extra
-    tokenizer = load_tokenizer(config.base_model, trust_remote_code=config.trust_remote_code)
+    base = config.base_path
+    tokenizer = load_tokenizer(base, trust_remote_code=config.trust_remote_code)
     train_set, eval_set, dropped = build_datasets(config, tokenizer)
     args = _sft_config(config, precision, eval_set is not None)
-    trainer = SFTTrainer(
-        model=config.base_model,
+    trainer = answer_only_trainer()(
+        model=base,
         args=args,
         train_dataset=train_set,
         eval_dataset=eval_set,
