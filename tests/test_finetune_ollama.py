@@ -37,10 +37,13 @@ def qwen2_chat_template() -> str:
     return bytes(field.parts[field.data[0]]).decode("utf-8")
 
 
+IF_SYSTEM = "(.System is set)"
+
+
 def render_go_template(template: str, messages: list[dict[str, str]], system: str | None) -> str:
     """Ollama's rendering of the Go template subset askdb emits.
 
-    Supported: text, ``.System``, ``.Role``, ``.Content``, ``range .Messages``, ``if eq .Role "x"`` with
+    Supported: text, ``.System``, ``.Role``, ``.Content``, ``range .Messages``, ``if .System``, ``if eq .Role "x"`` with
     ``else if`` / ``else``, ``end``, and the ``{{-`` / ``-}}`` trims. Anything else raises, so a template
     that uses more cannot pass by being half-rendered. Ollama puts the Modelfile's SYSTEM first when the
     conversation has no system message; ``.System`` is every system message joined by a blank line.
@@ -81,6 +84,9 @@ def _parse(tokens: list[tuple[str, str]], top: bool = False) -> tuple[list, list
         elif body == "range .Messages":
             inner, tokens = _parse(tokens)
             nodes.append(("range", inner))
+        elif body == "if .System":
+            branches, tokens = _branches(IF_SYSTEM, tokens)
+            nodes.append(("if", branches))
         elif test := re.fullmatch(r'if eq \.Role "(\w+)"', body):
             branches, tokens = _branches(test.group(1), tokens)
             nodes.append(("if", branches))
@@ -121,7 +127,16 @@ def _render(nodes: list, values: dict[str, str], messages: list[dict[str, str]])
                 for m in messages
             ]
         else:  # if: the first branch whose role matches, or else
-            chosen = next((b for role, b in body if role is None or role == values[".Role"]), [])
+            chosen = next(
+                (
+                    b
+                    for role, b in body
+                    if role is None
+                    or (role == IF_SYSTEM and values[".System"])
+                    or role == values.get(".Role")
+                ),
+                [],
+            )
             out.append(_render(chosen, values, messages))
     return "".join(out)
 
@@ -207,6 +222,9 @@ def test_go_text_template_renders_the_same(tmp_path, qwen2_chat_template):
     families.append(
         (qwen2_chat_template, {}, [CONVERSATION, [{"role": "system", "content": "只写 SQL"}, *CONVERSATION]])
     )
+    from askdb.llm.llamacpp_backend import shipped_template
+
+    families.append((shipped_template("gemma"), {"bos_token": "<bos>"}, list(GEMMA_CONVERSATIONS.values())))
     for template, special, conversations in families:
         chat = chat_format(template)
         for conversation in conversations:
@@ -356,3 +374,32 @@ def test_cli_deploy_registers_or_prints_the_command(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert f"ollama create askdb-sql -f {folder / 'Modelfile'}" in result.output
     assert (folder / "Modelfile").read_text(encoding="utf-8").startswith("FROM ")
+
+
+GEMMA_CONVERSATIONS = {
+    "user only": [{"role": "user", "content": "抖音上有多少个达人?"}],
+    "system + user": [
+        {"role": "system", "content": "只写 SQL"},
+        {"role": "user", "content": "抖音上有多少个达人?"},
+    ],
+    "multi-turn": CONVERSATION,
+    "system + multi-turn": [{"role": "system", "content": "只写 SQL"}, *CONVERSATION],
+}
+
+
+@pytest.mark.parametrize("case", sorted(GEMMA_CONVERSATIONS))
+def test_gemma_template_renders_what_the_tokenizer_renders(case):
+    """askdb's Gemma Jinja (what the converted Gemma base trains with): character for character after the BOS."""
+    from transformers.utils.chat_template_utils import render_jinja_template
+
+    from askdb.llm.llamacpp_backend import shipped_template
+
+    template = shipped_template("gemma")
+    chat = chat_format(template)
+    assert chat.family == "gemma" and chat.system is None and "<end_of_turn>" in chat.stop
+    conversation = GEMMA_CONVERSATIONS[case]
+    rendered = render_jinja_template(
+        [conversation], chat_template=template, add_generation_prompt=True, bos_token="<bos>"
+    )[0][0]
+    assert rendered.startswith("<bos>") and "<bos>" not in chat.template
+    assert render_go_template(chat.template, conversation, chat.system) == rendered.removeprefix("<bos>")

@@ -72,6 +72,27 @@ _DEEPSEEK_STOP = ("<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"
 _DEEPSEEK_OPENS_THINK = re.compile(r"<｜Assistant｜><think>(?:\\n|\n)")
 
 
+# Gemma (askdb's template for the base GGUF, and Gemma's own instruct template): no system role, the
+# system text opens the first user turn; turns are <start_of_turn>user|model ... <end_of_turn>.
+# A Go template cannot know which user turn is the first without variables, so the user turn's
+# opener is written before it instead: at the start, and after every model turn. That is exact for
+# what chat clients send (turns alternate and the last is the user's). The BOS is left to llama.cpp
+# as for R1. Unlike the Jinja, it does not trim whitespace around each message (askdb sends none).
+_GEMMA_TEMPLATE = (
+    "<start_of_turn>user\n"
+    "{{ if .System }}{{ .System }}\n\n{{ end }}"
+    "{{ range .Messages }}"
+    '{{ if eq .Role "user" }}{{ .Content }}<end_of_turn>\n'
+    '{{ else if eq .Role "assistant" }}<start_of_turn>model\n{{ .Content }}<end_of_turn>\n<start_of_turn>user\n'
+    "{{ end }}"
+    "{{ end }}<start_of_turn>model\n"
+)
+
+
+def _gemma(chat_template: str) -> ChatFormat:
+    return ChatFormat("gemma", _GEMMA_TEMPLATE, ("<end_of_turn>", "<start_of_turn>"), bos="<bos>")
+
+
 def _chatml(chat_template: str) -> ChatFormat:
     return ChatFormat(
         "chatml", _CHATML_TEMPLATE, ("<|im_start|>", "<|im_end|>"), system=_default_system(chat_template)
@@ -88,6 +109,7 @@ def _deepseek_r1(chat_template: str) -> ChatFormat:
 _FAMILIES = (
     (("<|im_start|>",), _chatml),
     (("<｜User｜>", "<｜Assistant｜>", "<｜end▁of▁sentence｜>"), _deepseek_r1),
+    (("<start_of_turn>", "<end_of_turn>"), _gemma),
 )
 
 
@@ -99,7 +121,7 @@ def chat_format(chat_template: str | None) -> ChatFormat:
         if all(marker in chat_template for marker in markers):
             return build(chat_template)
     raise ConfigError(
-        "unsupported chat template family (mapped: ChatML/Qwen2, DeepSeek-R1 and its distills)",
+        "unsupported chat template family (mapped: ChatML/Qwen2, DeepSeek-R1 and its distills, Gemma)",
         hint="add its Ollama template to askdb/finetune/ollama.py with a parity test",
     )
 
