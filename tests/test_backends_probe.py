@@ -108,3 +108,28 @@ def test_openai_down_says_how_to_start_it() -> None:
 def test_a_backend_that_cannot_be_built_is_left_to_the_first_question(backend: str) -> None:
     # As before the probe moved into the backends: only the server backends are asked anything.
     assert probe_model(Settings(llm_backend=backend)) == ModelStatus(True)
+
+
+def test_ollama_down_with_a_tuned_gguf_says_how_to_use_it_offline(tmp_path) -> None:
+    import os
+    import time
+
+    url = f"http://127.0.0.1:{free_port()}"
+    settings = Settings(llm_backend="ollama", llm_model=MODEL, ollama_host=url, home=tmp_path)
+    assert "微调" not in probe_model(settings).message  # nothing tuned yet: the plain advice
+    gguf = tmp_path / "finetune" / "runs" / "gemma3-270m-cpu" / "gguf"
+    gguf.mkdir(parents=True)
+    (gguf / "model-f16.gguf").write_bytes(b"older")
+    os.utime(gguf / "model-f16.gguf", (time.time() - 60, time.time() - 60))
+    (gguf / "model-Q4_K_M.gguf").write_bytes(b"newer")
+    (gguf / ".model-Q8_0.gguf.part").write_bytes(b"unfinished")
+    status = probe_model(settings)
+    assert not status.ok and "ollama serve" in status.message
+    assert (
+        f"ASKDB_LLM_BACKEND=llamacpp ASKDB_LLM_MODEL={gguf / 'model-Q4_K_M.gguf'} askdb chat"
+        in status.message
+    )
+    with FakeOllamaServer([], models=[MODEL]) as srv:  # Ollama answers: no detour offered
+        assert probe_model(
+            Settings(llm_backend="ollama", llm_model=MODEL, ollama_host=srv.url, home=tmp_path)
+        ).ok

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from askdb.assistant import final_answer
@@ -162,7 +163,22 @@ def probe_model(settings: Settings, *, timeout_s: float = 2.0) -> ModelStatus:
         llm = create_llm(settings)
     except ConfigError:
         return ModelStatus(True)
-    return llm.probe(timeout_s)
+    status = llm.probe(timeout_s)
+    tuned = tuned_ggufs(settings.home) if not status.ok and settings.llm_backend == "ollama" else []
+    if tuned:
+        status = ModelStatus(
+            False,
+            f"{status.message} 也可以离线使用 `askdb finetune all` 微调好的模型:"
+            f"`ASKDB_LLM_BACKEND=llamacpp ASKDB_LLM_MODEL={tuned[0]} askdb chat`。",
+        )
+    return status
+
+
+def tuned_ggufs(home: Path) -> list[Path]:
+    """GGUFs that ``askdb finetune`` exported under ``home``, newest first."""
+    runs = home / "finetune" / "runs"
+    found = [p for p in runs.glob("*/gguf/*.gguf") if not p.name.startswith(".")] if runs.is_dir() else []
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
 
 
 def _ms(started: float) -> float:
