@@ -71,8 +71,6 @@ class RetrievalConfig:
     # "schema": the compact form of catalog.compact_schema, values inline, about half the tokens of
     # "ddl", the one-line CREATE TABLE statements askdb used to send.
     schema_format: str = "schema"
-    full_tables: str = "first"
-    evidence_floor: float = 1e9
 
 
 @dataclass(frozen=True)
@@ -228,6 +226,11 @@ class RagIndex:
     @cached_property
     def notes_by_name(self) -> dict[str, Document]:
         return {d.meta.get("name", d.id): d for d in self.schema.docs if d.kind == "note"}
+
+    @cached_property
+    def note_tokens(self) -> dict[int, frozenset[str]]:
+        """The tokens of each note document's text, by document number."""
+        return {i: frozenset(tokenize(d.dense)) for i, d in enumerate(self.schema.docs) if d.kind == "note"}
 
     @cached_property
     def table_words(self) -> dict[str, frozenset[str]]:
@@ -456,7 +459,7 @@ class HybridRetriever:
             doc = self.index.schema.docs[doc_id]
             if doc.tables and not chosen.intersection(doc.tables):
                 continue
-            gain = sum(bm25.idf(t) for t in novel & self._note_tokens(doc_id))
+            gain = sum(bm25.idf(t) for t in novel & self.index.note_tokens[doc_id])
             if gain >= floor:
                 scored.append((gain, doc_id))
         scored.sort(key=lambda item: -item[0])
@@ -465,12 +468,6 @@ class HybridRetriever:
             NoteHit(docs[i].meta.get("name", docs[i].id), round(gain, 4), docs[i].dense)
             for gain, i in scored[: self.config.max_notes]
         ]
-
-    def _note_tokens(self, doc_id: int) -> set[str]:
-        cache = self.__dict__.setdefault("_note_token_cache", {})
-        if doc_id not in cache:
-            cache[doc_id] = set(tokenize(self.index.schema.docs[doc_id].dense))
-        return cache[doc_id]
 
     def _examples(self, examples: list[tuple[int, float]], chosen: set[str]) -> list[ExampleHit]:
         found = []
@@ -516,15 +513,7 @@ class HybridRetriever:
         the rest by name only (a wide table's beyond ``2 * wide_columns`` not at all).
         """
         table = self.index.tables_by_lower[hit.name.lower()]
-        if (
-            hit.via == "rank"
-            and len(table.columns) <= self.config.wide_columns
-            and (
-                first
-                or self.config.full_tables == "ranked"
-                or sum(c.score for c in columns if c.table == table.name) >= self.config.evidence_floor
-            )
-        ):
+        if hit.via == "rank" and len(table.columns) <= self.config.wide_columns and first:
             return replace(hit, columns=table.column_names)
         keys = set(table.primary_key) | {c for fk in table.foreign_keys for c in fk.columns}
         keys |= {c.name for c in columns if c.table == table.name}
