@@ -13,6 +13,7 @@ from askdb.cli import main
 from askdb.eval.dataset import load_ads_questions, near_duplicates
 from askdb.finetune.data import (
     DECLINE,
+    TEMPLATES,
     Candidate,
     PromptSettings,
     SftRecord,
@@ -31,7 +32,9 @@ from askdb.finetune.data import (
     write_jsonl,
 )
 from askdb.llm.extract import NoSql, extract
+from askdb.rag.retriever import DEFAULT_K
 from askdb.schemas.catalog import packaged_catalog
+from askdb.schemas.knowledge import packaged_examples
 from askdb.sql.context import GuardContext
 from askdb.sql.guard import check
 from askdb.testing.scripted import ScriptedFakeLLM
@@ -56,6 +59,24 @@ def test_training_prompt_is_what_the_assistant_sends(demo_retrieval_parts, qid):
     sent = [{"role": m.role, "content": m.content} for m in llm.calls[0]]
     assert rendered[:-1] == sent
     assert rendered[-1]["role"] == "assistant"
+
+
+def test_a_verified_example_never_sees_its_own_sql_in_its_training_prompt(demo_retrieval_parts):
+    retriever = demo_retrieval_parts["retriever"]
+    shown = []
+    for n, ex in enumerate(packaged_examples(), 1):
+        retrieval = retriever.retrieve(ex.question, DEFAULT_K)
+        if not any(e.question == ex.question for e in retrieval.examples):
+            continue
+        shown.append(ex)  # the assistant's prompt would show this example its own answer
+        user = render(
+            Candidate(f"example-{n:03d}", ex.question, ex.sql, "example"), retriever, PromptSettings()
+        )[-2]["content"]
+        assert f"-- {ex.question}\n" not in user and ex.sql not in user
+        for section in retrieval.sections:  # everything else the assistant shows stays
+            if not (section.kind == "example" and section.name == ex.question):
+                assert section.text in user
+    assert len(shown) >= 5
 
 
 def test_answers_are_what_the_extractor_reads_back():
@@ -102,6 +123,17 @@ def test_augmented_sql_passes_the_guard_and_returns_rows(demo_retrieval_parts):
     assert not augment(
         runner, catalog, 5, templates=[Template("{value}", "ads_account", "no_such", "COUNT(*)")]
     )
+
+
+def test_every_template_yields_guarded_pairs_and_they_take_turns(demo_retrieval_parts):
+    runner, catalog = demo_retrieval_parts["runner"], demo_retrieval_parts["catalog"]
+    for template in TEMPLATES:
+        (pair,) = augment(runner, catalog, 1, templates=[template])
+        assert check(pair.sql, GuardContext(catalog=catalog)).ok, pair.sql
+    generated = augment(runner, catalog, len(TEMPLATES))
+    # one round over the templates, not most of the count from the column with the most values
+    shapes = {c.sql.split(" WHERE ")[0] + c.sql.partition("'")[2].partition("'")[2] for c in generated}
+    assert len(shapes) >= 0.8 * len(TEMPLATES)
 
 
 def test_values_are_literals_even_with_quotes():

@@ -24,7 +24,7 @@ from sqlglot import exp
 from askdb.assistant import Turn, retrieval_query, sql_messages
 from askdb.eval.dataset import NEAR_DUPLICATE, Question, load_ads_questions, normalise, similarity
 from askdb.files import atomic_path
-from askdb.rag.retriever import DEFAULT_K, Retriever
+from askdb.rag.retriever import DEFAULT_K, ExampleHit, Retrieval, Retriever, render_sections
 from askdb.schemas.catalog import Catalog
 from askdb.schemas.knowledge import Example, packaged_examples
 from askdb.sql.context import GuardContext
@@ -84,6 +84,26 @@ def answer_text(sql: str | None) -> str:
     return DECLINE if sql is None else f"```sql\n{' '.join(sql.split())}\n```"
 
 
+def _is_own_example(candidate: Candidate, hit: ExampleHit) -> bool:
+    """Whether a retrieved verified example is this candidate itself (or asks the same thing)."""
+    return similarity(candidate.question, hit.question) >= NEAR_DUPLICATE or (
+        candidate.sql is not None and _sql_key(candidate.sql) == _sql_key(hit.sql)
+    )
+
+
+def leave_one_out(candidate: Candidate, retrieval: Retrieval) -> str:
+    """The retrieved context without the examples that are the candidate's own question and answer.
+
+    A verified example (or a train question that is also one) retrieves itself: trained on that, a
+    model learns to copy the example's SQL, which is never the answer at test time, where no example
+    is the question asked. The context is rendered from the remaining sections, as the budget left it.
+    """
+    own = {e.question for e in retrieval.examples if _is_own_example(candidate, e)}
+    if not own:
+        return retrieval.context
+    return render_sections(s for s in retrieval.sections if not (s.kind == "example" and s.name in own))
+
+
 def render(candidate: Candidate, retriever: Retriever, prompt: PromptSettings) -> list[dict[str, str]]:
     """The chat the assistant would send for this question, then the gold answer."""
     history = [Turn(q, s) for q, s in candidate.history]
@@ -91,7 +111,7 @@ def render(candidate: Candidate, retriever: Retriever, prompt: PromptSettings) -
     chat = sql_messages(
         candidate.question,
         history,
-        retrieval.context,
+        leave_one_out(candidate, retrieval),
         row_limit=prompt.row_limit,
         system_in_user=prompt.system_in_user,
     )
@@ -129,7 +149,12 @@ def example_candidates(examples: Iterable[Example]) -> list[Candidate]:
 
 @dataclass(frozen=True)
 class Template:
-    """A question pattern over one column's real values and the statement that answers it."""
+    """A question pattern over one column's real values and the statement that answers it.
+
+    ``table`` is the FROM table (with an alias when ``joins`` name others); ``column`` is the filtered
+    column, qualified by its alias when there are joins, and its values are read from ``values_from``
+    (default: the FROM table). Lists in ``select``, ``group`` and ``order`` are separated by ``;``.
+    """
 
     question: str  # with {value}
     table: str
@@ -137,21 +162,62 @@ class Template:
     select: str  # the SELECT list, MySQL
     order: str | None = None
     limit: int | None = None
+    joins: tuple[tuple[str, str], ...] = ()  # (table with alias, ON condition)
+    where: str | None = None  # a condition ANDed with the value's
+    group: str | None = None
+    distinct: bool = False
+    values_from: str | None = None
+
+    @property
+    def source(self) -> tuple[str, str]:
+        """The (table, column) whose distinct values fill ``{value}``."""
+        return self.values_from or self.table.split()[0], self.column.rpartition(".")[2]
 
     def sql(self, value: str) -> str:
         """The statement for one value, built as a tree so the value is always a quoted literal."""
-        query = sqlglot.select(*[s.strip() for s in self.select.split(";")], dialect="mysql").from_(
-            self.table
+        query = sqlglot.select(*_items(self.select), dialect="mysql").from_(self.table, dialect="mysql")
+        if self.distinct:
+            query = query.distinct()
+        for table, on in self.joins:
+            query = query.join(table, on=on, dialect="mysql")
+        qualifier, _, name = self.column.rpartition(".")
+        query = query.where(
+            exp.EQ(this=exp.column(name, table=qualifier or None), expression=exp.Literal.string(value))
         )
-        query = query.where(exp.EQ(this=exp.column(self.column), expression=exp.Literal.string(value)))
+        if self.where:
+            query = query.where(self.where, dialect="mysql")
+        if self.group:
+            query = query.group_by(*_items(self.group), dialect="mysql")
         if self.order:
-            query = query.order_by(self.order, dialect="mysql")
+            query = query.order_by(*_items(self.order), dialect="mysql")
         if self.limit:
             query = query.limit(self.limit)
         return query.sql("mysql")
 
 
+def _items(text: str) -> list[str]:
+    return [part.strip() for part in text.split(";")]
+
+
+def _count(column: str) -> str:
+    """ads_summary keeps counts as text like '1.2万'; the number it means, as the notes define it."""
+    return (
+        f"CASE WHEN {column} LIKE '%万' THEN CAST(REPLACE({column}, '万', '') AS DECIMAL(12,2)) * 10000 "
+        f"ELSE CAST(NULLIF({column}, '') AS DECIMAL(12,2)) END"
+    )
+
+
+_CAMPAIGN = (("ads_campaign c", "c.campaign_id = o.campaign_id"),)
+_CAMPAIGN_ACCOUNT = (*_CAMPAIGN, ("ads_account a", "a.account = c.account"))
+_HOURLY_CAMPAIGN = (
+    ("ads_material m", "m.material_id = h.material_id"),
+    ("ads_campaign c", "c.campaign_id = m.campaign_id"),
+)
+
+# One filter value per question, over every table and the joins the test split needs; the values come
+# from the database, so a pair is only ever about something that is there.
 TEMPLATES: tuple[Template, ...] = (
+    # ads_account
     Template("{value}的达人有多少?", "ads_account", "city", "COUNT(*) AS creators"),
     Template(
         "{value}平台粉丝最多的5个达人是谁?",
@@ -162,9 +228,185 @@ TEMPLATES: tuple[Template, ...] = (
         limit=5,
     ),
     Template("{value}领域的达人平均有多少粉丝?", "ads_account", "category", "AVG(fans) AS avg_fans"),
+    Template(
+        "{value}上认证过的达人有几个",
+        "ads_account",
+        "platform",
+        "COUNT(*) AS creators",
+        where="is_verified = 1",
+    ),
+    Template(
+        "{value}领域粉丝最多的达人", "ads_account", "category", "account; nickname; fans", "fans DESC", 1
+    ),
+    Template(
+        "{value}的达人在各平台分别有多少",
+        "ads_account",
+        "city",
+        "platform; COUNT(*) AS creators",
+        "creators DESC; platform",
+        group="platform",
+    ),
+    Template(
+        "{value}平台每个领域有几个达人",
+        "ads_account",
+        "platform",
+        "category; COUNT(*) AS creators",
+        "creators DESC; category",
+        group="category",
+    ),
+    Template("{value}的达人粉丝加起来有多少", "ads_account", "city", "SUM(fans) AS fans"),
+    Template(
+        "{value}领域最早入驻的3个达人",
+        "ads_account",
+        "category",
+        "account; nickname; created_at",
+        "created_at; account",
+        3,
+    ),
+    # ads_campaign
     Template("品牌{value}一共有几个投放计划?", "ads_campaign", "brand", "COUNT(*) AS campaigns"),
     Template("状态是{value}的投放计划预算加起来多少?", "ads_campaign", "status", "SUM(budget) AS budget"),
+    Template("{value}的投放计划平均预算是多少", "ads_campaign", "brand", "AVG(budget) AS avg_budget"),
+    Template(
+        "{value}预算最高的3个计划",
+        "ads_campaign",
+        "brand",
+        "campaign_id; campaign_name; budget",
+        "budget DESC; campaign_id",
+        3,
+    ),
+    Template("{value}平台上有哪些品牌在投放", "ads_campaign", "platform", "brand", distinct=True),
+    Template("{value}平台的计划总预算是多少", "ads_campaign", "platform", "SUM(budget) AS total_budget"),
+    Template(
+        "{value}的计划各个状态分别有几个",
+        "ads_campaign",
+        "brand",
+        "status; COUNT(*) AS campaigns",
+        group="status",
+    ),
+    Template(
+        "{value}合作过的达人有哪些",
+        "ads_campaign c",
+        "c.brand",
+        "c.campaign_name; a.nickname; a.fans",
+        joins=(("ads_account a", "a.account = c.account"),),
+    ),
+    Template(
+        "{value}的达人接的计划预算一共多少",
+        "ads_campaign c",
+        "a.city",
+        "SUM(c.budget) AS total_budget",
+        joins=(("ads_account a", "a.account = c.account"),),
+        values_from="ads_account",
+    ),
+    # ads_material
     Template("{value}素材一共有多少个?", "ads_material", "media_type", "COUNT(*) AS materials"),
+    Template(
+        "品牌{value}有多少条素材",
+        "ads_material m",
+        "c.brand",
+        "COUNT(*) AS materials",
+        joins=(("ads_campaign c", "c.campaign_id = m.campaign_id"),),
+        values_from="ads_campaign",
+    ),
+    # ads_material_hourly
+    Template(
+        "{value}素材一共被点了多少次",
+        "ads_material_hourly h",
+        "m.media_type",
+        "SUM(h.clicks) AS clicks",
+        joins=(("ads_material m", "m.material_id = h.material_id"),),
+        values_from="ads_material",
+    ),
+    Template(
+        "{value}素材的点击率是多少",
+        "ads_material_hourly h",
+        "m.media_type",
+        "SUM(h.clicks) / SUM(h.impressions) AS ctr",
+        joins=(("ads_material m", "m.material_id = h.material_id"),),
+        values_from="ads_material",
+    ),
+    Template(
+        "品牌{value}的广告一共消耗了多少钱",
+        "ads_material_hourly h",
+        "c.brand",
+        "SUM(h.cost) AS cost",
+        joins=_HOURLY_CAMPAIGN,
+        values_from="ads_campaign",
+    ),
+    Template(
+        "{value}平台的素材总曝光量",
+        "ads_material_hourly h",
+        "c.platform",
+        "SUM(h.impressions) AS impressions",
+        joins=_HOURLY_CAMPAIGN,
+        values_from="ads_campaign",
+    ),
+    # ads_order
+    Template(
+        "品牌{value}卖了多少钱,退款的不算",
+        "ads_order o",
+        "c.brand",
+        "SUM(o.amount) AS gmv",
+        joins=_CAMPAIGN,
+        where="o.is_refunded = 0",
+        values_from="ads_campaign",
+    ),
+    Template(
+        "{value}有多少个订单退款了",
+        "ads_order o",
+        "c.brand",
+        "COUNT(*) AS refunds",
+        joins=_CAMPAIGN,
+        where="o.is_refunded = 1",
+        values_from="ads_campaign",
+    ),
+    Template(
+        "{value}平台的计划一共出了几单",
+        "ads_order o",
+        "c.platform",
+        "COUNT(*) AS orders",
+        joins=_CAMPAIGN,
+        values_from="ads_campaign",
+    ),
+    Template(
+        "{value}领域的达人带货卖出多少件",
+        "ads_order o",
+        "a.category",
+        "SUM(o.quantity) AS items",
+        joins=_CAMPAIGN_ACCOUNT,
+        where="o.is_refunded = 0",
+        values_from="ads_account",
+    ),
+    Template(
+        "{value}素材带来了多少成交额",
+        "ads_order o",
+        "m.media_type",
+        "SUM(o.amount) AS gmv",
+        joins=(("ads_material m", "m.material_id = o.material_id"),),
+        where="o.is_refunded = 0",
+        values_from="ads_material",
+    ),
+    # ads_summary
+    Template("标签{value}下有几篇笔记", "ads_summary", "label", "COUNT(DISTINCT `desc`) AS notes"),
+    Template("标签{value}的笔记平均点赞多少", "ads_summary", "label", f"AVG({_count('star')}) AS avg_star"),
+    Template(
+        "标签{value}里收藏最多的3篇笔记",
+        "ads_summary",
+        "label",
+        f"`desc`; MAX({_count('collection')}) AS collections",
+        "collections DESC",
+        3,
+        group="`desc`",
+    ),
+    Template(
+        "{value}的博主一共发了多少篇笔记",
+        "ads_summary s",
+        "a.city",
+        "COUNT(DISTINCT s.`desc`) AS notes",
+        joins=(("ads_account a", "a.account = s.account"),),
+        values_from="ads_account",
+    ),
 )
 
 
@@ -202,11 +444,17 @@ def augment(
     templates: Sequence[Template] = TEMPLATES,
     progress: Progress = _no_progress,
 ) -> list[Candidate]:
-    """Up to ``count`` generated pairs, templates taken in turn, values drawn from the database."""
+    """Up to ``count`` generated pairs, templates taken in turn, values drawn from the database.
+
+    Round-robin over the templates (each one's values shuffled) keeps the pairs spread over every
+    pattern; a column with many values (brands) would otherwise fill most of the count on its own.
+    """
     rng = random.Random(seed)
-    pools = {t: column_values(runner, catalog, t.table, t.column) for t in templates}
-    pairs = [(t, v) for t in templates for v in pools[t]]
-    rng.shuffle(pairs)
+    pools = {t: column_values(runner, catalog, *t.source) for t in templates}
+    for values in pools.values():
+        rng.shuffle(values)
+    depth = max((len(v) for v in pools.values()), default=0)
+    pairs = [(t, pools[t][i]) for i in range(depth) for t in templates if i < len(pools[t])]
     found: list[Candidate] = []
     for template, value in pairs:
         if len(found) >= count:
