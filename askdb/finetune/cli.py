@@ -328,11 +328,13 @@ def _run_eval(ctx: click.Context, config: Any, gguf: Path, limit: int | None) ->
     """The eval stage: the GGUF on the llamacpp backend through the harness; prints the headline figures."""
     from tqdm import tqdm
 
+    from askdb.eval.dataset import load_ads_questions
     from askdb.finetune.evaluate import evaluate_gguf
 
     limit = limit or config.eval.limit
     out = config.eval_dir / gguf.stem
-    with tqdm(desc="eval", unit="q", file=sys.stderr, disable=None) as bar:
+    total = len(load_ads_questions("test")[:limit])  # a total gives the bar its ETA
+    with tqdm(total=total, desc="eval", unit="q", file=sys.stderr, disable=None) as bar:
         run = evaluate_gguf(
             settings_from(ctx),
             gguf,
@@ -428,29 +430,89 @@ def run_all(
     config = _config(ctx, config_path, sets)
     _check_deployable(config)
     summary: dict[str, Any] = {}
-    summary["data"] = _maybe(
-        1,
+    log = StageLog(config.output_dir / RUN_LOG)
+    summary["data"] = log(
         "data",
-        config.data.is_file(),
-        str(config.data),
-        lambda: _write_data(settings, config.data, reasoning=config.reasoning),
+        lambda: _maybe(
+            1,
+            "data",
+            config.data.is_file(),
+            str(config.data),
+            lambda: _write_data(
+                settings, config.data, augment_count=config.augment, reasoning=config.reasoning
+            ),
+        ),
     )
-    summary["train"] = _maybe(
-        2, "train", adapter_complete(config.adapter_dir), str(config.adapter_dir), lambda: _run_train(config)
+    summary["train"] = log(
+        "train",
+        lambda: _maybe(
+            2,
+            "train",
+            adapter_complete(config.adapter_dir),
+            str(config.adapter_dir),
+            lambda: _run_train(config),
+        ),
     )
-    summary["merge"] = _maybe(
-        3, "merge", merged_complete(config.merged_dir), str(config.merged_dir), lambda: _run_merge(config)
+    summary["merge"] = log(
+        "merge",
+        lambda: _maybe(
+            3, "merge", merged_complete(config.merged_dir), str(config.merged_dir), lambda: _run_merge(config)
+        ),
     )
     _stage(4, "export", f"GGUF into {config.gguf_dir}")
-    summary["export"] = _run_export(ctx, config)  # resumable file by file
+    summary["export"] = log("export", lambda: _run_export(ctx, config))  # resumable file by file
     _stage(5, "deploy", config.deploy.name)
     gguf = Path(summary["export"]["gguf"][-1])
-    summary["deploy"] = _deploy(
-        settings, gguf, config.deploy.name, config.merged_dir, host or config.deploy.host
+    summary["deploy"] = log(
+        "deploy",
+        lambda: _deploy(settings, gguf, config.deploy.name, config.merged_dir, host or config.deploy.host),
     )
-    summary["eval"] = _last_eval(ctx, config, gguf, skip=no_eval)
+    summary["eval"] = log("eval", lambda: _last_eval(ctx, config, gguf, skip=no_eval))
     done = "eval: skipped" if summary["eval"].get("skipped") else f"eval report: {summary['eval']['report']}"
     _emit(summary, as_json, summary["deploy"]["message"] + "\n" + done)
+
+
+RUN_LOG = "run.json"  # under the run's output_dir: each stage of the last `finetune all`, timed
+
+
+class StageLog:
+    """Seconds and peak memory of each stage of ``finetune all``, rewritten whole after every stage.
+
+    ``peak_rss_mb`` is the most memory this process (or a finished child, such as the GGUF
+    converter) has held by the end of the stage, so the train stage's figure is training's peak.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.stages: dict[str, dict[str, Any]] = {}
+
+    def __call__(self, name: str, work: Any) -> dict[str, Any]:
+        import json
+        import time
+
+        from askdb.files import write_atomic
+
+        started = time.monotonic()
+        result: dict[str, Any] = work()
+        self.stages[name] = {
+            "seconds": round(time.monotonic() - started, 1),
+            "skipped": bool(result.get("skipped")),
+            "peak_rss_mb": peak_rss_mb(),
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(self.path, json.dumps({"stages": self.stages}, indent=2) + "\n")
+        return result
+
+
+def peak_rss_mb() -> float:
+    """The peak resident memory of this process or of its largest finished child, in MB (Linux)."""
+    import resource
+
+    kib = max(
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+    )
+    return round(kib / 1024, 1)
 
 
 def _last_eval(ctx: click.Context, config: Any, gguf: Path, *, skip: bool) -> dict[str, Any]:

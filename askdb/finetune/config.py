@@ -70,6 +70,9 @@ class TrainConfig(_Strict):
     models_dir: Path | None = None  # default: $ASKDB_HOME/models
     data: Path | None = None  # default: $ASKDB_HOME/finetune/sft.jsonl
     output_dir: Path | None = None  # default: $ASKDB_HOME/finetune/runs/<config file name>
+    # generated question-SQL pairs (values read from the database) that `finetune all`'s data stage
+    # adds to the train split and the verified examples; `finetune data --augment N` is the same
+    augment: int = Field(0, ge=0)
     lora: LoraSettings = Field(default_factory=LoraSettings)
     qlora: bool = False  # 4-bit NF4 base weights through bitsandbytes (CUDA only)
     reasoning: bool = False  # put the record's `reasoning` in <think>...</think> before the answer
