@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -16,8 +19,10 @@ DEMO_DB_FILENAME = "ads.db"
 class Settings(BaseSettings):
     """Everything askdb can be told from outside; one instance is passed to the parts that need it."""
 
+    # extra="ignore": a .env is shared with other tools (HF_TOKEN=..., OPENAI_API_KEY=...), and their
+    # lines are none of askdb's business; an unknown ASKDB_* name is caught by ``unknown_settings``.
     model_config = SettingsConfigDict(
-        env_prefix="ASKDB_", env_file=".env", env_file_encoding="utf-8", extra="forbid"
+        env_prefix="ASKDB_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
     home: Path = Field(default=Path("~/.askdb"), description="where the demo database, indexes and logs live")
@@ -102,8 +107,53 @@ class Settings(BaseSettings):
         return self.db_url or f"sqlite:///{self.demo_db_path}"
 
 
+PREFIX = "ASKDB_"
+# Variables of askdb's own test suite and benchmarks, not settings of the program.
+NOT_SETTINGS = ("ASKDB_TEST_", "ASKDB_BENCH_")
+
+
+def unknown_settings(names: Iterable[str]) -> list[tuple[str, str | None]]:
+    """Each ``ASKDB_*`` name among ``names`` that is no setting, with the closest real one (or None)."""
+    known = [field.upper() for field in Settings.model_fields]
+    found = []
+    for name in names:
+        upper = name.upper()
+        if not upper.startswith(PREFIX) or upper.startswith(NOT_SETTINGS):
+            continue
+        suffix = upper.removeprefix(PREFIX)
+        if suffix in known:
+            continue
+        close = difflib.get_close_matches(suffix, known, n=1, cutoff=0.6)  # the part after the prefix
+        found.append((name, PREFIX + close[0] if close else None))
+    return found
+
+
+def _check_names(env_file: Path = Path(".env")) -> None:
+    """Refuse an unknown ``ASKDB_*`` variable in the environment or in ``.env``, naming it exactly."""
+    from dotenv import dotenv_values
+
+    sources = [("the environment", list(os.environ))]
+    if env_file.is_file():
+        sources.append((str(env_file), [k for k in dotenv_values(env_file) if k]))
+    for where, names in sources:
+        for name, close in unknown_settings(names):
+            hint = f"did you mean {close}? " if close else ""
+            raise ConfigError(
+                f"unknown setting {name} (in {where})",
+                hint=f"{hint}rename or remove it; the README's settings table lists every setting",
+            )
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Read settings, turning validation failures into a ConfigError that names the variable."""
+    """Read settings, turning validation failures into a ConfigError that names the variable.
+
+    Lines of ``.env`` that are not askdb's (no ``ASKDB_`` prefix) are left alone; an ``ASKDB_*`` name
+    that is no setting is an error that names it and suggests the closest setting.
+    """
+    unexpected = set(overrides) - set(Settings.model_fields)
+    if unexpected:
+        raise TypeError(f"load_settings() got unknown settings: {', '.join(sorted(unexpected))}")
+    _check_names()
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
