@@ -44,6 +44,14 @@ def is_mysql(url: URL) -> bool:
     return url.get_backend_name() in {"mysql", "mariadb"}
 
 
+def with_pymysql(url: URL) -> URL:
+    """``mysql://`` and ``mariadb://`` name no driver, and SQLAlchemy then picks MySQLdb, which askdb does
+    not install: give them PyMySQL, the driver askdb ships with. A URL that names a driver keeps it."""
+    if url.drivername in {"mysql", "mariadb"}:
+        return url.set(drivername=f"{url.drivername}+pymysql")
+    return url
+
+
 def safe_url(url: str | URL) -> str:
     """The URL with its password masked, for messages and logs."""
     return parse_url(url).render_as_string(hide_password=True)
@@ -59,9 +67,15 @@ def make_engine(url: str | URL, *, read_only: bool = False, must_exist: bool = T
             f"unsupported database {parsed.get_backend_name()!r} in {safe_url(parsed)}",
             hint="askdb runs on MySQL/MariaDB (mysql+pymysql://...) or SQLite (sqlite:///file.db)",
         )
+    parsed = with_pymysql(parsed)
     connect_args = {"charset": "utf8mb4", "connect_timeout": 10, **kwargs.pop("connect_args", {})}
     try:
         return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+    except ImportError as exc:  # a named driver (mysql+mysqldb://) whose module is not installed
+        raise ConfigError(
+            f"the driver of {safe_url(parsed)} is not installed ({exc.name or exc})",
+            hint="use mysql+pymysql:// (PyMySQL is installed with askdb)",
+        ) from None
     except NoSuchModuleError:
         raise ConfigError(
             f"no driver for {parsed.drivername!r}",

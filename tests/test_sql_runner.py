@@ -168,6 +168,24 @@ def test_mariadb_runs_inside_a_read_only_transaction(small_demo: tuple[Path, str
 
 
 @pytest.mark.mariadb
+@pytest.mark.parametrize("scheme", ["mysql", "mariadb"])
+def test_a_url_without_a_driver_uses_pymysql(small_demo: tuple[Path, str], scheme: str) -> None:
+    # SQLAlchemy's default MySQL driver is MySQLdb, which askdb does not install.
+    url = small_demo[1].replace("mysql+pymysql://", f"{scheme}://")
+    runner = open_runner(url)
+    assert runner.engine.url.drivername == f"{scheme}+pymysql"
+    assert runner.execute("SELECT COUNT(*) AS n FROM ads_account").frame["n"][0] > 0
+    runner.engine.dispose()
+
+
+def test_a_named_driver_that_is_not_installed_says_what_to_write() -> None:
+    with pytest.raises(AskdbError) as info:
+        open_runner("mysql+mysqldb://u:p@127.0.0.1:3306/ads")
+    assert "is not installed" in info.value.message and "mysql+pymysql://" in info.value.hint
+    assert "p@" not in info.value.message  # the password stays masked
+
+
+@pytest.mark.mariadb
 @pytest.mark.parametrize("case", LEGIT, ids=[str(i) for i in range(len(LEGIT))])
 def test_parity_sqlite_and_mariadb(case: dict, small_demo: tuple[Path, str], parity_runners: tuple) -> None:
     sqlite_runner, maria_runner = parity_runners
