@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 from tabulate import tabulate
 
+from askdb.frames import is_missing
 from askdb.llm.base import Message
 from askdb.prompts import messages
 
@@ -24,7 +25,9 @@ def markdown_table(frame: pd.DataFrame) -> str:
     for i in range(frame.shape[1]):
         series = frame.iloc[:, i]
         values = series.to_numpy(dtype=object).tolist()
-        columns.append([_number_text(v) for v in values] if pd.api.types.is_float_dtype(series) else values)
+        numbers = pd.api.types.is_float_dtype(series)
+        # NULL is an empty cell, whatever pandas made of it (None, NaN in a text column, NA, NaT)
+        columns.append(["" if is_missing(v) else _number_text(v) if numbers else v for v in values])
     # disable_numparse: keep the texts above (tabulate would turn 2026000.0 back into 2.026e+06)
     return tabulate(
         list(zip(*columns)), headers=[str(c) for c in frame.columns], tablefmt="github", disable_numparse=True

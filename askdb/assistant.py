@@ -42,6 +42,7 @@ from askdb.events import (
     TableReady,
     Turn,
 )
+from askdb.frames import plain_rows
 from askdb.llm.base import LLM, Message, Usage
 from askdb.llm.budget import Budget, budget_for, calibrate, count_prompt
 from askdb.llm.extract import NoSql, SqlFound, extract
@@ -484,7 +485,7 @@ class Assistant:
         yield TableReady(
             markdown=answer.table,
             columns=[str(c) for c in result.frame.columns],
-            rows=[list(r) for r in result.frame.itertuples(index=False, name=None)],
+            rows=plain_rows(result.frame),
             truncated=result.truncated,
             chart=answer.chart,
         )

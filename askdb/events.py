@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal
 import pandas as pd
 
 from askdb.analyst import EMPTY_RESULT
+from askdb.frames import plain_rows
 from askdb.llm.base import Usage
 
 Outcome = Literal["answered", "empty", "declined"]
@@ -186,7 +187,7 @@ class Answer:
             "outcome": self.outcome,
             "sql": self.sql,
             "columns": [str(c) for c in frame.columns],
-            "rows": [list(r) for r in frame.itertuples(index=False, name=None)],
+            "rows": plain_rows(frame),
             "truncated": self.truncated,
             "markdown": self.markdown,
             "analysis": self.analysis,

@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError
 
 from askdb.db import classify_dbapi_error, is_sqlite, make_engine, parse_url
 from askdb.errors import DatabaseError, QueryError, QueryTimeout
+from askdb.frames import plain_rows
 from askdb.sql.dialect import to_dialect
 from askdb.sql.sqlite_functions import register_mysql_functions
 
@@ -43,7 +44,7 @@ class QueryResult:
         return [str(c) for c in self.frame.columns]
 
     def rows(self) -> list[list[Any]]:
-        return [list(r) for r in self.frame.itertuples(index=False, name=None)]
+        return plain_rows(self.frame)
 
     def to_dict(self) -> dict[str, Any]:
         return {"columns": self.columns, "rows": self.rows(), "truncated": self.truncated}

@@ -43,6 +43,7 @@ from askdb.events import (
     TableReady,
     Turn,
 )
+from askdb.frames import plain_rows
 from askdb.runtime.service import AssistantService
 
 if TYPE_CHECKING:
@@ -217,12 +218,17 @@ def _cell(text: str) -> str:
 
 # -- rows for the table, the chart and the CSV ---------------------------------------------------------
 def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows with Decimal as float and column names as text, which Gradio's table and plots need."""
+    """The rows with Decimal as float, NULL as an empty cell (not nan) and column names as text."""
     shown = frame.copy()
     shown.columns = [str(c) for c in shown.columns]
     for column in shown.columns:
         if shown[column].map(lambda v: isinstance(v, Decimal)).any():
             shown[column] = shown[column].map(lambda v: float(v) if isinstance(v, Decimal) else v)
+    gaps = [i for i, column in enumerate(shown.columns) if shown[column].isna().any()]
+    if gaps:  # what JSON carries: None, and a nullable INT's values as integers
+        plain = plain_rows(shown)
+        for i in gaps:
+            shown.isetitem(i, pd.Series([row[i] for row in plain], index=shown.index, dtype=object))
     return shown
 
 
