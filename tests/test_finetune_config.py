@@ -246,3 +246,12 @@ def test_the_stage_log_times_each_stage_and_is_whole_after_each(tmp_path):
 def test_the_gemma_config_generates_pairs_in_its_data_stage(tmp_path):
     assert load_config(packaged_config("gemma3-270m-cpu.yaml"), tmp_path).augment > 0
     assert load_config(packaged_config("tiny-cpu.yaml"), tmp_path).augment == 0
+
+
+def test_training_takes_every_core_it_may_use(monkeypatch):
+    from askdb.finetune.train import training_threads
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert training_threads() == len(__import__("os").sched_getaffinity(0))
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert training_threads() == 3

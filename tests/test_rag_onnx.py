@@ -142,3 +142,17 @@ def test_a_failed_batch_fails_each_of_its_questions_and_the_next_runs(embedder, 
     assert all(isinstance(r, RuntimeError) and "graph failed" in str(r) for r in results)
     monkeypatch.setattr(encoder, "session", good)
     assert encoder.encode("四").shape == (1, 384)
+
+
+def test_a_question_embedded_on_torch_leaves_the_process_thread_count_alone(torch_only) -> None:
+    # torch's thread count is the whole process's: a fine-tune's data stage embeds questions and then
+    # trains in the same process, which ran on one core when a query left it at 1.
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        torch_only.encode(["抖音上有多少个达人?"])
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

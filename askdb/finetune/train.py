@@ -64,6 +64,18 @@ def choose_precision() -> Precision:
     return Precision("cpu", "float32", bf16=False, fp16=False)
 
 
+def training_threads() -> int:
+    """torch's intra-op threads for training on a CPU: OMP_NUM_THREADS when set, else every core this
+    process may use (the affinity mask, which a container or taskset narrows, not the host's count)."""
+    configured = os.environ.get("OMP_NUM_THREADS", "")
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 def load_tokenizer(name: str, *, trust_remote_code: bool = False) -> PreTrainedTokenizerBase:
     """The base model's tokenizer, with a pad token and a chat template (required)."""
     require("transformers", extra="finetune")
@@ -312,6 +324,12 @@ def prepare(config: TrainConfig) -> Prepared:
     require("peft", extra="finetune")
     require("datasets", extra="finetune")
     precision = choose_precision()
+    if precision.device == "cpu":
+        import torch
+
+        # Set, not inherited: whatever ran before in this process (the retriever of the data stage
+        # embeds with one thread) must not decide how many cores training gets.
+        torch.set_num_threads(training_threads())
     if precision.device == "cpu" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         # transformers sets up no process group on CPU: each rank would train its own copy into one folder.
         raise ConfigError(

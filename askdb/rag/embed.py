@@ -303,9 +303,9 @@ class SentenceTransformerEmbedder:
 
         # One thread per query: on a small machine two intra-op threads stall each other as soon as
         # anything else runs (measured: p50 46 ms with one thread, 239 ms with two, under load).
-        if torch.get_num_threads() != 1:
-            torch.set_num_threads(1)
-        with torch.inference_mode():
+        # Restored afterwards: the setting is the whole process's, and a fine-tune's data stage runs
+        # in the process that trains next (left at 1, training ran on one core: 75 s a step, not 11).
+        with _torch_threads(1), torch.inference_mode():
             with self._tokenize_lock:
                 batch = model.tokenizer(
                     [text], return_tensors="pt", truncation=True, max_length=model.max_seq_length
