@@ -13,12 +13,14 @@ import pytest
 from pydantic import ValidationError
 
 from askdb.assistant import Assistant
+from askdb.errors import LLMError
 from askdb.eval.dataset import load_ads_questions
 from askdb.eval.metrics import summarize
 from askdb.eval.records import validate_line
 from askdb.eval.replay import ANALYSIS_REPLY, DECLINE_REPLY, record_gold_replay, write_replies
 from askdb.eval.report import compare, load_result, markdown_report, write_report, write_result
 from askdb.eval.runner import GoldExecutor, read_results, run_questions
+from askdb.llm.base import Message
 from askdb.llm.replay_backend import ReplayLLM
 from askdb.sql.context import GuardContext
 
@@ -141,14 +143,38 @@ def test_resume_skips_finished_questions_and_survives_a_cut_line(parts, gold_rep
     )
     with results.open("a", encoding="utf-8") as out:
         out.write('{"id": "cut off mid-wri')
+    assert all(r["correct"] for r in first)
+    # A fresh replay, as `askdb eval --resume` makes one: the finished questions are skipped, and the
+    # third still gets its own replies (each line of a recorded replay names its question).
     llm = ReplayLLM("gold", path=gold_replay)
-    replies_used = sum(1 if r["outcome"] in ("empty", "declined") else 2 for r in first)
-    llm._take(), llm._take()  # the replay file is in question order: skip what the first two used
-    for _ in range(replies_used - 2):
-        llm._take()
     records = run_questions(assistant_with(parts, llm), questions, results, gold_for(parts), resume=True)
     assert [r["id"] for r in records] == [q.id for q in questions]
     assert len(read_results(results)) == 3 and all(r["correct"] for r in records)
+
+
+def test_a_keyed_replay_answers_each_question_with_its_own_replies_in_any_order(parts, gold_replay, tmp_path):
+    lines = [json.loads(line) for line in gold_replay.read_text(encoding="utf-8").splitlines()]
+    assert all(line.get("question") for line in lines)
+    questions = list(reversed(TEST[:4]))  # asked in the opposite order to the recording
+    records = run_questions(
+        assistant_with(parts, ReplayLLM("gold", path=gold_replay)),
+        questions,
+        tmp_path / "r.jsonl",
+        gold_for(parts),
+    )
+    assert all(r["correct"] for r in records)
+
+
+def test_a_replay_without_questions_plays_in_file_order_and_says_when_it_runs_out(parts, tmp_path):
+    path = tmp_path / "plain.jsonl"
+    write_replies(path, [{"content": DECLINE_REPLY}])
+    llm = ReplayLLM("d", path=path)
+    [line] = run_questions(
+        assistant_with(parts, llm), [pick(declines=True)], tmp_path / "r.jsonl", gold_for(parts)
+    )
+    assert line["outcome"] == "declined"
+    with pytest.raises(LLMError, match="all were used"):
+        list(llm.stream([Message("user", "## 问题\n随便")]))
 
 
 def test_report_names_the_backend_and_says_a_replay_checks_the_harness(tmp_path):

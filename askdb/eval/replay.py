@@ -19,6 +19,7 @@ from askdb.eval.dataset import Question
 from askdb.eval.runner import GoldRunner, run_questions
 from askdb.files import write_atomic
 from askdb.llm.base import LLM, Chunk, Message, Usage
+from askdb.llm.replay_backend import asked_question
 
 DECLINE_REPLY = "无法回答:给出的表和字段里没有这个问题需要的数据。"
 ANALYSIS_REPLY = "- (回放)结果如上表。"
@@ -66,7 +67,9 @@ class RecordingLLM(LLM):
             content.append(chunk.content or "")
             reasoning.append(chunk.reasoning or "")
             yield chunk
-        self.replies.append({"content": "".join(content), "reasoning": "".join(reasoning)})
+        reply = {"content": "".join(content), "reasoning": "".join(reasoning)}
+        asked = asked_question(messages)
+        self.replies.append(reply if asked is None else {**reply, "question": asked})
 
 
 def write_replies(path: Path, replies: Sequence[dict[str, str]]) -> None:
