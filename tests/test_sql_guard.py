@@ -76,6 +76,32 @@ def test_guard_raises_sql_rejected_with_every_violation() -> None:
     assert info.value.to_dict()["violations"][1]["fragment"] == "BENCHMARK(1, 1)"
 
 
+@pytest.mark.parametrize(
+    "call",
+    [
+        "STR_TO_DATE(time_slot, '%Y-%m-%d %H:%i')",
+        "STR_TO_DATE(time_slot, '%Y-%m-%d %H:%i:%s')",
+        "STR_TO_DATE(time_slot, '%Y-%m-%d')",
+        "STR_TO_DATE(time_slot, '%H:%i')",
+        "STR_TO_DATE(SUBSTRING_INDEX(time_slot, ' - ', 1), '%Y-%m-%d %H:%i')",
+        "DATE_FORMAT(STR_TO_DATE(time_slot, '%Y-%m-%d %H:%i'), '%Y-%m-%d %H:00')",
+        "TIME_FORMAT(STR_TO_DATE(time_slot, '%Y-%m-%d %H:%i'), '%H:%i')",
+        "FROM_UNIXTIME(UNIX_TIMESTAMP(STR_TO_DATE(time_slot, '%Y-%m-%d %H:%i')), '%Y%m')",
+        "INSERT(time_slot, 1, 2, 'x')",
+    ],
+)
+def test_literal_format_spellings_of_allowed_functions_are_accepted(call: str) -> None:
+    # sqlglot reads STR_TO_DATE with a literal date-and-time format as another node (StrToTime).
+    verdict = check(f"SELECT {call} AS v FROM ads_material_hourly", CTX)
+    assert verdict.ok, verdict.violations
+
+
+def test_a_probe_spelling_that_is_no_mysql_call_stays_refused() -> None:
+    # CAST(a, 'x') parses into a node MySQL would only see as CAST_TO_STR_TYPE(...).
+    verdict = check("SELECT CAST(time_slot, '%Y-%m-%d') FROM ads_material_hourly", CTX)
+    assert verdict.violations and verdict.violations[0].rule == "functions"
+
+
 def test_comment_markers_inside_strings_and_names_are_data_not_comments() -> None:
     verdict = check(
         "SELECT '/*! not a comment */' AS a, account FROM ads_account WHERE nickname = '--x'", CTX

@@ -3,10 +3,15 @@
 The allow-list is a data file of MySQL names. sqlglot parses most names into typed nodes
 (``DATE_FORMAT`` becomes ``TimeToStr``), so the typed node classes allowed are derived once by
 parsing each allowed name: whatever sqlglot builds for an allowed name is allowed, nothing else.
+Some names build another node when an argument is a literal (``STR_TO_DATE(a, '%Y-%m-%d %H:%i')``
+is a ``StrToTime``, ``STR_TO_DATE(a, b)`` a ``StrToDate``), so literal argument shapes are probed too.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from importlib import resources
 
@@ -22,6 +27,7 @@ _PROBE_ARGS = (
     "a, b",
     "a, b, c",
     "",
+    "a, b, c, d",
     "DAY, a, b",
     "a, INTERVAL 1 DAY",
     "a AS CHAR",
@@ -29,6 +35,17 @@ _PROBE_ARGS = (
     "'x' IN a",
     "a SEPARATOR ','",
     "DISTINCT a",
+)
+# sqlglot reads some calls differently when an argument is a literal: STR_TO_DATE(a, b) is StrToDate,
+# but STR_TO_DATE(a, '%Y-%m-%d %H:%i') is StrToTime. These shapes are tried for every name as well, and
+# each one that parses into a call sqlglot writes back under an allowed name adds its node classes.
+_LITERAL_PROBE_ARGS = (
+    "a, '%Y-%m-%d'",
+    "a, '%Y-%m-%d %H:%i:%s'",
+    "a, '%Y-%m-%d %H:%i'",
+    "a, '%H:%i:%s'",
+    "a, '%H:%i'",
+    "a, '%Y%m'",
 )
 # Spellings that are not plain calls but still build function nodes.
 _PROBE_SQL = (
@@ -59,12 +76,8 @@ def allowed_names() -> frozenset[str]:
 def allowed_node_types() -> frozenset[type]:
     """Every typed function node sqlglot builds for an allowed name or spelling."""
     found: set[type] = set()
-    for name in sorted(allowed_names()):
-        for args in _PROBE_ARGS:
-            tree = _try_parse(f"SELECT {name}({args}) FROM t")
-            if tree is not None and any(not isinstance(f, exp.Anonymous) for f in tree.find_all(exp.Func)):
-                found.update(type(f) for f in tree.find_all(exp.Func))
-                break
+    with _quiet_sqlglot():
+        _probe_names(found)
     for sql in _PROBE_SQL:
         tree = _try_parse(sql)
         found.update(type(f) for f in tree.find_all(exp.Func)) if tree is not None else None
@@ -72,11 +85,45 @@ def allowed_node_types() -> frozenset[type]:
     return frozenset(found)
 
 
+def _probe_names(found: set[type]) -> None:
+    for name in sorted(allowed_names()):
+        for args in _PROBE_ARGS:
+            tree = _try_parse(f"SELECT {name}({args}) FROM t")
+            if tree is not None and any(not isinstance(f, exp.Anonymous) for f in tree.find_all(exp.Func)):
+                found.update(type(f) for f in tree.find_all(exp.Func))
+                break
+        for args in _LITERAL_PROBE_ARGS:
+            tree = _try_parse(f"SELECT {name}({args}) FROM t")
+            if tree is not None and _written_as_allowed_call(tree):
+                found.update(type(f) for f in tree.find_all(exp.Func))
+
+
+@contextmanager
+def _quiet_sqlglot() -> Iterator[None]:
+    # Probes such as JSON_EXTRACT(a, '%Y-%m-%d') make sqlglot log warnings nobody needs to read.
+    logger = logging.getLogger("sqlglot")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _try_parse(sql: str) -> exp.Expr | None:
     try:
         return sqlglot.parse_one(sql, read="mysql")
     except (SqlglotError, AttributeError):  # some wrong-arity probes trip sqlglot itself
         return None
+
+
+def _written_as_allowed_call(tree: exp.Expr) -> bool:
+    # CAST(a, 'x') parses too, into a CastToStrType that MySQL would only see as CAST_TO_STR_TYPE(...):
+    # a literal-argument probe counts only when sqlglot writes the call back under an allowed name.
+    select = tree.expressions[0] if isinstance(tree, exp.Select) and tree.expressions else None
+    if not isinstance(select, exp.Func) or isinstance(select, exp.Anonymous):
+        return False
+    return select.sql("mysql").split("(", 1)[0].strip().upper() in allowed_names()
 
 
 def _is_allowed(node: exp.Func) -> bool:
