@@ -74,6 +74,14 @@ def test_run_guards_then_executes(tmp_path: Path) -> None:
         ("SELECT WEEK('2025-01-01', 1)", 1),
         ("SELECT 7.5 MOD 2", 1.5),
         ("SELECT LENGTH('万'), CHAR_LENGTH('万')", 3),
+        # A rewrite inside another rewrite (LEFT inside CONCAT, DATE_SUB inside YEAR) is rewritten too.
+        ("SELECT CONCAT(LEFT('小红书', 2), YEAR(DATE_SUB('2025-03-31', INTERVAL 1 MONTH)))", "小红2025"),
+        ("SELECT MONTH(DATE_SUB('2025-03-31', INTERVAL 1 MONTH))", 2),
+        ("SELECT STR_TO_DATE('2025-03-01 10:00 - 11:00', '%Y-%m-%d %H:%i')", "2025-03-01 10:00:00"),
+        ("SELECT FORMAT(1234567.891, 2)", "1,234,567.89"),
+        ("SELECT YEARWEEK('2025-01-01')", 202452),
+        ("SELECT UNIX_TIMESTAMP('2025-03-01 00:00:01') - UNIX_TIMESTAMP('2025-03-01')", 1),
+        ("SELECT RAND() < 1", 1),
     ],
 )
 def test_sqlite_translation_matches_mysql_semantics(mysql: str, expected: object) -> None:
@@ -83,3 +91,24 @@ def test_sqlite_translation_matches_mysql_semantics(mysql: str, expected: object
     f.register_mysql_functions(connection)
     sql = to_dialect(sqlglot.parse_one(mysql, read="mysql"), "sqlite")
     assert connection.execute(sql).fetchone()[0] == expected, sql
+
+
+@pytest.mark.parametrize(
+    ("mysql", "written"),
+    [
+        ("SELECT ANY_VALUE(a) FROM t", "SELECT MIN(a) FROM t"),
+        ("SELECT a->>'$.k' FROM t", "SELECT JSON_UNQUOTE(JSON_EXTRACT(a, '$.k')) FROM t"),
+        ("SELECT UTC_DATE()", "SELECT UTC_DATE()"),
+        ("SELECT INTERVAL(5, 1, 10)", "SELECT INTERVAL(5, 1, 10)"),
+        ("SELECT a - INTERVAL 1 SECOND FROM t", "SELECT a - INTERVAL 1 SECOND FROM t"),
+        ("SELECT REGEXP_LIKE(a, 'x', 'c') FROM t", "SELECT a REGEXP CONCAT('(?-i)', 'x') FROM t"),
+        (
+            "SELECT LAG(a, 2, 0) OVER (ORDER BY b) FROM t",
+            "SELECT CASE WHEN LAG(1, 2) OVER (ORDER BY b) IS NULL THEN 0 ELSE LAG(a, 2) OVER (ORDER BY b) END FROM t",
+        ),
+    ],
+)
+def test_mysql_text_is_what_mariadb_reads_too(mysql: str, written: str) -> None:
+    # MariaDB has no ANY_VALUE, ->>, REGEXP_LIKE or LAG/LEAD default, and reads INTERVAL '1' SECOND
+    # (sqlglot's spelling) as a fraction of a second.
+    assert to_dialect(sqlglot.parse_one(mysql, read="mysql"), "mysql") == written
