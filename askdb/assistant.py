@@ -11,7 +11,7 @@ import asyncio
 import difflib
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Generator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -44,8 +44,8 @@ from askdb.events import (
 )
 from askdb.frames import plain_rows
 from askdb.llm.base import LLM, Message, Usage
-from askdb.llm.budget import Budget, budget_for, calibrate, count_prompt
-from askdb.llm.extract import NoSql, SqlFound, extract
+from askdb.llm.budget import Budget, budget_for, calibrate, count_prompt, is_reasoning_model
+from askdb.llm.extract import NoSql, SqlFound, ThinkStream, extract
 from askdb.prompts import messages as prompt_messages
 from askdb.prompts.fit import Fitted, fit_prompt
 from askdb.rag.retriever import DEFAULT_K
@@ -420,11 +420,21 @@ class Assistant:
         yield self._step(run, Step(name, step_input, output, tokens=usage), started)
         return _Reply(reply, output.cut, budget.max_tokens)
 
+    @staticmethod
+    def _analysis_pieces(pieces: list[tuple[str, str]], thought: list[str]) -> Iterator[Event]:
+        for kind, text in pieces:
+            if kind == "reasoning":
+                thought.append(text)
+                yield ReasoningDelta(text)
+            else:
+                yield AnalysisDelta(text)
+
     def _extract(self, run: _Run, reply: str) -> Steps[SqlFound | NoSql]:
         started = time.perf_counter()
         extraction = extract(reply)
         if extraction.reasoning:
             run.answer.reasoning += extraction.reasoning
+            yield ReasoningDelta(extraction.reasoning)  # <think> inside the reply: whole once split
         outcome = extraction.outcome
         output = (
             ExtractOutput(declined=outcome.reason)
@@ -500,6 +510,7 @@ class Assistant:
             table=answer.table,
         )
         parts: list[str] = []
+        thought: list[str] = []
         usage: Usage | None = None
         budget = self.budget(llm)
         try:
@@ -509,11 +520,18 @@ class Assistant:
                     f"the analysis prompt needs {tokens} tokens ({counted_by}) but {budget.prompt_limit} fit",
                     hint="raise ASKDB_LLM_NUM_CTX or lower ASKDB_ROW_LIMIT",
                 )
+            # An R1 model writes <think>...</think> before its analysis (the template may open it):
+            # that text streams as reasoning, never as the analysis people read.
+            split = ThinkStream(opened=is_reasoning_model(llm.model) and self.think is not False)
             for chunk in llm.stream(chat, temperature=self.temperature, max_tokens=budget.max_tokens):
+                if chunk.reasoning:
+                    thought.append(chunk.reasoning)
+                    yield ReasoningDelta(chunk.reasoning)
                 if chunk.content:
                     parts.append(chunk.content)
-                    yield AnalysisDelta(chunk.content)
+                    yield from self._analysis_pieces(split.feed(chunk.content), thought)
                 usage = chunk.usage or usage
+            yield from self._analysis_pieces(split.close(), thought)
         except LLMError as exc:  # the rows are still the answer; say why the analysis is missing
             answer.notice = f"分析未生成:{exc.one_line()}"
             answer.notice_reason = NoticeReason.ANALYSIS_FAILED
@@ -523,6 +541,10 @@ class Assistant:
             yield Notice(answer.notice, NoticeReason.ANALYSIS_FAILED)
             return
         answer.analysis = extract("".join(parts)).answer.strip()
+        if thought:
+            answer.reasoning = "\n\n".join(
+                t for t in (answer.reasoning.strip(), "".join(thought).strip()) if t
+            )
         yield self._step(
             run,
             Step(

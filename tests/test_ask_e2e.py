@@ -168,3 +168,55 @@ def test_readme_library_example_runs(home_with_demo, monkeypatch):
         exec(compile(code, "README.md", "exec"), namespace)
     answer = namespace["answer"]
     assert answer.sql is not None and answer.frame is not None and not answer.frame.empty
+
+
+# -- an R1 model's <think> text in the analysis (ASKDB_LLM_THINK unset: Ollama puts it inline) --------
+ANALYST_THINKING = "先看哪条笔记点赞最多,再比较"
+
+
+def r1_scripted(messages):
+    if is_analyst(messages):
+        return FakeReply(ANALYSIS, reasoning=ANALYST_THINKING)
+    return FakeReply(f"```sql\n{TOP_NOTES}\n```", reasoning="找 star 字段")
+
+
+@pytest.mark.parametrize("opened_by_template", [False, True])
+def test_r1_analysis_thinking_streams_as_reasoning_never_as_analysis(parts, opened_by_template):
+    from askdb.events import AnalysisDelta, ReasoningDelta
+    from askdb.testing.scripted import ScriptedFakeLLM
+
+    # The R1 template may write <think> itself: then the reply holds only the closing tag.
+    thinking = (
+        f"{ANALYST_THINKING}\n</think>\n\n"
+        if opened_by_template
+        else f"<think>\n{ANALYST_THINKING}\n</think>\n\n"
+    )
+    llm = ScriptedFakeLLM(
+        [f"<think>找 star</think>\n```sql\n{TOP_NOTES}\n```", thinking + ANALYSIS],
+        model="deepseek-r1:7b",
+        piece=3,
+    )
+    events = list(Assistant(llm=llm, **parts).stream("点赞最多的笔记"))
+    analysis = "".join(e.text for e in events if isinstance(e, AnalysisDelta))
+    reasoning = "".join(e.text for e in events if isinstance(e, ReasoningDelta))
+    assert analysis == ANALYSIS and "think" not in analysis
+    assert ANALYST_THINKING in reasoning and "找 star" in reasoning and "<" not in reasoning
+    answer = events[-1].answer
+    assert answer.analysis == ANALYSIS and ANALYST_THINKING in answer.reasoning
+
+
+def test_cli_ask_shows_r1_analysis_thinking_dimmed_not_in_the_answer(home_with_demo):
+    with FakeOllamaServer(r1_scripted, models=["deepseek-r1:7b"]) as server:
+        result = subprocess.run(
+            [sys.executable, "-m", "askdb", "ask", "点赞最多的笔记"],
+            capture_output=True,
+            text=True,
+            env=_env(home_with_demo, ASKDB_OLLAMA_HOST=server.url, ASKDB_LLM_MODEL="deepseek-r1:7b"),
+            timeout=300,
+        )
+        assert "think" not in server.requests_to("/api/chat")[-1].json  # ASKDB_LLM_THINK unset
+    assert result.returncode == 0, result.stderr
+    assert (
+        ANALYSIS in result.stdout and ANALYST_THINKING not in result.stdout and "<think>" not in result.stdout
+    )
+    assert ANALYST_THINKING in result.stderr  # shown as the thinking, on stderr

@@ -106,3 +106,32 @@ def test_what_reaches_the_guard_opens_with_a_statement(case: dict) -> None:
     assert re.match(
         r"(?i)(SELECT|WITH|INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER|TRUNCATE|SHOW|DESC)\b", sql
     )
+
+
+@pytest.mark.parametrize(
+    ("reply", "opened"),
+    [
+        ("<think>\n想一想\n</think>\n\n- 要点一\n- 要点二", False),
+        ("想一想\n</think>\n\n- 要点", True),
+        ("<think>想一想</think>- 要点", True),
+        ("- 没有思考 <b>x</b> < 3", False),
+        ("- 没有思考,也没有标签", True),
+        ("<think>没想完", False),
+        ("   <think>a</think>b", False),
+    ],
+)
+def test_think_stream_splits_like_split_reasoning_at_every_chunk_boundary(reply, opened):
+    from askdb.llm.extract import ThinkStream, split_reasoning
+
+    reasoning, answer = split_reasoning(reply)
+    for size in range(1, len(reply) + 1):
+        stream, pieces = ThinkStream(opened=opened), []
+        for start in range(0, len(reply), size):
+            pieces += stream.feed(reply[start : start + size])
+        pieces += stream.close()
+        got_answer = "".join(t for k, t in pieces if k == "answer")
+        got_reasoning = "".join(t for k, t in pieces if k == "reasoning")
+        assert got_answer.strip() == answer, size
+        if reasoning:
+            assert got_reasoning.strip() == reasoning, size
+        assert "<think>" not in got_answer and "</think>" not in got_answer

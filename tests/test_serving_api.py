@@ -320,3 +320,47 @@ def test_openapi_schema_fuzzed_finds_no_server_errors(demo_retrieval_parts, fake
 
             run()
     assert not failures
+
+
+# -- an R1 model's <think> text in the analysis stays reasoning in every stream -----------------------
+ANALYST_THINKING = "先比较各平台的数量"
+
+
+def r1_reply(messages: list[dict]) -> str:
+    if any("数据分析师" in m["content"] for m in messages):
+        return f"<think>\n{ANALYST_THINKING}\n</think>\n\n{ANALYSIS}"
+    return f"<think>按平台统计达人</think>\n```sql\n{SQL}\n```"
+
+
+@pytest.fixture
+def r1_client(demo_retrieval_parts, settings) -> Iterator[TestClient]:
+    with FakeOllamaServer(r1_reply, models=["deepseek-r1:7b"]) as server:
+        llm = OllamaLLM("deepseek-r1:7b", host=server.url, timeout_s=10, num_ctx=4096)
+        service = AssistantService(settings, assistant=Assistant(llm=llm, **demo_retrieval_parts))
+        with TestClient(create_app(service=service)) as test_client:
+            yield test_client
+
+
+def test_ask_stream_sends_analysis_thinking_as_reasoning_events(r1_client):
+    response = r1_client.post("/v1/ask", json={"question": "各平台的达人数量", "stream": True})
+    assert response.status_code == 200
+    events = sse_events(response.text)
+    analysis = "".join(json.loads(d)["text"] for name, d in events if name == "analysis")
+    reasoning = "".join(json.loads(d)["text"] for name, d in events if name == "reasoning")
+    assert analysis == ANALYSIS and ANALYST_THINKING not in analysis
+    assert ANALYST_THINKING in reasoning and "按平台统计达人" in reasoning
+
+
+def test_streamed_chat_completion_keeps_analysis_thinking_in_reasoning_content(r1_client):
+    body = {"model": "askdb", "stream": True, "messages": [{"role": "user", "content": "各平台的达人数量"}]}
+    response = r1_client.post("/v1/chat/completions", json=body)
+    assert response.status_code == 200
+    deltas = [
+        json.loads(d)["choices"][0]["delta"]
+        for _, d in sse_events(response.text)
+        if d != "[DONE]" and json.loads(d).get("choices")
+    ]
+    content = "".join(d.get("content") or "" for d in deltas)
+    reasoning = "".join(d.get("reasoning_content") or "" for d in deltas)
+    assert ANALYSIS in content and ANALYST_THINKING not in content and "<think>" not in content
+    assert ANALYST_THINKING in reasoning and "按平台统计达人" in reasoning

@@ -127,6 +127,85 @@ def split_reasoning(text: str) -> tuple[str, str]:
     return reasoning, answer
 
 
+class ThinkStream:
+    """Splits a reply into reasoning and answer while it streams, as ``split_reasoning`` does at its end.
+
+    ``feed`` takes each content chunk and returns ``(kind, text)`` pieces, kind ``"reasoning"`` or
+    ``"answer"``; a tag cut across two chunks is held back until it is whole. ``opened``: the chat
+    template may have written ``<think>`` already (an R1 distill), so a reply that does not open
+    with the tag starts inside the reasoning and a lone ``</think>`` ends it; if none comes,
+    ``close`` gives the text back as the answer, since a reply without tags is all answer.
+    """
+
+    def __init__(self, *, opened: bool = False) -> None:
+        self.opened = opened
+        self.state = "start"
+        self.held = ""  # text not given out yet: a possible tag, or leading whitespace
+        self.thought: list[str] = []  # reasoning given out, in case it turns out to be the answer
+        self.closed_tag = False
+        self.answer_started = False
+
+    def feed(self, text: str) -> list[tuple[str, str]]:
+        self.held += text
+        out: list[tuple[str, str]] = []
+        while self.held:
+            if self.state == "start":
+                head = self.held.lstrip()
+                if head.startswith(THINK_OPEN):
+                    self.state, self.held = "think", head[len(THINK_OPEN) :]
+                    continue
+                if THINK_OPEN.startswith(head):  # "", "<", "<th": could still be the tag
+                    break
+                self.state = "think" if self.opened else "answer"
+                continue
+            if self.state == "think":
+                i = self.held.find(THINK_CLOSE)
+                if i != -1:
+                    self._think(out, self.held[:i])
+                    self.state, self.held, self.closed_tag = "answer", self.held[i + len(THINK_CLOSE) :], True
+                    continue
+                keep = _partial_suffix(self.held, THINK_CLOSE)
+                self._think(out, self.held[: len(self.held) - keep])
+                self.held = self.held[len(self.held) - keep :]
+                break
+            # answer: leading whitespace after the reasoning is dropped, the rest goes out as it comes
+            piece = self.held if self.answer_started else self.held.lstrip()
+            self.held = ""
+            if piece:
+                self.answer_started = True
+                out.append(("answer", piece))
+        return out
+
+    def close(self) -> list[tuple[str, str]]:
+        """What is still held, at the end of the reply."""
+        out: list[tuple[str, str]] = []
+        rest, self.held = self.held, ""
+        if self.state == "start" and self.opened:
+            self.state = "think"
+        if self.state == "think":
+            self._think(out, rest)
+            if self.opened and not self.closed_tag:  # no tag at all: the whole reply was the answer
+                whole = "".join(self.thought).strip()
+                if whole:
+                    out.append(("answer", whole))
+        elif rest.strip():
+            out.append(("answer", rest if self.answer_started else rest.lstrip()))
+        return out
+
+    def _think(self, out: list[tuple[str, str]], text: str) -> None:
+        if text:
+            self.thought.append(text)
+            out.append(("reasoning", text))
+
+
+def _partial_suffix(text: str, tag: str) -> int:
+    """The length of the longest end of ``text`` that could be the start of ``tag``."""
+    for n in range(min(len(tag) - 1, len(text)), 0, -1):
+        if tag.startswith(text[-n:]):
+            return n
+    return 0
+
+
 # -- statement helpers -------------------------------------------------------------------------
 
 
