@@ -255,3 +255,20 @@ def test_training_takes_every_core_it_may_use(monkeypatch):
     assert training_threads() == len(__import__("os").sched_getaffinity(0))
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     assert training_threads() == 3
+
+
+def test_a_rerun_that_skips_a_stage_keeps_what_the_earlier_run_measured(tmp_path):
+    from askdb.finetune.cli import StageLog
+
+    path = tmp_path / "run.json"
+    first = StageLog(path)
+    first("train", lambda: {"steps": 200})
+    trained = json.loads(path.read_text(encoding="utf-8"))["stages"]["train"]
+    again = StageLog(path)  # `finetune all` once more: training is done, so the stage is skipped
+    again("train", lambda: {"skipped": True})
+    again("export", lambda: {"gguf": []})
+    stages = json.loads(path.read_text(encoding="utf-8"))["stages"]
+    assert stages["train"] == {**trained, "earlier_run": True} and not stages["export"]["skipped"]
+    path.write_text("not json", encoding="utf-8")  # a damaged log is started afresh, not an error
+    StageLog(path)("data", lambda: {"skipped": True})
+    assert json.loads(path.read_text(encoding="utf-8"))["stages"]["data"]["skipped"]

@@ -483,8 +483,14 @@ class StageLog:
     """
 
     def __init__(self, path: Path) -> None:
+        import json
+
         self.path = path
         self.stages: dict[str, dict[str, Any]] = {}
+        try:  # what an earlier `finetune all` of this run measured, for the stages this one skips
+            self.earlier: dict[str, dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))["stages"]
+        except (OSError, ValueError, KeyError, TypeError):
+            self.earlier = {}
 
     def __call__(self, name: str, work: Any) -> dict[str, Any]:
         import json
@@ -494,11 +500,17 @@ class StageLog:
 
         started = time.monotonic()
         result: dict[str, Any] = work()
-        self.stages[name] = {
-            "seconds": round(time.monotonic() - started, 1),
-            "skipped": bool(result.get("skipped")),
-            "peak_rss_mb": peak_rss_mb(),
-        }
+        skipped = bool(result.get("skipped"))
+        before = self.earlier.get(name)
+        if skipped and isinstance(before, dict) and not before.get("skipped"):
+            # done by an earlier run: keep its figures (a rerun after Ctrl-C still says what training took)
+            self.stages[name] = {**before, "earlier_run": True}
+        else:
+            self.stages[name] = {
+                "seconds": round(time.monotonic() - started, 1),
+                "skipped": skipped,
+                "peak_rss_mb": peak_rss_mb(),
+            }
         self.path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(self.path, json.dumps({"stages": self.stages}, indent=2) + "\n")
         return result
