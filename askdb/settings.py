@@ -35,10 +35,14 @@ class Settings(BaseSettings):
     max_rows: int = Field(default=1000, ge=1, description="rows the runner fetches at most")
     statement_timeout_s: float = Field(default=15.0, gt=0, description="per-statement time limit")
     llm_backend: str = Field(default="ollama", description="ollama | openai | vllm | llamacpp | replay")
-    llm_model: str = Field(default="deepseek-r1:7b")
-    ollama_host: str = Field(default="http://127.0.0.1:11434")
-    openai_base_url: str = Field(default="http://127.0.0.1:8000/v1")
-    openai_api_key: str | None = None
+    llm_model: str = Field(
+        default="deepseek-r1:7b", description="the model's name on its server, or a GGUF path (llamacpp)"
+    )
+    ollama_host: str = Field(default="http://127.0.0.1:11434", description="where Ollama answers")
+    openai_base_url: str = Field(
+        default="http://127.0.0.1:8000/v1", description="an OpenAI-compatible server (vLLM, llama.cpp's, ...)"
+    )
+    openai_api_key: str | None = Field(default=None, description="the key that server wants, if any")
     max_attempts: int = Field(
         default=3, ge=1, le=10, description="SQL attempts per question, repairs included"
     )
@@ -64,7 +68,7 @@ class Settings(BaseSettings):
         "(a base model) the one of its architecture (gemma, chatml); a llama.cpp format name "
         "(gemma, chatml, llama-3, ...) or the path of a Jinja file",
     )
-    llm_temperature: float = Field(default=0.1, ge=0, le=2)
+    llm_temperature: float = Field(default=0.1, ge=0, le=2, description="sampling temperature (0 to 2)")
     llm_think: bool | None = Field(default=None, description="ask for separate reasoning where the model can")
     llm_system_in_user: bool = Field(
         default=False, description="DeepSeek-R1: put instructions in the user turn"
@@ -163,3 +167,28 @@ def load_settings(**overrides: object) -> Settings:
             f"invalid setting {name}: {first['msg']}",
             hint=f"fix {name} in the environment or in .env",
         ) from None
+
+
+def _default_text(name: str) -> str:
+    field = Settings.model_fields[name]
+    value = field.get_default(call_default_factory=True)
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if value == {} or value == []:
+        return "empty"
+    return f"`{value}`"
+
+
+def settings_table() -> str:
+    """The README's settings table, made from ``Settings`` so that it cannot go stale (a test compares)."""
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        meaning = (field.description or "").replace("|", "\\|").replace("<", "&lt;")
+        lines.append(f"| `{PREFIX}{name.upper()}` | {_default_text(name)} | {meaning} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python -m askdb.settings: print the table for the README
+    print(settings_table())

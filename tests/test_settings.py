@@ -63,3 +63,15 @@ def test_an_invalid_value_still_names_its_variable(workdir):
     (workdir / ".env").write_text("ASKDB_ROW_LIMIT=zero\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="invalid setting ASKDB_ROW_LIMIT"):
         load_settings()
+
+
+def test_the_readme_settings_table_is_the_one_settings_make():
+    from pathlib import Path
+
+    from askdb.settings import Settings, settings_table
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert settings_table() in readme, "run `python -m askdb.settings` and paste its table into the README"
+    for name in Settings.model_fields:  # every setting is listed, each with what it means
+        row = next(line for line in settings_table().splitlines() if f"`ASKDB_{name.upper()}`" in line)
+        assert row.rstrip("| ").split("|")[-1].strip(), name
