@@ -8,7 +8,7 @@ from sqlglot import exp
 from askdb.errors import SqlRejected
 from askdb.eval.external import guard_false_rejections
 from askdb.schemas.catalog import packaged_catalog
-from askdb.sql.context import GuardContext
+from askdb.sql.context import GuardContext, RowLimit
 from askdb.sql.guard import check, guard
 from tests.sql_fixtures import corpus, require_bench
 
@@ -49,6 +49,26 @@ def test_limit_is_added_lowered_and_kept() -> None:
     assert check("SELECT platform, COUNT(*) FROM ads_account GROUP BY platform", CTX).sql.endswith("LIMIT 10")
     union = check("SELECT account FROM ads_account UNION SELECT account FROM ads_campaign", CTX)
     assert isinstance(union.tree, exp.Union) and union.sql.endswith("LIMIT 10")
+
+
+def test_verdict_says_which_limit_was_asked_and_which_applies() -> None:
+    lowered = check("SELECT account FROM ads_account LIMIT 100", CTX).limit
+    assert lowered == RowLimit(requested=100, applied=10) and lowered.lowered
+    assert lowered.to_dict() == {"requested": 100, "applied": 10, "lowered": True}
+    assert lowered.cut(10) and not lowered.cut(7)  # fewer rows than the LIMIT: nothing was held back
+    added = check("SELECT account FROM ads_account", CTX).limit
+    assert added == RowLimit(requested=None, applied=10) and added.lowered
+    kept = check("SELECT account FROM ads_account LIMIT 3", CTX).limit
+    assert kept == RowLimit(requested=3, applied=3) and not kept.lowered and not kept.cut(3)
+    assert check("SELECT account FROM ads_account LIMIT 20, 500", CTX).limit == RowLimit(500, 10)
+    aggregate = check("SELECT COUNT(*) FROM ads_account", CTX).limit
+    assert aggregate == RowLimit(None, None) and not aggregate.lowered
+    assert check("DELETE FROM ads_account", CTX).limit is None
+
+
+def test_verdict_says_whether_the_rows_are_ordered() -> None:
+    assert check("SELECT account, fans FROM ads_account ORDER BY fans DESC LIMIT 5", CTX).ordered
+    assert not check("SELECT platform, COUNT(*) FROM ads_account GROUP BY platform", CTX).ordered
 
 
 def test_row_limit_comes_from_the_context() -> None:

@@ -35,6 +35,31 @@ class GuardContext:
     database: str | None = None
 
 
+@dataclass(frozen=True)
+class RowLimit:
+    """The LIMIT a statement asked for and the one the guard left on it (``None``: no literal LIMIT).
+
+    ``lowered`` is true when the guard put a smaller LIMIT on the statement than it asked for, a
+    statement without a LIMIT counting as one that asked for every row.
+    """
+
+    requested: int | None
+    applied: int | None
+
+    @property
+    def lowered(self) -> bool:
+        if self.applied is None:
+            return False
+        return self.requested is None or self.requested > self.applied
+
+    def cut(self, rows: int) -> bool:
+        """Whether a result of ``rows`` rows may have lost rows to the lowered LIMIT."""
+        return self.lowered and self.applied is not None and rows >= self.applied
+
+    def to_dict(self) -> dict[str, int | bool | None]:
+        return {"requested": self.requested, "applied": self.applied, "lowered": self.lowered}
+
+
 # A rule returns the (possibly rewritten) tree, or a non-empty tuple of violations.
 Outcome = exp.Expr | tuple[Violation, ...]
 Rule = Callable[[exp.Expr, GuardContext], Outcome]

@@ -18,9 +18,10 @@ from sqlglot.errors import SqlglotError
 
 from askdb.errors import SqlRejected
 from askdb.schemas.catalog import Catalog
-from askdb.sql.context import GuardContext, Rule, Violation, fragment
+from askdb.sql.context import GuardContext, RowLimit, Rule, Violation, fragment
 from askdb.sql.dialect import to_dialect
 from askdb.sql.rules import RULES
+from askdb.sql.rules.limit import limit_value
 
 _QUERY_STARTS = {TokenType.SELECT, TokenType.WITH, TokenType.L_PAREN}
 # "/*+" anywhere, not only after SELECT: a hint-looking comment is refused rather than reasoned about.
@@ -29,15 +30,25 @@ _EXECUTABLE_MARKERS = ("/*!", "/*M!", "/*m!", "/*+")
 
 @dataclass(frozen=True)
 class Verdict:
-    """The guard's answer: the accepted tree and its MySQL text, or the violations."""
+    """The guard's answer: the accepted tree and its MySQL text, or the violations.
+
+    ``limit`` (accepted statements only) says which LIMIT the statement asked for and which one
+    it runs with, so a front end can tell the person that rows were held back.
+    """
 
     sql: str
     tree: exp.Expr | None = None
     violations: tuple[Violation, ...] = field(default_factory=tuple)
+    limit: RowLimit | None = None
 
     @property
     def ok(self) -> bool:
         return not self.violations
+
+    @property
+    def ordered(self) -> bool:
+        """Whether the accepted statement sorts its rows (a top-level ORDER BY): their order means something."""
+        return self.tree is not None and bool(self.tree.args.get("order"))
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "sql": self.sql, "violations": [v.to_dict() for v in self.violations]}
@@ -120,12 +131,14 @@ def parse_statement(sql: str) -> exp.Expr | tuple[Violation, ...]:
 
 def apply_rules(tree: exp.Expr, ctx: GuardContext, rules: tuple[Rule, ...] = RULES) -> Verdict:
     """Run the rules in order; the first that refuses ends the check."""
+    requested = limit_value(tree)
     for rule in rules:
         outcome = rule(tree, ctx)
         if isinstance(outcome, tuple):
             return Verdict(sql=tree.sql("mysql", comments=False), violations=outcome)
         tree = outcome
-    return Verdict(sql=to_dialect(tree, "mysql"), tree=tree)
+    limit = RowLimit(requested=requested, applied=limit_value(tree))
+    return Verdict(sql=to_dialect(tree, "mysql"), tree=tree, limit=limit)
 
 
 def check(sql: str, ctx: GuardContext) -> Verdict:
@@ -136,8 +149,8 @@ def check(sql: str, ctx: GuardContext) -> Verdict:
         ctx: the catalog its names must come from, the LIMIT to enforce and the current database.
 
     Returns:
-        A ``Verdict``: when ``ok``, the checked (LIMITed) tree and the MySQL text regenerated from
-        it without comments; otherwise the violations of the first rule that refused.
+        A ``Verdict``: when ``ok``, the checked (LIMITed) tree, the MySQL text regenerated from
+        it without comments and the LIMIT asked for beside the one applied; otherwise the violations of the first rule that refused.
 
     Raises:
         Nothing for bad SQL: unreadable, multiple or unsafe statements come back as violations.

@@ -25,7 +25,8 @@ def _is_aggregate(node: exp.Expr) -> bool:
     return bool(node.find(exp.AggFunc)) and not columns_outside_aggs
 
 
-def _limit_value(query: exp.Expr) -> int | None:
+def limit_value(query: exp.Expr) -> int | None:
+    """The statement's own LIMIT when it is a plain number; ``None`` when there is none (or not a number)."""
     limit = query.args.get("limit")
     value = limit.expression if isinstance(limit, exp.Limit) else None
     if isinstance(value, exp.Literal) and not value.is_string and value.this.isdigit():
@@ -37,7 +38,7 @@ def row_limit(tree: exp.Expr, ctx: GuardContext) -> Outcome:
     """Add ``LIMIT n`` when missing and lower a larger (or non-literal) one; keep any OFFSET."""
     if _is_single_row_aggregate(tree):
         return tree
-    current = _limit_value(tree)
+    current = limit_value(tree)
     if current is not None and current <= ctx.row_limit:
         return tree
     tree = tree.copy()
