@@ -10,13 +10,14 @@ derived table) the column check leans towards accepting.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Iterator
 
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
-from askdb.schemas.catalog import Catalog
+from askdb.schemas.catalog import Catalog, Column
 from askdb.sql.context import GuardContext, Outcome, Violation, fragment
 
 SYSTEM_SCHEMAS = frozenset({"mysql", "information_schema", "performance_schema", "sys"})
@@ -27,6 +28,48 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     pool = {c.lower(): c for c in choices}
     close = difflib.get_close_matches(name.lower(), list(pool), n=3, cutoff=0.6)
     return "; did you mean " + " or ".join(f"`{pool[c]}`" for c in close) + "?" if close else ""
+
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_COMMENT_HEAD = re.compile(r"[,,::;;((/\s]")
+
+
+def by_comment(name: str, columns: Iterable[Column]) -> str:
+    """`` did you mean `fans` (粉丝数)?`` for a Chinese name that is a column's comment, not its name.
+
+    People (and models) write the comment's words as if they were the column (``SELECT 粉丝``): a
+    column whose comment (up to its first punctuation) contains the name, or is contained in it,
+    or reads close to it, is what they meant.
+    """
+    if not _CJK.search(name):
+        return ""
+    scored = []
+    for column in columns:
+        head = _COMMENT_HEAD.split(column.comment.strip(), maxsplit=1)[0]
+        if not head:
+            continue
+        if name in head or head in name:
+            score = 1.0 + len(name) / max(len(head), 1)  # containment first, the closer length first
+        else:
+            score = difflib.SequenceMatcher(None, name, head).ratio()
+        if score >= 0.5:
+            scored.append((score, column.name, head))
+    best = sorted(scored, key=lambda t: (-t[0], t[1]))[:3]
+    if not best:
+        return ""
+    return "; did you mean " + " or ".join(f"`{n}` ({h})" for _, n, h in best) + "?"
+
+
+def _source_columns(scope: Scope | None, catalog: Catalog, alias: str | None = None) -> list[Column]:
+    """The catalog columns of the tables a scope (and its parents) reads, or of one alias."""
+    columns: list[Column] = []
+    while scope is not None:
+        for name, source in scope.sources.items():
+            if isinstance(source, exp.Table) and (alias is None or name.lower() == alias.lower()):
+                table = catalog.table(source.name)
+                columns += list(table.columns) if table else []
+        scope = scope.parent
+    return columns
 
 
 # -- tables -----------------------------------------------------------------------------------
@@ -136,17 +179,15 @@ def _column_violation(column: exp.Column, scope: Scope, catalog: Catalog) -> Vio
         if outputs is None or column.name.lower() in outputs:
             return None
         where = source.name if isinstance(source, exp.Table) else column.table
-        return Violation(
-            "names",
-            f"unknown column `{column.name}` in `{where}`{did_you_mean(column.name, outputs)}",
-            fragment(column),
+        hint = did_you_mean(column.name, outputs) or by_comment(
+            column.name, _source_columns(scope, catalog, column.table)
         )
+        return Violation("names", f"unknown column `{column.name}` in `{where}`{hint}", fragment(column))
     pool = _pool(scope, catalog)
     if pool is None or column.name.lower() in pool or isinstance(column.this, exp.Star):
         return None
-    return Violation(
-        "names", f"unknown column `{column.name}`{did_you_mean(column.name, pool)}", fragment(column)
-    )
+    hint = did_you_mean(column.name, pool) or by_comment(column.name, _source_columns(scope, catalog))
+    return Violation("names", f"unknown column `{column.name}`{hint}", fragment(column))
 
 
 def _column_violations(tree: exp.Expr, catalog: Catalog) -> list[Violation]:
