@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from askdb.analyst import EMPTY_RESULT, analyst_messages, chart_spec, markdown_table
-from askdb.errors import AskdbError, LLMError, NoAnswer, PromptTooLong, QueryError
+from askdb.errors import AskdbError, ConfigError, LLMError, NoAnswer, PromptTooLong, QueryError
 from askdb.events import (
     AnalysisDelta,
     AnalystOutput,
@@ -50,7 +50,7 @@ from askdb.prompts import messages as prompt_messages
 from askdb.prompts.fit import Fitted, fit_prompt
 from askdb.rag.retriever import DEFAULT_K
 from askdb.schemas.catalog import Catalog
-from askdb.sql.context import GuardContext, Violation
+from askdb.sql.context import GuardContext, RowLimit, Violation
 from askdb.sql.guard import Verdict, check
 from askdb.sql.runner import QueryResult, Runner, run_tree
 
@@ -73,6 +73,8 @@ class _Run:
     question: str
     history: Sequence[Turn]
     answer: Answer
+    row_limit: int
+    verdict: Verdict | None = None  # the statement that ran
 
 
 class Assistant:
@@ -87,6 +89,7 @@ class Assistant:
         catalog: Catalog,
         analyst_llm: LLM | None = None,
         row_limit: int = 10,
+        max_rows: int = 1000,
         max_attempts: int = 3,
         example_match: float = 0.92,
         system_in_user: bool = False,
@@ -103,6 +106,7 @@ class Assistant:
         self.runner = runner
         self.catalog = catalog
         self.row_limit = row_limit
+        self.max_rows = max_rows
         self.max_attempts = max_attempts
         self.example_match = example_match
         self.system_in_user = system_in_user
@@ -136,6 +140,7 @@ class Assistant:
         parts.setdefault("llm", create_llm(settings))
         defaults = {
             "row_limit": settings.row_limit,
+            "max_rows": settings.max_rows,
             "max_attempts": settings.max_attempts,
             "system_in_user": settings.llm_system_in_user,
             "temperature": settings.llm_temperature,
@@ -147,33 +152,38 @@ class Assistant:
         return cls(**{**defaults, **parts})
 
     # -- public API -----------------------------------------------------------------------------
-    def ask(self, question: str, *, history: Sequence[Turn] = ()) -> Answer:
+    def ask(self, question: str, *, history: Sequence[Turn] = (), row_limit: int | None = None) -> Answer:
         """Answer one question: ``stream`` run to its end.
 
         Args:
-            question: the question; ``history``: earlier turns, oldest first (see ``stream``).
+            question: the question; ``history``: earlier turns, oldest first; ``row_limit``: the
+                most rows this question returns (see ``stream``).
 
         Returns:
             The ``Answer``: outcome, checked SQL, rows as a DataFrame, markdown, analysis, trace.
 
         Raises:
             NoAnswer: no acceptable SQL after ``max_attempts``; LLMError: the SQL model failed;
-            AskdbError: an empty question.
+            AskdbError: an empty question; ConfigError: ``row_limit`` outside 1..``max_rows``.
         """
-        return final_answer(self.stream(question, history=history))
+        return final_answer(self.stream(question, history=history, row_limit=row_limit))
 
-    async def aask(self, question: str, *, history: Sequence[Turn] = ()) -> Answer:
+    async def aask(
+        self, question: str, *, history: Sequence[Turn] = (), row_limit: int | None = None
+    ) -> Answer:
         """``ask`` without blocking the event loop."""
-        return await asyncio.to_thread(self.ask, question, history=history)
+        return await asyncio.to_thread(self.ask, question, history=history, row_limit=row_limit)
 
-    async def astream(self, question: str, *, history: Sequence[Turn] = ()) -> AsyncIterator[Event]:
+    async def astream(
+        self, question: str, *, history: Sequence[Turn] = (), row_limit: int | None = None
+    ) -> AsyncIterator[Event]:
         """``stream`` for async callers: events as they happen, the work in a worker thread."""
         queue: asyncio.Queue[Event | BaseException | None] = asyncio.Queue()
         loop = asyncio.get_running_loop()
 
         def produce() -> None:
             try:
-                for event in self.stream(question, history=history):
+                for event in self.stream(question, history=history, row_limit=row_limit):
                     loop.call_soon_threadsafe(queue.put_nowait, event)
                 loop.call_soon_threadsafe(queue.put_nowait, None)
             except BaseException as exc:  # noqa: BLE001 (handed to the consumer, raised there)
@@ -186,12 +196,17 @@ class Assistant:
             yield item
         await worker
 
-    def stream(self, question: str, *, history: Sequence[Turn] = ()) -> Steps[None]:
+    def stream(
+        self, question: str, *, history: Sequence[Turn] = (), row_limit: int | None = None
+    ) -> Steps[None]:
         """Run the workflow, yielding its events as they happen.
 
         Args:
             question: the question, in any language the model reads (askdb's prompts are Chinese).
             history: earlier turns of the conversation, oldest first; follow-ups need them.
+            row_limit: the most rows this question returns, 1..``max_rows`` (``ASKDB_MAX_ROWS``);
+                ``None``: the assistant's ``row_limit`` (``ASKDB_ROW_LIMIT``). The SQL prompt
+                names it and the guard puts it on the statement.
 
         Yields:
             ``StepFinished`` after every node, ``ReasoningDelta``/``ContentDelta`` while a model
@@ -199,7 +214,7 @@ class Assistant:
             ``AnalysisDelta``, ``Notice``; always ``Finished`` (with the ``Answer``) last.
 
         Raises:
-            AskdbError: the question is empty.
+            AskdbError: the question is empty; ConfigError: ``row_limit`` is outside 1..``max_rows``.
             NoAnswer: no acceptable SQL after ``max_attempts`` (its ``trace`` keeps the steps).
             LLMError: the SQL model could not be reached or failed (the analyst's failure is a notice).
         """
@@ -208,7 +223,7 @@ class Assistant:
             raise AskdbError(
                 "the question is empty", hint="ask something about the data, e.g. 点赞最多的笔记"
             )
-        run = _Run(question, tuple(history), Answer(question=question))
+        run = _Run(question, tuple(history), Answer(question=question), self._row_limit(row_limit))
         try:
             retrieval = yield from self._retrieve(run)
             reused = yield from self._reuse_example(run, retrieval)
@@ -220,6 +235,18 @@ class Assistant:
             raise
         yield Finished(run.answer)
 
+    def _row_limit(self, wanted: int | None) -> int:
+        if wanted is None:
+            return self.row_limit
+        if not 1 <= wanted <= self.max_rows:
+            raise ConfigError(
+                f"the row limit must be 1 to {self.max_rows} (ASKDB_MAX_ROWS), not {wanted}",
+                hint=f"ask for at most {self.max_rows} rows, or raise ASKDB_MAX_ROWS",
+                row_limit=wanted,
+                max_rows=self.max_rows,
+            )
+        return wanted
+
     def budget(self, llm: LLM | None = None) -> Budget:
         """How the model's context window is split between prompt and reply for every call."""
         return budget_for(
@@ -230,21 +257,33 @@ class Assistant:
             think=self.think,
         )
 
-    def fit(self, question: str, retrieval: Retrieval, history: Sequence[Turn] = ()) -> Fitted:
+    def fit(
+        self,
+        question: str,
+        retrieval: Retrieval,
+        history: Sequence[Turn] = (),
+        *,
+        row_limit: int | None = None,
+    ) -> Fitted:
         """The SQL-expert chat for ``question``, trimmed to the model's context window.
+
+        ``row_limit``: the rows the prompt asks for at most (default: the assistant's ``row_limit``).
 
         Raises:
             PromptTooLong: not even the rules, the question and the needed tables fit.
         """
         sections: Sequence[Any] = retrieval.sections or [_WholeContext(retrieval.context)]
-        return self._fit(sections, lambda kept: self._sql_chat(question, history, kept))
+        limit = self._row_limit(row_limit)
+        return self._fit(sections, lambda kept: self._sql_chat(question, history, kept, limit))
 
-    def _sql_chat(self, question: str, history: Sequence[Turn], kept: Sequence[Any]) -> list[Message]:
+    def _sql_chat(
+        self, question: str, history: Sequence[Turn], kept: Sequence[Any], row_limit: int
+    ) -> list[Message]:
         return sql_messages(
             question,
             history,
             "\n\n".join(s.text for s in kept),
-            row_limit=self.row_limit,
+            row_limit=row_limit,
             system_in_user=self.system_in_user,
         )
 
@@ -300,7 +339,7 @@ class Assistant:
             return None
         started = time.perf_counter()
         example, similarity = match
-        verdict = check(example.sql, self._guard_context())
+        verdict = check(example.sql, self._guard_context(run))
         if not verdict.ok:
             return None
         yield self._step(
@@ -320,7 +359,7 @@ class Assistant:
         return result
 
     def _write_and_run(self, run: _Run, retrieval: Retrieval) -> Steps[QueryResult | None]:
-        first = fitted = self.fit(run.question, retrieval, run.history)
+        first = fitted = self.fit(run.question, retrieval, run.history, row_limit=run.row_limit)
         problem = ""
         repair: dict[str, Any]
         for attempt in range(1, self.max_attempts + 1):
@@ -373,7 +412,8 @@ class Assistant:
 
         def build(kept: Sequence[Any]) -> list[Message]:
             same = len(kept) == len(first.kept)
-            return [*(first.messages if same else self._sql_chat(run.question, run.history, kept)), *tail]
+            chat = first.messages if same else self._sql_chat(run.question, run.history, kept, run.row_limit)
+            return [*chat, *tail]
 
         fitted = self._fit(first.kept, build)
         return replace(fitted, trimmed=[*first.trimmed, *fitted.trimmed])
@@ -444,14 +484,14 @@ class Assistant:
         yield self._step(run, Step(StepName.EXTRACT, {"chars": len(reply)}, output), started)
         return outcome
 
-    def _guard_context(self) -> GuardContext:
-        return GuardContext(catalog=self.catalog, row_limit=self.row_limit)
+    def _guard_context(self, run: _Run) -> GuardContext:
+        return GuardContext(catalog=self.catalog, row_limit=run.row_limit)
 
     def _guard(self, run: _Run, sql: str) -> Steps[Verdict]:
         started = time.perf_counter()
-        verdict = check(sql, self._guard_context())
+        verdict = check(sql, self._guard_context(run))
         violations = [_violation(v) for v in verdict.violations]
-        output = GuardOutput(verdict.ok, verdict.sql, violations)
+        output = GuardOutput(verdict.ok, verdict.sql, violations, verdict.limit)
         yield self._step(run, Step(StepName.GUARD, {"sql": sql}, output), started)
         if verdict.ok:
             yield SqlReady(verdict.sql)
@@ -471,7 +511,10 @@ class Assistant:
             )
             yield SqlRejected(verdict.sql, error=exc.message)
             return exc
-        run.answer.sql = verdict.sql
+        run.answer.sql, run.verdict = verdict.sql, verdict
+        run.answer.limit = verdict.limit
+        if verdict.limit is not None and verdict.limit.cut(len(result.frame)):
+            result = replace(result, truncated=True)  # the guard's LIMIT, not the data, ended the rows
         yield self._step(
             run,
             Step(
@@ -491,7 +534,7 @@ class Assistant:
             yield AnalysisDelta(EMPTY_RESULT)
             return
         answer.table = markdown_table(result.frame)
-        answer.chart = chart_spec(result.frame)
+        answer.chart = chart_spec(result.frame, ordered=run.verdict is not None and run.verdict.ordered)
         yield TableReady(
             markdown=answer.table,
             columns=[str(c) for c in result.frame.columns],
@@ -499,6 +542,8 @@ class Assistant:
             truncated=result.truncated,
             chart=answer.chart,
         )
+        if answer.limit is not None and answer.limit.cut(len(result.frame)):
+            yield self._notice(answer, limit_notice(answer.limit, self.max_rows), NoticeReason.ROW_LIMIT)
         started = time.perf_counter()
         llm = self.analyst_llm or self.llm
         chat = analyst_messages(
@@ -533,12 +578,10 @@ class Assistant:
                 usage = chunk.usage or usage
             yield from self._analysis_pieces(split.close(), thought)
         except LLMError as exc:  # the rows are still the answer; say why the analysis is missing
-            answer.notice = f"分析未生成:{exc.one_line()}"
-            answer.notice_reason = NoticeReason.ANALYSIS_FAILED
             yield self._step(
                 run, Step(StepName.ANALYST, {"rows": len(result.frame)}, None, error=exc.message), started
             )
-            yield Notice(answer.notice, NoticeReason.ANALYSIS_FAILED)
+            yield self._notice(answer, f"分析未生成:{exc.one_line()}", NoticeReason.ANALYSIS_FAILED)
             return
         answer.analysis = extract("".join(parts)).answer.strip()
         if thought:
@@ -555,6 +598,22 @@ class Assistant:
             ),
             started,
         )
+
+    @staticmethod
+    def _notice(answer: Answer, text: str, reason: NoticeReason) -> Notice:
+        notice = Notice(text, reason)
+        answer.notices.append(notice)
+        answer.notice, answer.notice_reason = text, reason  # the latest, as before
+        return notice
+
+
+def limit_notice(limit: RowLimit, max_rows: int) -> str:
+    """What the person reads when the guard's LIMIT held rows back, and how to get more."""
+    asked = f"SQL 要求 LIMIT {limit.requested}" if limit.requested is not None else "SQL 没有限定行数"
+    return (
+        f"只显示了前 {limit.applied} 行({asked});可以调高行数上限"
+        f"(askdb ask --limit、/v1/ask 的 limit、聊天设置里的“最多返回行数”),最多 {max_rows} 行"
+    )
 
 
 def final_answer(events: Iterable[Event]) -> Answer:

@@ -17,6 +17,7 @@ import pandas as pd
 from askdb.analyst import EMPTY_RESULT
 from askdb.frames import plain_rows
 from askdb.llm.base import Usage
+from askdb.sql.context import RowLimit
 
 Outcome = Literal["answered", "empty", "declined"]
 
@@ -83,9 +84,16 @@ class ExtractOutput:
 
 @dataclass(frozen=True)
 class GuardOutput:
+    """The guard's verdict; ``limit``: the LIMIT the statement asked for and the one it runs with."""
+
     ok: bool
     sql: str
     violations: list[dict[str, str]]
+    limit: RowLimit | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        limit = None if self.limit is None else self.limit.to_dict()
+        return {"ok": self.ok, "sql": self.sql, "violations": self.violations, "limit": limit}
 
 
 @dataclass(frozen=True)
@@ -151,17 +159,24 @@ class NoticeReason(StrEnum):
     """Why a notice was shown; front ends branch on this, never on the notice's text."""
 
     ANALYSIS_FAILED = "analysis_failed"  # the rows are the answer; the model could not write the analysis
+    ROW_LIMIT = "row_limit"  # the guard's LIMIT held rows back: fewer than the SQL asked for
 
 
 @dataclass
 class Answer:
-    """Everything one question produced."""
+    """Everything one question produced.
+
+    ``limit``: the LIMIT the SQL asked for and the one it ran with (``None`` before a statement ran);
+    ``truncated``: rows were held back, by that LIMIT or by the runner's cap. ``notices``: every
+    notice in order; ``notice`` and ``notice_reason`` are the latest.
+    """
 
     question: str
     outcome: Outcome = "answered"
     sql: str | None = None
     frame: pd.DataFrame | None = None
     truncated: bool = False
+    limit: RowLimit | None = None
     table: str = ""
     analysis: str = ""
     reasoning: str = ""
@@ -170,6 +185,7 @@ class Answer:
     repairs: int = 0
     notice: str | None = None
     notice_reason: NoticeReason | None = None
+    notices: list[Notice] = field(default_factory=list)
     trace: list[Step] = field(default_factory=list)
 
     @property
@@ -189,6 +205,7 @@ class Answer:
             "columns": [str(c) for c in frame.columns],
             "rows": plain_rows(frame),
             "truncated": self.truncated,
+            "limit": None if self.limit is None else self.limit.to_dict(),
             "markdown": self.markdown,
             "analysis": self.analysis,
             "reasoning": self.reasoning,
@@ -196,6 +213,7 @@ class Answer:
             "from_example": self.from_example,
             "repairs": self.repairs,
             "notice": self.notice,
+            "notices": [n.payload() for n in self.notices],
         }
         if trace:
             data["trace"] = [s.to_dict() for s in self.trace]

@@ -194,8 +194,56 @@ def test_chart_for_a_category_and_a_number(runner):
     sql = "SELECT platform, COUNT(*) AS n FROM ads_account GROUP BY platform ORDER BY n DESC"
     assistant, _ = make(runner, [sql, "分析"])
     answer = assistant.ask("各平台达人数")
-    assert answer.chart == {"type": "bar", "x": "platform", "y": "n"}
+    # ORDER BY n DESC: the bars keep the rows' order, the biggest first
+    assert answer.chart == {"type": "bar", "x": "platform", "y": "n", "order": "rows"}
     assert "LIMIT 10" in answer.sql  # the guard added the seed's limit
+
+
+def test_a_lowered_limit_is_said_in_the_answer_the_trace_and_a_notice(runner):
+    from askdb.events import GuardOutput, Notice, NoticeReason
+
+    sql = "SELECT `desc`, account FROM ads_summary ORDER BY id LIMIT 100"
+    assistant, _ = make(runner, [sql, "分析"])
+    events = list(assistant.stream("前100条笔记"))
+    answer = events[-1].answer
+    assert answer.sql.endswith("LIMIT 10") and len(answer.frame) == 10
+    assert answer.truncated  # the guard's LIMIT held rows back, though the runner's cap did not
+    data = answer.to_dict()
+    assert data["limit"] == {"requested": 100, "applied": 10, "lowered": True} and data["truncated"]
+    guard = next(s for s in answer.trace if s.name == "guard")
+    assert isinstance(guard.output, GuardOutput) and guard.to_dict()["output"]["limit"]["requested"] == 100
+    [notice] = [e for e in events if isinstance(e, Notice)]
+    assert notice.reason is NoticeReason.ROW_LIMIT and answer.notice_reason is NoticeReason.ROW_LIMIT
+    assert "只显示了前 10 行(SQL 要求 LIMIT 100)" in notice.text and "最多 1000 行" in notice.text
+    assert data["notices"] == [{"text": notice.text, "reason": "row_limit"}]
+
+
+def test_a_result_under_its_limit_is_not_truncated(runner):
+    assistant, _ = make(runner, [TOP_LIKES, "分析"])
+    answer = assistant.ask("最近的三条笔记")
+    assert not answer.truncated and answer.notice is None
+    assert answer.to_dict()["limit"] == {"requested": 3, "applied": 3, "lowered": False}
+
+
+def test_row_limit_per_question_reaches_the_prompt_and_the_guard(runner):
+    sql = "SELECT `desc`, account FROM ads_summary ORDER BY id LIMIT 100"
+    assistant, llm = make(runner, [sql, "分析"], max_rows=50)
+    answer = assistant.ask("前100条笔记", row_limit=20)
+    assert "最多返回 20 行" in llm.calls[0][0].content
+    assert answer.sql.endswith("LIMIT 20") and len(answer.frame) == 20 and answer.truncated
+    assert "最多 50 行" in (answer.notice or "")
+    assert assistant.row_limit == 10  # the next question has the default again
+
+
+@pytest.mark.parametrize("wanted", [0, 51])
+def test_a_row_limit_outside_one_to_max_rows_is_refused_with_the_maximum(runner, wanted):
+    from askdb.errors import ConfigError
+
+    assistant, llm = make(runner, [TOP_LIKES, "分析"], max_rows=50)
+    with pytest.raises(ConfigError) as info:
+        assistant.ask("最近的笔记", row_limit=wanted)
+    assert "1 to 50 (ASKDB_MAX_ROWS)" in info.value.message and "ASKDB_MAX_ROWS" in info.value.one_line()
+    assert llm.calls == []  # refused before anything ran
 
 
 def test_runner_is_read_only_even_if_asked_nicely(small_demo):

@@ -191,7 +191,13 @@ def audit_log(settings: Settings) -> AuditLog:
 
 
 def audited(
-    assistant: Assistant, question: str, *, log: AuditLog, caller: str, history: Sequence[Turn] = ()
+    assistant: Assistant,
+    question: str,
+    *,
+    log: AuditLog,
+    caller: str,
+    history: Sequence[Turn] = (),
+    row_limit: int | None = None,
 ) -> Iterator[Event]:
     """``assistant.stream`` that records the final answer, or the error, in the audit log.
 
@@ -202,7 +208,7 @@ def audited(
     refused: list[dict[str, str]] = []
     finished = False
     try:
-        for event in assistant.stream(question, history=history):
+        for event in assistant.stream(question, history=history, row_limit=row_limit):
             if isinstance(event, SqlRejected):
                 refused.append(_refusal(event))
             elif isinstance(event, Finished):

@@ -68,9 +68,21 @@ class AssistantService:
         return assistant
 
     # -- questions ------------------------------------------------------------------------------
-    def stream(self, question: str, *, caller: str, history: Sequence[Turn] = ()) -> Iterator[Event]:
-        """The workflow's events for one question; the answer or the error goes to the audit log."""
-        return audited(self.assistant, question, log=self.log, caller=caller, history=history)
+    def stream(
+        self,
+        question: str,
+        *,
+        caller: str,
+        history: Sequence[Turn] = (),
+        row_limit: int | None = None,
+    ) -> Iterator[Event]:
+        """The workflow's events for one question; the answer or the error goes to the audit log.
+
+        ``row_limit``: this question's row limit (``Assistant.stream``); ``None``: the configured one.
+        """
+        return audited(
+            self.assistant, question, log=self.log, caller=caller, history=history, row_limit=row_limit
+        )
 
     def ask(self, question: str, *, caller: str, history: Sequence[Turn] = ()):
         return final_answer(self.stream(question, caller=caller, history=history))
