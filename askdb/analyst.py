@@ -66,10 +66,13 @@ def analyst_messages(
     )
 
 
-def chart_spec(frame: pd.DataFrame) -> dict[str, Any] | None:
+def chart_spec(frame: pd.DataFrame, *, ordered: bool = False) -> dict[str, Any] | None:
     """A chart when the result suits one: a date with a number -> line; a category with a number -> bar.
 
-    The spec names columns of the result; nothing the model wrote is run to draw it.
+    The spec names columns of the result; nothing the model wrote is run to draw it. ``ordered``:
+    the SQL sorted the rows (ORDER BY), so a bar chart keeps their order (``"order": "rows"``)
+    instead of the plot's sort by label: "点赞最多的10篇笔记" draws the biggest bar first. A line
+    chart runs in time order either way.
     """
     if len(frame) < 2 or frame.shape[1] < 2:
         return None
@@ -87,7 +90,10 @@ def chart_spec(frame: pd.DataFrame) -> dict[str, Any] | None:
         return None
     if x == y:
         return None
-    return {"type": kind, "x": str(x), "y": str(y)}
+    spec = {"type": kind, "x": str(x), "y": str(y)}
+    if ordered and kind == "bar":
+        spec["order"] = "rows"
+    return spec
 
 
 def _is_number(series: pd.Series) -> bool:
