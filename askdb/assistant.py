@@ -541,6 +541,7 @@ class Assistant:
             rows=plain_rows(result.frame),
             truncated=result.truncated,
             chart=answer.chart,
+            limit=answer.limit,
         )
         if answer.limit is not None and answer.limit.cut(len(result.frame)):
             yield self._notice(answer, limit_notice(answer.limit, self.max_rows), NoticeReason.ROW_LIMIT)

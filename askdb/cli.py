@@ -129,6 +129,12 @@ def _assistant(
 @click.option("--backend", help=BACKEND_HELP)
 @click.option("--model", help="model name or path for the backend")
 @click.option("--db", "db_url", help="database URL (default: ASKDB_DB_URL or the demo database)")
+@click.option(
+    "--limit",
+    "row_limit",
+    type=click.IntRange(min=1),
+    help="rows to return at most for this question (default: ASKDB_ROW_LIMIT; up to ASKDB_MAX_ROWS)",
+)
 @click.pass_context
 @handle_errors
 def ask(
@@ -139,13 +145,14 @@ def ask(
     backend: str | None,
     model: str | None,
     db_url: str | None,
+    row_limit: int | None,
 ) -> None:
     """Answer one question: SQL, the result table and a short analysis, streamed as they form."""
     from askdb.cli_render import render_stream
     from askdb.runtime.audit import audit_log, audited
 
     settings, assistant = _assistant(ctx, backend, model, db_url)
-    events = audited(assistant, question, log=audit_log(settings), caller="cli")
+    events = audited(assistant, question, log=audit_log(settings), caller="cli", row_limit=row_limit)
     answer = render_stream(events, live=not as_json, show_trace=show_trace)
     if as_json:
         print_json(answer.to_dict(trace=show_trace))

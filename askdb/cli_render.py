@@ -13,6 +13,7 @@ from askdb.events import (
     Event,
     Finished,
     Notice,
+    NoticeReason,
     ReasoningDelta,
     SqlReady,
     SqlRejected,
@@ -56,13 +57,15 @@ def _show(event: Event) -> None:
         case TableReady(markdown=markdown, truncated=truncated):
             click.echo()
             click.echo(markdown)
-            if truncated:
+            if truncated and not event.limited:  # a row-limit notice follows and says more
                 click.secho("(结果过多,只显示了一部分)", fg="yellow")
             click.echo()
         case AnalysisDelta(text=text):
             click.echo(text, nl=False)
-        case Notice(text=text):
-            click.secho(f"\n{text}", fg="yellow", err=True)
+        case Notice(text=text, reason=reason):
+            # Where the rows were held back is part of the answer: stdout, right under the table.
+            limited = reason is NoticeReason.ROW_LIMIT
+            click.secho(f"{text}\n" if limited else f"\n{text}", fg="yellow", err=not limited)
 
 
 def _show_end(answer: Answer, show_trace: bool, reasoning_shown: bool) -> None:

@@ -287,7 +287,11 @@ class SqlRejected(_Event):
 
 @dataclass(frozen=True)
 class TableReady(_Event):
-    """The result rows, as markdown and as columns + rows, with a chart spec when one suits."""
+    """The result rows, as markdown and as columns + rows, with a chart spec when one suits.
+
+    ``limit``: the LIMIT the SQL asked for and the one it ran with; ``truncated``: rows were held
+    back (``limited``: by that LIMIT, and a ``row_limit`` notice follows).
+    """
 
     kind: ClassVar[str] = "table"
     markdown: str
@@ -295,6 +299,11 @@ class TableReady(_Event):
     rows: list[list[Any]]
     truncated: bool
     chart: dict[str, Any] | None
+    limit: RowLimit | None = None
+
+    @property
+    def limited(self) -> bool:
+        return self.limit is not None and self.limit.cut(len(self.rows))
 
 
 @dataclass(frozen=True)

@@ -143,6 +143,50 @@ def test_cli_ask_json_against_the_fake_ollama(home_with_demo):
     assert len(answer["rows"]) == 5 and answer["analysis"] == ANALYSIS
 
 
+HUNDRED_NOTES = "SELECT `desc`, account FROM ads_summary ORDER BY id LIMIT 100"
+
+
+def _ask_cli(home: Path, server_url: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "askdb", "ask", *args],
+        capture_output=True,
+        text=True,
+        env=_env(home, ASKDB_OLLAMA_HOST=server_url, ASKDB_LLM_MODEL="fake-model"),
+        timeout=300,
+    )
+
+
+def test_cli_ask_limit_returns_that_many_rows_and_says_the_limit(home_with_demo):
+    with FakeOllamaServer(scripted(HUNDRED_NOTES)) as server:
+        result = _ask_cli(home_with_demo, server.url, "前100条笔记", "--limit", "20", "--json")
+        system = server.requests_to("/api/chat")[0].json["messages"][0]["content"]
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["sql"].endswith("LIMIT 20") and len(answer["rows"]) == 20
+    assert answer["limit"] == {"requested": 100, "applied": 20, "lowered": True} and answer["truncated"]
+    assert answer["notices"][0]["reason"] == "row_limit" and "只显示了前 20 行" in answer["notice"]
+    assert "最多返回 20 行" in system  # the model was told the limit too
+
+
+def test_cli_ask_says_when_the_default_limit_cut_the_rows(home_with_demo):
+    with FakeOllamaServer(scripted(HUNDRED_NOTES)) as server:
+        result = _ask_cli(home_with_demo, server.url, "前100条笔记")
+    assert result.returncode == 0, result.stderr
+    assert "只显示了前 10 行(SQL 要求 LIMIT 100)" in result.stdout and "--limit" in result.stdout
+    assert "最多 1000 行" in result.stdout and "结果过多" not in result.stdout  # said once, in full
+
+
+def test_cli_ask_limit_past_max_rows_is_one_clear_line(home_with_demo):
+    with FakeOllamaServer(scripted(HUNDRED_NOTES)) as server:
+        result = _ask_cli(home_with_demo, server.url, "前100条笔记", "--limit", "5000")
+        assert server.requests_to("/api/chat") == []
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert (
+        last.startswith("error: ") and "1 to 1000 (ASKDB_MAX_ROWS)" in last and "raise ASKDB_MAX_ROWS" in last
+    )
+
+
 def test_cli_ask_with_no_model_running_is_one_clear_line(home_with_demo):
     with FakeOllamaServer() as server:
         url = server.url

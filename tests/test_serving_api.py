@@ -120,6 +120,50 @@ def test_decimal_and_dates_become_json():
     ) == {"a": 12.5, "b": 3, "c": "2025-03-01", "d": 4, "e": None}
 
 
+HUNDRED_NOTES = "SELECT `desc`, account FROM ads_summary ORDER BY id LIMIT 100"
+
+
+@pytest.fixture
+def hundred_client(demo_retrieval_parts, settings) -> Iterator[TestClient]:
+    """A model that always asks for 100 rows."""
+    with FakeOllamaServer(lambda m: ANALYSIS if "数据分析师" in str(m) else HUNDRED_NOTES) as server:
+        with TestClient(create_app(service=make_service(demo_retrieval_parts, server.url, settings))) as c:
+            yield c
+
+
+def test_ask_limit_field_sets_the_rows_of_one_question(hundred_client):
+    body = hundred_client.post("/v1/ask", json={"question": "前100条笔记", "limit": 20}).json()
+    assert body["sql"].endswith("LIMIT 20") and len(body["rows"]) == 20 and body["truncated"]
+    assert body["limit"] == {"requested": 100, "applied": 20, "lowered": True}
+    assert body["notices"][0]["reason"] == "row_limit" and "只显示了前 20 行" in body["notice"]
+    guard = next(s for s in body["trace"] if s["name"] == "guard")
+    assert guard["output"]["limit"] == body["limit"]
+    default = hundred_client.post("/v1/ask", json={"question": "前100条笔记"}).json()
+    assert len(default["rows"]) == 10 and default["limit"]["applied"] == 10  # the next one: the default
+
+
+def test_ask_stream_tells_the_lowered_limit_in_a_notice_event(hundred_client):
+    response = hundred_client.post("/v1/ask", json={"question": "前100条笔记", "stream": True})
+    events = [(name, json.loads(data)) for name, data in sse_events(response.text)]
+    table = next(data for name, data in events if name == "table")
+    assert table["truncated"] and table["limit"] == {"requested": 100, "applied": 10, "lowered": True}
+    [notice] = [data for name, data in events if name == "notice"]
+    assert notice["reason"] == "row_limit" and "SQL 要求 LIMIT 100" in notice["text"]
+
+
+@pytest.mark.parametrize(("limit", "status"), [(5000, 400), (0, 422), ("many", 422)])
+def test_ask_limit_outside_one_to_max_rows_is_refused(hundred_client, limit, status):
+    response = hundred_client.post("/v1/ask", json={"question": "前100条笔记", "limit": limit})
+    assert response.status_code == status
+    if status == 400:
+        error = response.json()["error"]
+        assert "1 to 1000 (ASKDB_MAX_ROWS)" in error["message"] and "ASKDB_MAX_ROWS" in error["hint"]
+    streamed = hundred_client.post(
+        "/v1/ask", json={"question": "前100条笔记", "limit": limit, "stream": True}
+    )
+    assert streamed.status_code == status  # refused before the stream starts
+
+
 # -- errors --------------------------------------------------------------------------------------------
 def test_model_down_is_503_with_how_to_start_it(demo_retrieval_parts, settings):
     with FakeOllamaServer() as server:

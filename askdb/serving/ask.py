@@ -33,13 +33,20 @@ class AskRequest(BaseModel):
     )
     stream: bool = Field(default=False, description="server-sent events of the workflow's steps")
     trace: bool = Field(default=True, description="include every step of the workflow in the answer")
+    limit: int | None = Field(
+        default=None,
+        ge=1,
+        description="rows to return at most for this question, up to ASKDB_MAX_ROWS (default: ASKDB_ROW_LIMIT)",
+    )
 
 
 @router.post("/v1/ask", tags=["askdb"], responses=ERROR_RESPONSES)
 async def ask(body: AskRequest, who: Caller, service: Service, conversations: Conversations) -> Any:
     """Answer one question: SQL, rows, markdown and analysis; ``stream: true`` gives server-sent events."""
     cid = body.conversation_id or uuid.uuid4().hex
-    events = in_conversation(service, conversations, cid, body.question, who, new=not body.conversation_id)
+    events = in_conversation(
+        service, conversations, cid, body.question, who, new=not body.conversation_id, row_limit=body.limit
+    )
     if not body.stream:
         answer = await run_in_threadpool(final_answer, events)  # one thread hop for the whole question
         # Already plain JSON values: a JSONResponse skips FastAPI's second walk over them.
@@ -58,13 +65,15 @@ def in_conversation(
     caller: str,
     *,
     new: bool = False,
+    row_limit: int | None = None,
 ) -> Iterator[Event]:
     """The workflow's events after the conversation's earlier turns; the answer becomes a turn.
 
-    ``new``: the id was made for this question, so there is no history to look up.
+    ``new``: the id was made for this question, so there is no history to look up; ``row_limit``:
+    this question's row limit (``None``: the configured one).
     """
     history = [] if new else conversations.history(cid)
-    for event in service.stream(question, caller=caller, history=history):
+    for event in service.stream(question, caller=caller, history=history, row_limit=row_limit):
         if isinstance(event, Finished):
             conversations.add(cid, Turn(event.answer.question, event.answer.sql))
         yield event
