@@ -62,3 +62,17 @@ def test_the_analyst_prompt_reuses_the_rendered_table() -> None:
     given = analyst_messages("各平台达人数", "SELECT 1", frame, truncated=False, table=table)
     made = analyst_messages("各平台达人数", "SELECT 1", frame, truncated=False)
     assert given == made and table in given[-1].content
+
+
+def test_a_sorted_top_n_keeps_its_order_in_the_bar_chart() -> None:
+    """A top-N like 点赞最多的10篇笔记 keeps the ORDER BY order, not the plot's sort by label (the biggest bar came ninth)."""
+    from askdb.ui.app import bar_order, chart_frame
+
+    frame = pd.DataFrame({"title": [f"笔记{i}" for i in (9, 2, 10, 1)], "likes": [900, 800, 700, 600]})
+    spec = chart_spec(frame, ordered=True)
+    assert spec == {"type": "bar", "x": "title", "y": "likes", "order": "rows"}
+    data = chart_frame(frame, spec)
+    assert bar_order(data, spec) == ["笔记9", "笔记2", "笔记10", "笔记1"]  # the biggest bar first
+    assert bar_order(data, chart_spec(frame)) is None  # no ORDER BY: the plot's own sort
+    days = pd.DataFrame({"day": ["2025-03-02", "2025-03-01"], "n": [1, 2]})
+    assert chart_spec(days, ordered=True) == {"type": "line", "x": "day", "y": "n"}  # time runs in order

@@ -10,7 +10,9 @@ import os
 import shutil
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -117,16 +119,13 @@ def test_thumbs_up_makes_a_verified_example(chat_url):
     assert service.log.feedback(1)[0]["liked"] is True
 
 
-@pytest.mark.browser
-def test_chat_in_headless_chromium(chat_url):
+@contextmanager
+def _chromium() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     if not os.path.exists(chromium):
         pytest.fail("Chromium is missing: scripts/install-test-deps.sh installs it (make test runs it)")
-    url = chat_url[0]
-    shots = ROOT / "bench" / "results"
-    shots.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=chromium,
@@ -142,18 +141,44 @@ def test_chat_in_headless_chromium(chat_url):
             ],
         )
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1500}, locale="zh-CN")
-            page.goto(url, wait_until="domcontentloaded")
-            box = page.locator("#askdb-question textarea")
-            box.wait_for(timeout=60_000)
-            box.fill("各平台的达人数量")
-            box.press("Enter")
-            chat = page.locator("#askdb-chat")
-            chat.get_by_text(ANALYSIS).first.wait_for(timeout=60_000)
-            assert "SELECT platform" in chat.inner_text()
-            assert "小红书" in chat.inner_text()
-            page.locator("#askdb-table").get_by_text("platform").first.wait_for(timeout=20_000)
-            page.wait_for_timeout(800)  # the chart draws after the table
-            page.screenshot(path=str(shots / "chat.png"), full_page=True)
+            yield browser
         finally:
             browser.close()
+
+
+@pytest.mark.browser
+def test_chat_in_headless_chromium(chat_url):
+    url = chat_url[0]
+    shots = ROOT / "bench" / "results"
+    shots.mkdir(parents=True, exist_ok=True)
+    with _chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 1500}, locale="zh-CN")
+        page.goto(url, wait_until="domcontentloaded")
+        box = page.locator("#askdb-question textarea")
+        box.wait_for(timeout=60_000)
+        box.fill("各平台的达人数量")
+        box.press("Enter")
+        chat = page.locator("#askdb-chat")
+        chat.get_by_text(ANALYSIS).first.wait_for(timeout=60_000)
+        assert "SELECT platform" in chat.inner_text()
+        assert "小红书" in chat.inner_text()
+        page.locator("#askdb-table").get_by_text("platform").first.wait_for(timeout=20_000)
+        page.wait_for_timeout(800)  # the chart draws after the table
+        page.screenshot(path=str(shots / "chat.png"), full_page=True)
+
+
+@pytest.mark.browser
+def test_clicking_an_example_question_asks_it(chat_url):
+    """An example question is asked when clicked, not only put in the box."""
+    from askdb.ui.app import EXAMPLES
+
+    with _chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 1500}, locale="zh-CN")
+        page.goto(chat_url[0], wait_until="domcontentloaded")
+        example = page.locator("#askdb-examples").get_by_text(EXAMPLES[2], exact=True)
+        example.wait_for(timeout=60_000)
+        example.click()
+        chat = page.locator("#askdb-chat")
+        chat.get_by_text(ANALYSIS).first.wait_for(timeout=60_000)  # answered, with nothing pressed
+        assert EXAMPLES[2] in chat.inner_text() and "SELECT platform" in chat.inner_text()
+        assert page.locator("#askdb-question textarea").input_value() == ""  # asked, so the box is cleared

@@ -87,8 +87,9 @@ class _Draft:
     rejected: list[str] = field(default_factory=list)
     table: str = ""
     truncated: bool = False
+    limited: bool = False  # the guard's LIMIT held rows back (a notice says so)
     analysis: str = ""
-    notice: str = ""
+    notices: list[Notice] = field(default_factory=list)
     error: str = ""
     steps: list[Step] = field(default_factory=list)
     done: bool = False
@@ -106,11 +107,11 @@ class _Draft:
                 self.rejected.append(f"`{sql}`: {event.reason}")
                 self.reply = ""
             case TableReady(markdown=markdown, truncated=truncated):
-                self.table, self.truncated = markdown, truncated
+                self.table, self.truncated, self.limited = markdown, truncated, event.limited
             case AnalysisDelta(text=text):
                 self.analysis += text
-            case Notice(text=text):
-                self.notice = text
+            case Notice():
+                self.notices.append(event)
             case StepFinished(step=step):
                 self.steps.append(step)
             case Finished(answer=answer):
@@ -164,11 +165,12 @@ class _Draft:
             source = "(来自已验证示例)" if self.from_example else ""
             parts.append(f"**SQL**{source}\n\n```sql\n{self.sql}\n```")
         if self.table:
-            parts.append(self.table + ("\n\n*(结果过多,只显示了一部分)*" if self.truncated else ""))
+            # A row-limit notice says how many rows and how to get more: the short note would repeat it.
+            note = "\n\n*(结果过多,只显示了一部分)*" if self.truncated and not self.limited else ""
+            parts.append(self.table + note)
         if self.analysis:
             parts.append(self.analysis)
-        if self.notice:
-            parts.append(f"> ⚠️ {self.notice}")
+        parts.extend(f"> ⚠️ {n.text}" for n in self.notices)
         if self.error:
             parts.append(f"❌ {self.error}")
         if not parts:
@@ -242,6 +244,13 @@ def chart_frame(frame: pd.DataFrame, chart: dict[str, Any]) -> pd.DataFrame:
     else:
         data[x] = data[x].astype(str)
     return data.dropna()
+
+
+def bar_order(data: pd.DataFrame, chart: dict[str, Any]) -> list[str] | None:
+    """The bars' order when the SQL sorted the rows (``"order": "rows"``); ``None``: the plot sorts by label."""
+    if chart.get("order") != "rows":
+        return None
+    return list(dict.fromkeys(data[chart["x"]]))  # a label twice is one bar, where it first came
 
 
 def csv_file(frame: pd.DataFrame, folder: Path) -> str:
@@ -347,7 +356,9 @@ class ChatApp:
         answer, last = None, 0.0
         try:
             service = self.service(config)
-            for event in service.stream(question, caller=_caller(request), history=turns):
+            limit = (config or {}).get("limit")
+            events = service.stream(question, caller=_caller(request), history=turns, row_limit=limit)
+            for event in events:
                 draft.apply(event)
                 match event:
                     case Finished(answer=answer):
@@ -374,8 +385,9 @@ class ChatApp:
             history = [*(history or []), [question, answer.sql]][-5:]
             for i in range(base, len(chat)):
                 answers[str(i)] = {"question": question, "sql": answer.sql}
-            if answer.notice_reason is NoticeReason.ANALYSIS_FAILED:
-                banner = gr.update(value=_banner_text(answer.notice or ""), visible=True)
+            failed = [n for n in answer.notices if n.reason is NoticeReason.ANALYSIS_FAILED]
+            if failed:
+                banner = gr.update(value=_banner_text(failed[-1].text), visible=True)
         yield ChatView(
             chat=chat, question="", banner=banner, history=history, answers=answers, **self._result(answer)
         )
@@ -396,10 +408,12 @@ class ChatApp:
         chart = answer.chart
         bar = line = gr.update(visible=False, value=None)
         if chart and chart["type"] == "bar":
+            data = chart_frame(answer.frame, chart)
             bar = gr.update(
-                value=chart_frame(answer.frame, chart),
+                value=data,
                 x=chart["x"],
                 y=chart["y"],
+                sort=bar_order(data, chart),
                 visible=True,
                 y_lim=[0, None],
                 title=answer.question,
@@ -464,7 +478,8 @@ class ChatApp:
 
     def apply_settings(self, backend: str, model: str, db: str, config: dict) -> dict[str, Any]:
         """The 设置 panel's 应用: a new configuration, and a fresh conversation (``SETTINGS_OUTPUTS``)."""
-        config = {"backend": backend.strip(), "model": model.strip(), "db": db.strip()}
+        kept = {"limit": config["limit"]} if (config or {}).get("limit") else {}
+        config = {"backend": backend.strip(), "model": model.strip(), "db": db.strip(), **kept}
         return {
             "config": config,
             "banner": self.check_model(config),
@@ -472,6 +487,18 @@ class ChatApp:
             "history": [],
             "answers": {},
         }
+
+    @staticmethod
+    def set_limit(limit: float | None, config: dict) -> dict[str, Any]:
+        """The 设置 panel's 最多返回行数: the row limit of the questions from now on (``None``: the default).
+
+        The conversation stays; a limit past ASKDB_MAX_ROWS is refused by the next question, which
+        says the maximum.
+        """
+        config = {k: v for k, v in (config or {}).items() if k != "limit"}
+        if limit:
+            config["limit"] = int(limit)
+        return {"config": config}
 
     def clear(self) -> dict[str, Any]:
         """新对话: an empty chat, and the result panels hidden (``CLEAR_OUTPUTS``)."""
@@ -531,7 +558,7 @@ def build_app(settings: Settings, *, service: AssistantService | None = None) ->
                     submit_btn="提问",
                 )
                 clear = gr.Button("新对话", scale=1)
-            gr.Examples(EXAMPLES, inputs=[question], label="示例问题")
+            examples = gr.Examples(EXAMPLES, inputs=[question], label="示例问题", elem_id="askdb-examples")
             table = gr.Dataframe(
                 visible=False,
                 interactive=False,
@@ -563,6 +590,15 @@ def build_app(settings: Settings, *, service: AssistantService | None = None) ->
                 label="数据库 URL",
             )
             apply = gr.Button("应用")
+            limit = gr.Number(
+                value=None,
+                label="最多返回行数",
+                info=f"每个问题最多返回的行数,1 到 {settings.max_rows}(ASKDB_MAX_ROWS);"
+                f"留空用默认的 {settings.row_limit} 行(ASKDB_ROW_LIMIT)",
+                minimum=1,
+                precision=0,
+                elem_id="askdb-limit",
+            )
 
         ui = {
             "chat": chatbot,
@@ -579,12 +615,21 @@ def build_app(settings: Settings, *, service: AssistantService | None = None) ->
             "sql_status": sql_status,
             "sql_table": sql_table,
         }
-        respond, like, run_sql, clear_chat, apply_settings = _handlers(gr, app, ui)
+        respond, like, run_sql, clear_chat, apply_settings, set_limit = _handlers(gr, app, ui)
+        ask_inputs = [question, chatbot, history, answers, config]
         question.submit(
             respond,
-            [question, chatbot, history, answers, config],
+            ask_inputs,
             [ui[name] for name in ChatView._fields],
             api_name="ask",
+            concurrency_limit=None,
+        )
+        # A click on an example fills the box, then asks it: what people expect of an example question.
+        examples.load_input_event.then(
+            respond,
+            ask_inputs,
+            [ui[name] for name in ChatView._fields],
+            api_name=False,
             concurrency_limit=None,
         )
         chatbot.like(like, [answers, config], None)
@@ -598,6 +643,7 @@ def build_app(settings: Settings, *, service: AssistantService | None = None) ->
             [ui[name] for name in SETTINGS_OUTPUTS],
             api_name=False,
         )
+        limit.change(set_limit, [limit, config], [config], api_name=False)
         demo.load(app.check_model, [config], [banner], api_name=False)
     return demo
 
@@ -622,10 +668,13 @@ def _handlers(gr: Any, app: ChatApp, ui: Mapping[str, Any]) -> tuple:
     def apply_settings(backend, model, db, config):
         return keyed(app.apply_settings(backend, model, db, config), ui)
 
+    def set_limit(limit, config):
+        return keyed(app.set_limit(limit, config), ui)
+
     respond.__annotations__ = {"request": gr.Request}
     like.__annotations__ = {"data": gr.LikeData, "request": gr.Request}
     run_sql.__annotations__ = {"request": gr.Request}
-    return respond, like, run_sql, clear_chat, apply_settings
+    return respond, like, run_sql, clear_chat, apply_settings, set_limit
 
 
 def launch(
