@@ -138,11 +138,10 @@ def chat_history(messages: list[ChatMessage]) -> tuple[str, list[Turn]]:
 
 
 def reply_markdown(answer: Answer) -> str:
-    """What an OpenAI client shows: the SQL that ran, then the answer markdown (table, analysis), then any notice."""
+    """What an OpenAI client shows: the SQL that ran, then the answer markdown (table, analysis), then every notice."""
     parts = [f"```sql\n{answer.sql}\n```"] if answer.sql else []
     parts.append(answer.markdown if answer.outcome != "declined" else answer.analysis)
-    if answer.notice:
-        parts.append(f"> {answer.notice}")
+    parts.extend(f"> {n.text}" for n in answer.notices)
     return "\n\n".join(p for p in parts if p)
 
 
