@@ -22,7 +22,15 @@ PACKAGE = Path(askdb.__file__).parent
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     (
         "foundations",
-        ("askdb.errors", "askdb.settings", "askdb.db", "askdb.files", "askdb.localdb", "askdb._moved"),
+        (
+            "askdb.errors",
+            "askdb.settings",
+            "askdb.db",
+            "askdb.files",
+            "askdb.frames",
+            "askdb.localdb",
+            "askdb._moved",
+        ),
     ),
     ("parts", ("askdb.schemas", "askdb.rag", "askdb.prompts", "askdb.llm", "askdb.sql", "askdb.forecast")),
     ("workflow", ("askdb.analyst", "askdb.events", "askdb.assistant")),

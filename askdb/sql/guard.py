@@ -20,6 +20,7 @@ from askdb.errors import SqlRejected
 from askdb.schemas.catalog import Catalog
 from askdb.sql.context import GuardContext, RowLimit, Rule, Violation, fragment
 from askdb.sql.dialect import to_dialect
+from askdb.sql.fullwidth import ascii_punctuation
 from askdb.sql.rules import RULES
 from askdb.sql.rules.limit import limit_value
 
@@ -105,7 +106,9 @@ def _parse_violation(sql: str, tokens: list[Token], exc: SqlglotError) -> Violat
 
 
 def parse_statement(sql: str) -> exp.Expr | tuple[Violation, ...]:
-    """Exactly one MySQL statement, parsed; or why not."""
+    """Exactly one MySQL statement, parsed; or why not. Full-width punctuation typed with a Chinese
+    input method (，（）‘’；) is read as its ASCII form outside string literals first."""
+    sql = ascii_punctuation(sql)
     tokens = _tokens(sql)
     if isinstance(tokens, tuple):
         return tokens
