@@ -28,3 +28,11 @@ def test_a_chinese_name_gets_the_column_whose_comment_it_is(sql, suggested):
 def test_an_unrelated_chinese_name_gets_no_guess():
     verdict = check("SELECT 天气 FROM ads_account", GuardContext(catalog=packaged_catalog()))
     assert not verdict.ok and "did you mean" not in verdict.violations[0].message
+
+
+def test_a_statement_nested_past_the_parser_s_depth_is_refused_not_a_crash():
+    # A tuned model that never stops may write ((((... until its reply is cut: the guard must answer.
+    sql = "SELECT " + "(" * 5000 + "1" + ")" * 5000 + " FROM ads_account"
+    verdict = check(sql, GuardContext(catalog=packaged_catalog()))
+    assert not verdict.ok and verdict.violations[0].rule == "syntax"
+    assert "nests too deeply" in verdict.violations[0].message

@@ -158,10 +158,18 @@ def check(sql: str, ctx: GuardContext) -> Verdict:
     Raises:
         Nothing for bad SQL: unreadable, multiple or unsafe statements come back as violations.
     """
-    parsed = parse_statement(sql)
-    if isinstance(parsed, tuple):
-        return Verdict(sql=sql, violations=parsed)
-    return apply_rules(parsed, ctx)
+    try:
+        parsed = parse_statement(sql)
+        if isinstance(parsed, tuple):
+            return Verdict(sql=sql, violations=parsed)
+        return apply_rules(parsed, ctx)
+    except RecursionError:  # a model that writes ((((... until its tokens run out: refuse, do not crash
+        return Verdict(
+            sql=sql,
+            violations=(
+                Violation("syntax", "the statement nests too deeply to check; write it flat", sql[:120]),
+            ),
+        )
 
 
 def guard(sql: str, catalog: Catalog, *, row_limit: int = 10, database: str | None = None) -> exp.Expr:
