@@ -7,8 +7,8 @@ The clock functions are compared within a couple of seconds, and the functions w
 on the server's character set (CHARSET, COLLATION, WEIGHT_STRING) or on chance (RAND()) through an
 expression about them that both engines must answer alike.
 
-Every case runs on SQLite, where a stated ``expected`` value is checked too; the comparison with
-MariaDB skips only when no MariaDB server answers.
+Every case runs on SQLite, where a stated ``expected`` value is checked too, and is compared with
+MariaDB (which ``make test`` starts; a server that is down fails the test, it is not skipped).
 
 A name added to ``functions.txt`` without a case here fails ``test_every_allowed_function_has_a_case``.
 """
@@ -28,14 +28,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import pymysql
 import pytest
 
 from askdb.schemas.catalog import packaged_catalog
 from askdb.sql.context import GuardContext
 from askdb.sql.guard import check
 from askdb.sql.runner import SqlAlchemyRunner, open_runner, run_tree
-from tests.conftest import MARIADB_ADMIN, MARIADB_ADMIN_PW, MARIADB_HOST, MARIADB_PORT, mysql_url
+from tests.conftest import mariadb_admin, mysql_url
 
 # A small table with a NULL in each column: g groups, x numbers, s strings, d dates, j JSON.
 T = (
@@ -665,17 +664,8 @@ def sqlite_runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SqlAlche
 
 @pytest.fixture(scope="module")
 def mariadb_runner() -> Iterator[SqlAlchemyRunner]:
-    """A runner on a fresh, empty MariaDB database; the MariaDB cases skip when no server answers."""
-    try:
-        admin = pymysql.connect(
-            host=MARIADB_HOST,
-            port=MARIADB_PORT,
-            user=MARIADB_ADMIN,
-            password=MARIADB_ADMIN_PW,
-            autocommit=True,
-        )
-    except pymysql.err.OperationalError as exc:
-        pytest.skip(f"MariaDB is not reachable at {MARIADB_HOST}:{MARIADB_PORT} ({exc})")
+    """A runner on a fresh, empty MariaDB database (the server is part of the test setup: no skip)."""
+    admin = mariadb_admin()
     name = f"askdb_test_fn_{uuid.uuid4().hex[:8]}"
     with admin.cursor() as cur:
         cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")
