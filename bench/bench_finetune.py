@@ -62,35 +62,13 @@ ROWS = (  # (label, key in a row, format)
 )
 
 
-def parse_sets(values: list[str]) -> dict[str, Any]:
-    import yaml
-
-    sets = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--set {item!r}: write KEY=VALUE")
-        sets[key] = yaml.safe_load(value)
-    return sets
-
-
 def base_gguf(config: Any) -> Path:
     """The packaged base's GGUF file in the models folder (assembled from its package when missing)."""
-    import importlib
+    from askdb.finetune.base import is_packaged, packaged_gguf
 
-    from askdb.finetune.base import PACKAGED, PREFIX
-
-    name = config.base_model.removeprefix(PREFIX)
-    if name not in PACKAGED:
+    if not is_packaged(config.base_model):
         raise SystemExit(f"{config.base_model} is not a packaged base: pass its GGUF with --base")
-    module = importlib.import_module(PACKAGED[name].module)
-    path = Path(config.models_dir) / module.MODEL_NAME
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        part = path.with_name(f".{path.name}.part")
-        module.assemble(part, overwrite=True)
-        part.replace(path)
-    return path
+    return packaged_gguf(config.base_model, Path(config.models_dir))
 
 
 def figures(summary: dict[str, Any]) -> dict[str, Any]:
@@ -181,11 +159,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=RESULTS_FILE)
     args = parser.parse_args(argv)
 
+    from askdb.finetune.cli import _parse_sets
     from askdb.finetune.config import load_config
     from askdb.settings import load_settings
 
     settings = load_settings()
-    config = load_config(args.config, settings.home, parse_sets(args.sets))
+    config = load_config(args.config, settings.home, _parse_sets(tuple(args.sets)))
     tuned = args.tuned or config.deployed_gguf
     if not tuned.is_file():
         raise SystemExit(f"no tuned GGUF at {tuned}: run `askdb finetune all {args.config}` first")

@@ -18,6 +18,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from askdb.errors import ConfigError
 
@@ -48,6 +49,25 @@ def resolve_base(spec: str, models_dir: Path) -> str:
     """
     if not is_packaged(spec):
         return spec
+    name, base, module = _package(spec)
+    target = models_dir / f"{name}-hf"
+    if (target / DONE).is_file():
+        return str(target)
+    convert(_assembled(module, models_dir), target, base.template, source=spec)
+    return str(target)
+
+
+def packaged_gguf(spec: str, models_dir: Path) -> Path:
+    """The GGUF file of a packaged base in ``models_dir``, assembled from its package when missing.
+
+    Raises:
+        ConfigError: an unknown package name, or the package not installed (with its pip command).
+    """
+    return _assembled(_package(spec)[2], models_dir)
+
+
+def _package(spec: str) -> tuple[str, PackagedBase, Any]:
+    """(name, what askdb knows of it, the imported package) of ``pkg:NAME``."""
     name = spec.removeprefix(PREFIX)
     base = PACKAGED.get(name)
     if base is None:
@@ -62,17 +82,17 @@ def resolve_base(spec: str, models_dir: Path) -> str:
             f"the base model {spec} comes from the {name} package, which is not installed",
             hint=f"pip install 'askdb[realmodel]' (or pip install {name})",
         ) from None
-    target = models_dir / f"{name}-hf"
-    if (target / DONE).is_file():
-        return str(target)
-    gguf = models_dir / module.MODEL_NAME
+    return name, base, module
+
+
+def _assembled(module: Any, models_dir: Path) -> Path:
+    gguf: Path = models_dir / module.MODEL_NAME
     if not gguf.is_file():
         models_dir.mkdir(parents=True, exist_ok=True)
         part = gguf.with_name(f".{gguf.name}.part")
         module.assemble(part, overwrite=True)  # checks the sha256
         os.replace(part, gguf)
-    convert(gguf, target, base.template, source=spec)
-    return str(target)
+    return gguf
 
 
 def convert(gguf: Path, target: Path, template: str, *, source: str) -> None:
