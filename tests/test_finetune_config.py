@@ -272,3 +272,45 @@ def test_a_rerun_that_skips_a_stage_keeps_what_the_earlier_run_measured(tmp_path
     path.write_text("not json", encoding="utf-8")  # a damaged log is started afresh, not an error
     StageLog(path)("data", lambda: {"skipped": True})
     assert json.loads(path.read_text(encoding="utf-8"))["stages"]["data"]["skipped"]
+
+
+class _EvalCountingTrainer:
+    """A stand-in with the two Trainer attributes ``final_eval_loss`` reads, counting evaluations."""
+
+    def __init__(self, log_history: list[dict], eval_dataset: object = ()) -> None:
+        self.state = type("State", (), {"log_history": log_history})()
+        self.eval_dataset = eval_dataset
+        self.evaluations = 0
+
+    def evaluate(self) -> dict:
+        self.evaluations += 1
+        return {"eval_loss": 9.0}
+
+
+@pytest.mark.parametrize(
+    ("history", "step", "loss", "evaluations"),
+    [
+        (
+            [{"loss": 1.0, "step": 100}, {"eval_loss": 0.48, "step": 100}, {"train_loss": 0.9, "step": 100}],
+            100,
+            0.48,
+            0,
+        ),
+        ([{"eval_loss": 0.7, "step": 100}, {"loss": 0.5, "step": 120}], 120, 9.0, 1),  # last eval was earlier
+        ([{"loss": 0.5, "step": 10}], 10, 9.0, 1),  # never evaluated
+    ],
+)
+def test_final_eval_loss_reuses_the_trainers_evaluation_at_the_last_step(history, step, loss, evaluations):
+    """eval_steps dividing max_steps means the Trainer evaluated at the end already: no second pass."""
+    from askdb.finetune.train import final_eval_loss
+
+    trainer = _EvalCountingTrainer(history)
+    assert final_eval_loss(trainer, step) == loss
+    assert trainer.evaluations == evaluations
+
+
+def test_final_eval_loss_is_none_without_an_eval_split():
+    from askdb.finetune.train import final_eval_loss
+
+    trainer = _EvalCountingTrainer([{"loss": 0.5, "step": 10}], eval_dataset=None)
+    assert final_eval_loss(trainer, 10) is None and trainer.evaluations == 0

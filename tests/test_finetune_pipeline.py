@@ -349,6 +349,7 @@ def _check_eval_stage(stage: dict, gguf: Path, out: Path, questions: int) -> Non
     result = json.loads((out / "result.json").read_text(encoding="utf-8"))
     assert result["meta"]["backend"] == "llamacpp" and result["meta"]["model"] == str(gguf)
     assert result["meta"]["random_model"] and not result["meta"]["harness_only"]
+    assert result["meta"]["max_tokens"] == 32  # tiny-cpu.yaml's eval.max_tokens: the assistant's own budget
     assert len(result["records"]) == questions and all(r["split"] == "test" for r in result["records"])
     assert len((out / "results.jsonl").read_text(encoding="utf-8").splitlines()) == questions
     report = (out / "report.md").read_text(encoding="utf-8")

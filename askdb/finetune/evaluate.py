@@ -9,35 +9,18 @@ read as a model's accuracy.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from askdb.finetune import require
-from askdb.llm.base import LLM, Chunk, Message
 from askdb.settings import Settings
 
 RANDOM_MODEL_NOTE = (
     "The model is an untrained random test model ({gguf}): its answers are noise, so these "
     "figures check the fine-tuning pipeline's eval stage, not any model's accuracy."
 )
-
-
-class CappedReplies(LLM):
-    """Another backend's model with every reply cut at ``max_tokens`` (the eval asks with no cap of its own)."""
-
-    def __init__(self, inner: LLM, max_tokens: int) -> None:
-        super().__init__(inner.model)
-        self.inner, self.max_tokens = inner, max_tokens
-        self.name = inner.name  # type: ignore[misc]  # the report names the backend that answered
-        self.supports_reasoning = inner.supports_reasoning  # type: ignore[misc]
-
-    def stream(
-        self, messages: Sequence[Message], *, temperature: float = 0.1, max_tokens: int | None = None
-    ) -> Iterator[Chunk]:
-        cap = self.max_tokens if max_tokens is None else min(max_tokens, self.max_tokens)
-        return self.inner.stream(messages, temperature=temperature, max_tokens=cap)
 
 
 @dataclass(frozen=True)
@@ -77,9 +60,11 @@ def evaluate_gguf(
     from askdb.llm.registry import create_llm
     from askdb.sql.context import GuardContext
 
-    llm = create_llm(settings, backend="llamacpp", model=str(gguf))
     if max_tokens is not None:
-        llm = CappedReplies(llm, max_tokens)
+        # The assistant's own reply budget, not a cap behind its back: the prompt budget then leaves
+        # room for exactly this much, and a repair says where the reply was really cut.
+        settings = settings.model_copy(update={"llm_max_tokens": max_tokens})
+    llm = create_llm(settings, backend="llamacpp", model=str(gguf))
     assistant = eval_assistant(settings, llm)
     gold = GoldExecutor(assistant.runner, GuardContext(assistant.catalog, row_limit=assistant.row_limit))
     questions = load_ads_questions("test")[:limit]
