@@ -20,6 +20,7 @@ from askdb.ui.cli import chat
 
 if TYPE_CHECKING:
     from askdb.assistant import Assistant
+    from askdb.events import Answer
     from askdb.settings import Settings
 
 
@@ -135,6 +136,15 @@ def _assistant(
     type=click.IntRange(min=1),
     help="rows to return at most for this question (default: ASKDB_ROW_LIMIT; up to ASKDB_MAX_ROWS)",
 )
+@click.option(
+    "--csv", "csv_path", type=click.Path(path_type=Path), help="also write the result table to this CSV"
+)
+@click.option(
+    "--xlsx",
+    "xlsx_path",
+    type=click.Path(path_type=Path),
+    help="also write the result table to this Excel file (the question and SQL on a second sheet)",
+)
 @click.pass_context
 @handle_errors
 def ask(
@@ -146,16 +156,40 @@ def ask(
     model: str | None,
     db_url: str | None,
     row_limit: int | None,
+    csv_path: Path | None,
+    xlsx_path: Path | None,
 ) -> None:
     """Answer one question: SQL, the result table and a short analysis, streamed as they form."""
     from askdb.cli_render import render_stream
+    from askdb.export import check_writable
     from askdb.runtime.audit import audit_log, audited
 
+    for path in (csv_path, xlsx_path):
+        if path is not None:
+            check_writable(path)  # before the question: a bad path should not cost a model call
     settings, assistant = _assistant(ctx, backend, model, db_url)
     events = audited(assistant, question, log=audit_log(settings), caller="cli", row_limit=row_limit)
     answer = render_stream(events, live=not as_json, show_trace=show_trace)
     if as_json:
         print_json(answer.to_dict(trace=show_trace))
+    if csv_path is not None or xlsx_path is not None:
+        _export(answer, csv_path, xlsx_path)
+
+
+def _export(answer: Answer, csv_path: Path | None, xlsx_path: Path | None) -> None:
+    """``ask --csv/--xlsx``: the answer's rows written out, said on stderr (stdout may be JSON)."""
+    from askdb.errors import ConfigError
+    from askdb.export import write_csv, write_xlsx
+
+    if answer.frame is None:
+        raise ConfigError(
+            "the answer has no result table to write", hint="ask a question that the database can answer"
+        )
+    if csv_path is not None:
+        click.echo(f"wrote {len(answer.frame)} rows to {write_csv(csv_path, answer.frame)}", err=True)
+    if xlsx_path is not None:
+        path = write_xlsx(xlsx_path, answer.frame, question=answer.question, sql=answer.sql)
+        click.echo(f"wrote {len(answer.frame)} rows to {path}", err=True)
 
 
 @main.command("prompt")

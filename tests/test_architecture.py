@@ -28,6 +28,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "askdb.db",
             "askdb.files",
             "askdb.frames",
+            "askdb.export",
             "askdb.localdb",
             "askdb._moved",
         ),
