@@ -13,6 +13,7 @@ from askdb.errors import AskdbError
 from askdb.eval.cli import eval_group
 from askdb.finetune.cli import finetune
 from askdb.rag.cli import index, retrieve
+from askdb.rag.examples.cli import examples
 from askdb.serving.cli import serve
 from askdb.settings import load_settings
 from askdb.sql.cli import sql
@@ -278,7 +279,7 @@ def audit_tail(ctx: click.Context, count: int, as_json: bool) -> None:
 
 
 # Each folder's commands live beside the code they drive; they import only askdb.cli_common.
-for _command in (sql, index, retrieve, eval_group, serve, chat, finetune):
+for _command in (sql, index, retrieve, examples, eval_group, serve, chat, finetune):
     main.add_command(_command)
 
 

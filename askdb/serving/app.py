@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI
 
 from askdb.runtime.service import AssistantService
-from askdb.serving import ask, dify, openai_facade
+from askdb.serving import ask, dify, examples, openai_facade
 from askdb.serving.conversations import ConversationStore
 from askdb.serving.deps import Service
 from askdb.serving.errors import add_error_handlers, error_body
@@ -76,7 +76,7 @@ def create_app(
     add_error_handlers(app)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["meta"])
-    for surface in (ask, openai_facade, dify):
+    for surface in (ask, openai_facade, dify, examples):
         app.include_router(surface.router)
     return app
 
