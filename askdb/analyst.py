@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
@@ -16,31 +18,55 @@ EMPTY_RESULT = "没有查询到相关数据"
 ANALYST_MAX_ROWS = 50  # rows shown to the analyst model; the table in the answer has them all
 
 
-def markdown_table(frame: pd.DataFrame) -> str:
-    """The result as a GitHub markdown table (tabulate), numbers as the database returned them."""
+def markdown_table(frame: pd.DataFrame, labels: dict[str, str] | None = None) -> str:
+    """The result as a GitHub markdown table (tabulate): headers by ``labels`` (column comments) where
+    given, numbers as a person reads them (``number_text``), NULL as an empty cell."""
     if frame.empty:
         return ""
+    labels = labels or {}
     # Straight to tabulate from plain lists: DataFrame.to_markdown costs twice as much in copies.
     columns = []
     for i in range(frame.shape[1]):
-        series = frame.iloc[:, i]
+        series, name = frame.iloc[:, i], str(frame.columns[i])
         values = series.to_numpy(dtype=object).tolist()
-        numbers = pd.api.types.is_float_dtype(series)
+        text = _identifier_text if _is_identifier(name, labels.get(name, "")) else number_text
         # NULL is an empty cell, whatever pandas made of it (None, NaN in a text column, NA, NaT)
-        columns.append(["" if is_missing(v) else _number_text(v) if numbers else v for v in values])
+        columns.append(["" if is_missing(v) else text(v) if _is_numeric(v) else v for v in values])
     # disable_numparse: keep the texts above (tabulate would turn 2026000.0 back into 2.026e+06)
-    return tabulate(
-        list(zip(*columns)), headers=[str(c) for c in frame.columns], tablefmt="github", disable_numparse=True
-    )
+    headers = [labels.get(str(c), str(c)) for c in frame.columns]
+    return tabulate(list(zip(*columns)), headers=headers, tablefmt="github", disable_numparse=True)
 
 
-def _number_text(value: float) -> str:
-    """Plain digits a person reads: no exponents; whole numbers without decimals."""
-    if pd.isna(value):
-        return ""
-    if float(value).is_integer():
-        return f"{value:.0f}"
-    return f"{value:.2f}" if abs(value) >= 1 else f"{value:.4g}"
+# ids, years, hours: digits that are names, not amounts (no separators, no 万)
+_IDENTIFIER = re.compile(r"(^|_)(id|year|month|day|hour|week|yearweek)$|ID$|编号$|年$|月$|日$", re.IGNORECASE)
+
+
+def _is_identifier(name: str, label: str) -> bool:
+    return bool(_IDENTIFIER.search(name) or _IDENTIFIER.search(label))
+
+
+def _is_numeric(value: Any) -> bool:
+    return isinstance(value, (int, float, Decimal, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def _identifier_text(value: Any) -> str:
+    return f"{value:.0f}" if float(value).is_integer() else str(value)
+
+
+def number_text(value: Any) -> str:
+    """One rule for every engine (SQLite's float, MariaDB's Decimal): 1.2345 -> 1.23, 0.01234 -> 0.0123,
+    12345 -> 12,345, 1234567 -> 123.46万, 123456789 -> 1.23亿; never an exponent."""
+    number = float(value)
+    size = abs(number)
+    if size >= 1e8:
+        return f"{number / 1e8:,.2f}亿"
+    if size >= 1e5:
+        return f"{number / 1e4:,.2f}万"
+    if number.is_integer():
+        return f"{number:,.0f}" if size >= 1e4 else f"{number:.0f}"
+    if size >= 1:
+        return f"{number:,.2f}" if size >= 1e4 else f"{number:.2f}"
+    return f"{number:.4g}"
 
 
 def analyst_messages(

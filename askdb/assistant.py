@@ -52,6 +52,7 @@ from askdb.rag.retriever import DEFAULT_K
 from askdb.schemas.catalog import Catalog
 from askdb.sql.context import GuardContext, RowLimit, Violation
 from askdb.sql.guard import Verdict, check
+from askdb.sql.labels import column_labels
 from askdb.sql.runner import QueryResult, Runner, run_tree
 
 if TYPE_CHECKING:
@@ -352,7 +353,8 @@ class Assistant:
             started,
         )
         yield SqlReady(verdict.sql, from_example=True)
-        result = yield from self._execute(run, verdict, attempt=0)
+        # the model writes fresh SQL when the example fails, so a correction does follow
+        result = yield from self._execute(run, verdict, attempt=0, retrying=True)
         if isinstance(result, AskdbError):
             return None  # the data changed under the example: let the model write fresh SQL
         run.answer.from_example = True
@@ -380,9 +382,10 @@ class Assistant:
                 repair = {"sql": "", "violations": [], "error": None}
             else:
                 said = f"```sql\n{found.sql}\n```"
-                verdict = yield from self._guard(run, found.sql)
+                retrying = attempt < self.max_attempts
+                verdict = yield from self._guard(run, found.sql, retrying=retrying)
                 if verdict.ok:
-                    result = yield from self._execute(run, verdict, attempt)
+                    result = yield from self._execute(run, verdict, attempt, retrying=retrying)
                     if not isinstance(result, AskdbError):
                         run.answer.repairs = attempt - 1
                         return result
@@ -487,7 +490,7 @@ class Assistant:
     def _guard_context(self, run: _Run) -> GuardContext:
         return GuardContext(catalog=self.catalog, row_limit=run.row_limit)
 
-    def _guard(self, run: _Run, sql: str) -> Steps[Verdict]:
+    def _guard(self, run: _Run, sql: str, *, retrying: bool) -> Steps[Verdict]:
         started = time.perf_counter()
         verdict = check(sql, self._guard_context(run))
         violations = [_violation(v) for v in verdict.violations]
@@ -496,10 +499,12 @@ class Assistant:
         if verdict.ok:
             yield SqlReady(verdict.sql)
         else:
-            yield SqlRejected(verdict.sql, violations=tuple(violations))
+            yield SqlRejected(verdict.sql, violations=tuple(violations), retrying=retrying)
         return verdict
 
-    def _execute(self, run: _Run, verdict: Verdict, attempt: int) -> Steps[QueryResult | QueryError]:
+    def _execute(
+        self, run: _Run, verdict: Verdict, attempt: int, *, retrying: bool
+    ) -> Steps[QueryResult | QueryError]:
         started = time.perf_counter()
         try:
             result = run_tree(self.runner, verdict.tree)
@@ -509,7 +514,7 @@ class Assistant:
                 Step(StepName.RUN, {"sql": verdict.sql, "attempt": attempt}, None, error=exc.message),
                 started,
             )
-            yield SqlRejected(verdict.sql, error=exc.message)
+            yield SqlRejected(verdict.sql, error=exc.message, retrying=retrying)
             return exc
         run.answer.sql, run.verdict = verdict.sql, verdict
         run.answer.limit = verdict.limit
@@ -533,7 +538,9 @@ class Assistant:
             answer.outcome = "empty"
             yield AnalysisDelta(EMPTY_RESULT)
             return
-        answer.table = markdown_table(result.frame)
+        if run.verdict is not None:
+            answer.labels = column_labels(run.verdict.tree, self.catalog)
+        answer.table = markdown_table(result.frame, answer.labels)
         answer.chart = chart_spec(result.frame, ordered=run.verdict is not None and run.verdict.ordered)
         yield TableReady(
             markdown=answer.table,
@@ -542,6 +549,7 @@ class Assistant:
             truncated=result.truncated,
             chart=answer.chart,
             limit=answer.limit,
+            labels=answer.labels,
         )
         if answer.limit is not None and answer.limit.cut(len(result.frame)):
             yield self._notice(answer, limit_notice(answer.limit, self.max_rows), NoticeReason.ROW_LIMIT)

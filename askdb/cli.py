@@ -33,7 +33,7 @@ def main(ctx: click.Context) -> None:
     try:
         ctx.obj = load_settings()
     except AskdbError as exc:
-        fail(exc.one_line(), exc.exit_code)
+        fail(exc.person_line(), exc.exit_code)
 
 
 @main.command("demo-db")

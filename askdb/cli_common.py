@@ -36,7 +36,7 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except AskdbError as exc:
-            fail(exc.one_line(), exc.exit_code)
+            fail(exc.person_line(), exc.exit_code)
         except KeyboardInterrupt:
             fail("interrupted; nothing half-written was left behind", 130)
 

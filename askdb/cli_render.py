@@ -52,8 +52,10 @@ def _show(event: Event) -> None:
         case SqlReady(sql=sql, from_example=from_example):
             click.secho(f"\nSQL{'(来自已验证示例)' if from_example else ''}:", bold=True)
             click.echo(sql)
-        case SqlRejected():
-            click.secho(f"SQL 未通过,正在修正:{event.reason}", fg="yellow", err=True)
+        case SqlRejected(retrying=retrying):
+            # "正在修正" only when the model is asked again; the last refusal ends in the error line
+            lead = "SQL 未通过,正在修正" if retrying else "SQL 未通过"
+            click.secho(f"{lead}:{event.zh_reason}", fg="yellow", err=True)
         case TableReady(markdown=markdown, truncated=truncated):
             click.echo()
             click.echo(markdown)

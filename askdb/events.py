@@ -17,7 +17,7 @@ import pandas as pd
 from askdb.analyst import EMPTY_RESULT
 from askdb.frames import plain_rows
 from askdb.llm.base import Usage
-from askdb.sql.context import RowLimit
+from askdb.sql.context import RowLimit, zh_reason
 
 Outcome = Literal["answered", "empty", "declined"]
 
@@ -177,6 +177,7 @@ class Answer:
     frame: pd.DataFrame | None = None
     truncated: bool = False
     limit: RowLimit | None = None
+    labels: dict[str, str] = field(default_factory=dict)  # column -> the header people read (粉丝数)
     table: str = ""
     analysis: str = ""
     reasoning: str = ""
@@ -203,6 +204,7 @@ class Answer:
             "outcome": self.outcome,
             "sql": self.sql,
             "columns": [str(c) for c in frame.columns],
+            "labels": self.labels,
             "rows": plain_rows(frame),
             "truncated": self.truncated,
             "limit": None if self.limit is None else self.limit.to_dict(),
@@ -274,15 +276,23 @@ class SqlRejected(_Event):
     sql: str
     violations: tuple[dict[str, str], ...] = ()
     error: str | None = None
+    retrying: bool = False  # another attempt follows (the model is asked to correct it)
 
     def payload(self) -> dict[str, Any]:
         if self.error is not None:
-            return {"sql": self.sql, "error": self.error}
-        return {"ok": False, "sql": self.sql, "violations": list(self.violations)}
+            return {"sql": self.sql, "error": self.error, "retrying": self.retrying}
+        return {"ok": False, "sql": self.sql, "violations": list(self.violations), "retrying": self.retrying}
 
     @property
     def reason(self) -> str:
         return self.error or "; ".join(v["message"] for v in self.violations)
+
+    @property
+    def zh_reason(self) -> str:
+        """The reason as a person reads it: each rule in Chinese ahead of its exact message."""
+        if self.error is not None:
+            return f"数据库执行出错({self.error})"
+        return ";".join(zh_reason(v["rule"], v["message"]) for v in self.violations)
 
 
 @dataclass(frozen=True)
@@ -300,6 +310,7 @@ class TableReady(_Event):
     truncated: bool
     chart: dict[str, Any] | None
     limit: RowLimit | None = None
+    labels: dict[str, str] = field(default_factory=dict)  # column -> its comment, where the SQL named none
 
     @property
     def limited(self) -> bool:

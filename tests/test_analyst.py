@@ -7,7 +7,7 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from askdb.analyst import analyst_messages, chart_spec, markdown_table
+from askdb.analyst import analyst_messages, chart_spec, markdown_table, number_text
 
 
 @pytest.mark.parametrize(
@@ -53,7 +53,39 @@ def test_a_thousand_rows_are_judged_from_a_sample() -> None:
 
 def test_markdown_table_keeps_numbers_readable() -> None:
     table = markdown_table(pd.DataFrame({"达人": ["小美"], "粉丝": [2026000.0], "ctr": [0.01234]}))
-    assert "2026000" in table and "e+" not in table and "0.01234" in table
+    assert "202.60万" in table and "e+" not in table and "0.01234" in table
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (1.23456, "1.23"),
+        (Decimal("1.23456"), "1.23"),  # MariaDB's AVG: the same text as SQLite's float
+        (0.012345, "0.01235"),
+        (2024, "2024"),
+        (12345, "12,345"),
+        (12345.678, "12,345.68"),
+        (99999, "99,999"),
+        (100000, "10.00万"),
+        (1234567, "123.46万"),
+        (Decimal("123456789.5"), "1.23亿"),
+        (-250000, "-25.00万"),
+        (3.0, "3"),
+        (1e20, "1,000,000,000,000.00亿"),
+    ],
+)
+def test_numbers_read_the_chinese_way_with_one_rule_for_both_engines(value, text) -> None:
+    assert number_text(value) == text
+
+
+def test_ids_and_years_keep_their_digits_while_amounts_get_units() -> None:
+    frame = pd.DataFrame(
+        {"material_id": [1234567], "year": [2025], "spend": [Decimal("1234567.891")], "fans": [None]}
+    )
+    table = markdown_table(frame, {"spend": "消耗", "fans": "粉丝数"})
+    header, _, row = table.splitlines()
+    assert [h.strip() for h in header.strip("|").split("|")] == ["material_id", "year", "消耗", "粉丝数"]
+    assert [c.strip() for c in row.strip("|").split("|")] == ["1234567", "2025", "123.46万", ""]
 
 
 def test_the_analyst_prompt_reuses_the_rendered_table() -> None:

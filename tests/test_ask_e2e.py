@@ -51,7 +51,8 @@ def test_clean_answer_through_ollama(parts):
         answer = Assistant(llm=ollama(server.url), **parts).ask("点赞最多的笔记")
         chats = [r.json for r in server.requests_to("/api/chat")]
     assert answer.sql == TOP_NOTES and len(answer.frame) == 5
-    assert answer.markdown.startswith("| desc") and answer.markdown.endswith(ANALYSIS)
+    # the table first, `desc` under its comment 文本
+    assert answer.markdown.startswith("| 文本") and answer.markdown.endswith(ANALYSIS)
     sql_request = chats[0]
     assert sql_request["options"]["num_ctx"] == 4096 and sql_request["stream"] is True
     prompt = "\n".join(m["content"] for m in sql_request["messages"])

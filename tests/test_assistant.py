@@ -59,8 +59,12 @@ def test_clean_answer_has_sql_table_analysis_and_trace(runner):
     assert answer.outcome == "answered"
     assert answer.sql == TOP_LIKES
     assert len(answer.frame) == 3 and list(answer.frame.columns) == ["desc", "account", "star"]
-    assert answer.markdown.startswith("| desc")  # the table first, then the analysis
+    # the table first (`desc` under its comment 文本), then the analysis
+    assert answer.markdown.startswith("| 文本")
     assert answer.markdown.endswith("- 第一条笔记点赞最多")
+    shown = answer.to_dict()  # JSON keeps the database's names, with the headers people read beside them
+    assert shown["columns"] == ["desc", "account", "star"]
+    assert shown["labels"] == {"desc": "文本", "account": "用户", "star": "点赞数量"}
     assert step_names(answer) == ["retrieve", "sql_llm", "extract", "guard", "run", "analyst"]
     assert all(s.elapsed_ms >= 0 for s in answer.trace)
     assert answer.trace[1].tokens.prompt_tokens > 0
@@ -274,7 +278,7 @@ def test_readme_stream_example_runs_and_sees_every_kind_of_event(runner, capsys)
     exec(compile(example, "README.md", "exec"), {"assistant": assistant})
     printed = capsys.readouterr().out
     assert "refused, the model repairs it: " in printed and "did you mean" in printed
-    assert TOP_LIKES in printed and "| desc" in printed and "一条分析" in printed
+    assert TOP_LIKES in printed and "| 文本" in printed and "一条分析" in printed
     assert re.search(r"^guard: \d+ ms$", printed, re.M) and "analyst:" in printed
 
 

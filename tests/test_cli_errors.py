@@ -31,7 +31,8 @@ def assert_one_clear_line(result: subprocess.CompletedProcess, *fragments: str) 
 
 def test_missing_demo_database_says_to_build_it():
     result = askdb("schema", "show")
-    assert_one_clear_line(result, "no database file", "askdb demo-db")
+    # the Chinese lead first, then the exact problem and the command, as typed
+    assert_one_clear_line(result, "error: 连接不上数据库:", "no database file", "askdb demo-db")
 
 
 def test_malformed_ddl_file_names_the_line(tmp_path: Path):

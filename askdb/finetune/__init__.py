@@ -15,6 +15,8 @@ from askdb.errors import AskdbError
 class FinetuneError(AskdbError):
     """A fine-tuning stage (training, merge, conversion, quantisation) did not produce its output."""
 
+    zh = "微调出错"
+
 
 def require(module: str, *, extra: str | None = None, package: str | None = None) -> None:
     """Import ``module`` or fail with the exact install command (the extra's, or the package's)."""

@@ -9,6 +9,25 @@ from sqlglot import exp
 
 from askdb.schemas.catalog import Catalog
 
+# The rule's name in Chinese, ahead of the exact message (which names columns and functions as typed).
+RULE_ZH = {
+    "syntax": "SQL 语法有误",
+    "single_statement": "只能是一条语句",
+    "query_only": "只允许 SELECT 查询",
+    "read_only": "只允许读取,不能修改数据或表结构",
+    "into": "不允许 SELECT ... INTO",
+    "locking": "不允许加锁读",
+    "variables": "不允许使用变量",
+    "comments": "不允许可执行注释或优化器提示",
+    "functions": "不允许使用这个函数",
+    "names": "表名或列名不存在",
+}
+
+
+def zh_reason(rule: str, message: str) -> str:
+    """One violation as the chat and ``askdb ask`` show it: the rule in Chinese, then the exact message."""
+    return f"{RULE_ZH.get(rule, 'SQL 未通过安全检查')}({message})"
+
 
 @dataclass(frozen=True)
 class Violation:

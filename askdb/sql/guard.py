@@ -60,8 +60,11 @@ def _tokens(sql: str) -> list[Token] | tuple[Violation, ...]:
         # The sentinel ';' gives trailing comments a token to attach to: a statement that is only
         # "/*!DROP TABLE t*/" has no other token, and its comment would be dropped unseen.
         return MySQL().tokenize(sql + "\n;")
-    except SqlglotError as exc:
-        return (Violation("syntax", f"cannot read the statement: {exc}", sql[:120]),)
+    except SqlglotError:
+        # sqlglot's text quotes the whole statement back; what a person can act on is this
+        return (
+            Violation("syntax", "cannot read the statement: a quote or bracket is not closed", sql[:120]),
+        )
 
 
 def lexical_violations(sql: str, tokens: list[Token]) -> tuple[Violation, ...]:
@@ -100,9 +103,19 @@ def _parse_violation(sql: str, tokens: list[Token], exc: SqlglotError) -> Violat
         )
     if TokenType.INTO in types and TokenType.SELECT in types:
         return Violation("into", "SELECT ... INTO (OUTFILE, DUMPFILE, variables) is not allowed", sql[:120])
-    first_error = getattr(exc, "errors", None) or [{}]
-    detail = first_error[0].get("description") or str(exc).splitlines()[0]
-    return Violation("syntax", f"not valid MySQL: {detail}", sql[:120])
+    first_error = (getattr(exc, "errors", None) or [{}])[0]
+    return Violation("syntax", f"not valid MySQL: {_syntax_detail(first_error, exc)}", sql[:120])
+
+
+def _syntax_detail(error: dict[str, Any], exc: SqlglotError) -> str:
+    """sqlglot's description without its internals ("missing for <class 'sqlglot...EQ'>"), and where."""
+    description = error.get("description") or str(exc).splitlines()[0]
+    if "<class" in description or description.startswith("Required keyword"):
+        description = "the expression is incomplete"
+    where = error.get("highlight")
+    if not where:
+        return description
+    return f"{description} near `{where}` (line {error.get('line', 1)}, column {error.get('col', 0)})"
 
 
 def parse_statement(sql: str) -> exp.Expr | tuple[Violation, ...]:

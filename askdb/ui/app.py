@@ -103,8 +103,9 @@ class _Draft:
                 self.reply += text
             case SqlReady(sql=sql, from_example=from_example):
                 self.sql, self.from_example = sql, from_example
-            case SqlRejected(sql=sql):
-                self.rejected.append(f"`{sql}`: {event.reason}")
+            case SqlRejected(sql=sql, retrying=retrying):
+                lead = "SQL 未通过,已让模型修正" if retrying else "SQL 未通过"
+                self.rejected.append(f"{lead}:`{sql}`:{event.zh_reason}")
                 self.reply = ""
             case TableReady(markdown=markdown, truncated=truncated):
                 self.table, self.truncated, self.limited = markdown, truncated, event.limited
@@ -160,7 +161,7 @@ class _Draft:
     def body(self) -> str:
         parts = []
         for problem in self.rejected:
-            parts.append(f"⚠️ SQL 未通过,已让模型修正:{problem}")
+            parts.append(f"⚠️ {problem}")
         if self.sql:
             source = "(来自已验证示例)" if self.from_example else ""
             parts.append(f"**SQL**{source}\n\n```sql\n{self.sql}\n```")
@@ -376,9 +377,9 @@ class ChatApp:
                     answers=answers,
                 )
         except AskdbError as exc:
-            draft.error = exc.one_line()
+            draft.error = exc.person_line()
             if isinstance(exc, (LLMUnavailable, ModelNotFound, LLMAuthError)):
-                banner = gr.update(value=_banner_text(exc.one_line()), visible=True)
+                banner = gr.update(value=_banner_text(exc.person_line()), visible=True)
         messages = draft.messages()
         chat = chat + messages
         if answer is not None:
@@ -448,7 +449,7 @@ class ChatApp:
                 question=found["question"], sql=found["sql"], liked=liked, caller=_caller(request)
             )
         except AskdbError as exc:
-            gr.Warning(exc.one_line())
+            gr.Warning(exc.person_line())
             return
         if liked and found["sql"]:
             gr.Info("已保存为已验证示例,之后的相同问题会直接使用这条 SQL")
@@ -462,7 +463,7 @@ class ChatApp:
             result = self.service(config).run_sql(sql or "", caller=_caller(request))
         except AskdbError as exc:
             return {
-                "sql_status": f"❌ {exc.one_line()}",
+                "sql_status": f"❌ {exc.person_line()}",
                 "sql_table": gr.update(value=None, visible=False),
             }
         note = "(结果过多,只显示了一部分)" if result.truncated else ""
