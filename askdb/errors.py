@@ -155,3 +155,5 @@ class NoAnswer(AskdbError):
 
 class ForecastError(AskdbError):
     """A series cannot be forecast as given (too short, constant, irregular, not numbers, no time column)."""
+
+    zh = "无法预测"
