@@ -2,7 +2,7 @@
 
 Each answer shows the model's reasoning in a collapsed block, the SQL in a code block, the result
 table, the analyst's markdown and the workflow's trace (collapsed); below the chat, the same rows
-in a sortable table with a CSV download, and a chart when the result suits one. The chart is drawn
+in a sortable table with CSV and Excel downloads, and a chart when the result suits one. The chart is drawn
 by Gradio from the rows and the ``chart`` spec (column names); nothing the model wrote is run.
 A 👍 stores the question and its SQL as a verified example; 👎 is logged. When the model cannot be
 reached a banner says how to start it; verified examples and the "运行 SQL" tab keep working.
@@ -262,6 +262,16 @@ def csv_file(frame: pd.DataFrame, folder: Path) -> str:
     return str(path)
 
 
+def xlsx_file(answer: Answer, folder: Path) -> str:
+    """The rows of the CSV as an Excel workbook, with the question and the SQL on a second sheet."""
+    from askdb.export import write_xlsx
+
+    assert answer.frame is not None
+    folder.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkstemp(prefix="askdb-", suffix=".xlsx", dir=folder)[1])
+    return str(write_xlsx(path, display_frame(answer.frame), question=answer.question, sql=answer.sql))
+
+
 # -- what a handler shows, by component ---------------------------------------------------------------
 class _Keep:
     """Leave the component as it is: a handler's dict leaves it out, and Gradio skips it."""
@@ -287,13 +297,14 @@ class ChatView(NamedTuple):
     bar: Any = KEEP
     line: Any = KEEP
     trace: Any = KEEP
+    excel: Any = KEEP  # after the panels clients unpack by position from the HTTP API, before the states
     banner: Any = KEEP
     history: Any = KEEP
     answers: Any = KEEP
 
 
 # The other events' outputs, by component name (the order is the HTTP API's order of results).
-CLEAR_OUTPUTS: Final = ("chat", "history", "answers", "trace", "table", "download", "bar", "line")
+CLEAR_OUTPUTS: Final = ("chat", "history", "answers", "trace", "table", "download", "bar", "line", "excel")
 SETTINGS_OUTPUTS: Final = ("config", "banner", "chat", "history", "answers")
 RUN_SQL_OUTPUTS: Final = ("sql_status", "sql_table")
 
@@ -401,6 +412,7 @@ class ChatApp:
             return {
                 "table": gr.update(value=None, visible=False),
                 "download": gr.update(value=None, visible=False),
+                "excel": gr.update(value=None, visible=False),
                 "bar": gr.update(visible=False),
                 "line": gr.update(visible=False),
                 "trace": gr.update(value=trace),
@@ -430,6 +442,7 @@ class ChatApp:
         return {
             "table": gr.update(value=frame, visible=True, label=f"查询结果({len(frame)} 行,点击列名排序)"),
             "download": gr.update(value=csv_file(answer.frame, self.files), visible=True),
+            "excel": gr.update(value=xlsx_file(answer, self.files), visible=True),
             "bar": bar,
             "line": line,
             "trace": gr.update(value=trace_markdown(answer.trace)),
@@ -512,6 +525,7 @@ class ChatApp:
             "trace": "",
             "table": hidden,
             "download": hidden,
+            "excel": hidden,
             "bar": hidden,
             "line": hidden,
         }
@@ -567,7 +581,9 @@ def build_app(settings: Settings, *, service: AssistantService | None = None) ->
                 elem_id="askdb-table",
                 buttons=["copy", "fullscreen"],
             )
-            download = gr.DownloadButton("下载 CSV", visible=False, elem_id="askdb-csv")
+            with gr.Row():
+                download = gr.DownloadButton("下载 CSV", visible=False, elem_id="askdb-csv")
+                excel = gr.DownloadButton("下载 Excel", visible=False, elem_id="askdb-xlsx")
             bar = gr.BarPlot(visible=False, elem_id="askdb-bar", height=320, x_label_angle=-30)
             line = gr.LinePlot(visible=False, elem_id="askdb-line", height=320)
             with gr.Accordion("工作流追踪(最近一次)", open=False):
@@ -606,6 +622,7 @@ def build_app(settings: Settings, *, service: AssistantService | None = None) ->
             "question": question,
             "table": table,
             "download": download,
+            "excel": excel,
             "bar": bar,
             "line": line,
             "trace": trace,
