@@ -255,3 +255,44 @@ def _check_missing(missing: int, total: int, freq: Frequency, fill: Fill) -> Non
             f"{MAX_MISSING_SHARE:.0%} cannot be filled honestly",
             hint=f"query a range without the holes{also}{zero}",
         )
+
+
+def guess_columns(
+    frame: pd.DataFrame, time_col: str | None = None, value_col: str | None = None
+) -> tuple[str, str]:
+    """The time and value columns: the ones named, else the first datetime-like and the first numeric."""
+    names = [str(c) for c in frame.columns]
+    time_col = time_col or next((c for c in names if _looks_like_time(frame[c])), None)
+    if time_col is None:
+        raise ForecastError(
+            f"no column of dates or times in the rows (columns: {', '.join(names) or 'none'})",
+            hint="select a date or datetime column, or name it (--time-col)",
+        )
+    value_col = value_col or next((c for c in names if c != time_col and _looks_numeric(frame[c])), None)
+    if value_col is None:
+        raise ForecastError(
+            f"no numeric column besides {time_col!r} in the rows (columns: {', '.join(names)})",
+            hint="select the number to forecast (e.g. SUM(cost) AS cost), or name it (--value-col)",
+        )
+    return time_col, value_col
+
+
+def _looks_like_time(column: pd.Series) -> bool:
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return True
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return False
+    sample = column.dropna().head(50)
+    if sample.empty or not all(isinstance(v, str) or hasattr(v, "year") for v in sample):
+        return False
+    parsed = pd.to_datetime(sample.astype(str), errors="coerce", format="mixed")
+    return bool(parsed.notna().all())
+
+
+def _looks_numeric(column: pd.Series) -> bool:
+    if pd.api.types.is_bool_dtype(column):
+        return False
+    if pd.api.types.is_numeric_dtype(column):
+        return True
+    sample = column.dropna().head(50)
+    return not sample.empty and bool(pd.to_numeric(sample.map(_plain), errors="coerce").notna().all())
