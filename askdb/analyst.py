@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlglot import exp
 from tabulate import tabulate
 
 from askdb.frames import is_missing
 from askdb.llm.base import Message
 from askdb.prompts import messages
+from askdb.rag.dates import DateRange, ranges_missed
 
 EMPTY_RESULT = "没有查询到相关数据"
 ANALYST_MAX_ROWS = 50  # rows shown to the analyst model; the table in the answer has them all
@@ -67,6 +71,15 @@ def number_text(value: Any) -> str:
     if size >= 1:
         return f"{number:,.2f}" if size >= 1e4 else f"{number:.2f}"
     return f"{number:.4g}"
+
+
+def empty_result_text(tree: exp.Expr | None, ranges: Iterable[DateRange], today: date) -> str:
+    """What an empty result says: 没有查询到相关数据, and, when the statement's WHERE keeps days outside
+    a time column's data, which days that data covers (the question asked for a period it lacks)."""
+    missed = ranges_missed(tree, ranges, today) if tree is not None else []
+    if not missed:
+        return EMPTY_RESULT
+    return f"{EMPTY_RESULT}。" + "；".join(r.describe() for r in missed) + "。"
 
 
 def analyst_messages(

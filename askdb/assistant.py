@@ -13,9 +13,10 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from askdb.analyst import EMPTY_RESULT, analyst_messages, chart_spec, markdown_table
+from askdb.analyst import analyst_messages, chart_spec, empty_result_text, markdown_table
 from askdb.errors import AskdbError, ConfigError, LLMError, NoAnswer, PromptTooLong, QueryError
 from askdb.events import (
     AnalysisDelta,
@@ -48,6 +49,7 @@ from askdb.llm.budget import Budget, budget_for, calibrate, count_prompt, is_rea
 from askdb.llm.extract import NoSql, SqlFound, ThinkStream, extract
 from askdb.prompts import messages as prompt_messages
 from askdb.prompts.fit import Fitted, fit_prompt
+from askdb.rag.dates import date_lines
 from askdb.rag.retriever import DEFAULT_K
 from askdb.schemas.catalog import Catalog
 from askdb.sql.context import GuardContext, RowLimit, Violation
@@ -76,6 +78,7 @@ class _Run:
     answer: Answer
     row_limit: int
     verdict: Verdict | None = None  # the statement that ran
+    ranges: Sequence[Any] = ()  # the days of data of the time columns retrieval showed
 
 
 class Assistant:
@@ -100,8 +103,11 @@ class Assistant:
         max_tokens: int = 1024,
         reasoning_tokens: int | None = None,
         think: bool | None = None,
+        today: Callable[[], date | None] | None = None,
     ) -> None:
         self.retriever = retriever
+        # the SQL prompt's 今天 (tests pass a fixed day; a clock giving None leaves the date lines out)
+        self.today = today or date.today
         self.llm = llm
         self.analyst_llm = analyst_llm
         self.runner = runner
@@ -286,6 +292,7 @@ class Assistant:
             "\n\n".join(s.text for s in kept),
             row_limit=row_limit,
             system_in_user=self.system_in_user,
+            today=self.today(),
         )
 
     def _fit(self, sections: Sequence[Any], build: Callable[[Sequence[Any]], list[Message]]) -> Fitted:
@@ -314,6 +321,7 @@ class Assistant:
         started = time.perf_counter()
         query = retrieval_query(run.question, run.history)
         retrieval = self.retriever.retrieve(query, self.k)
+        run.ranges = retrieval.ranges
         yield self._step(
             run,
             Step(
@@ -536,7 +544,9 @@ class Assistant:
         answer.frame, answer.truncated = result.frame, result.truncated
         if result.frame.empty:
             answer.outcome = "empty"
-            yield AnalysisDelta(EMPTY_RESULT)
+            tree = run.verdict.tree if run.verdict is not None else None
+            answer.analysis = empty_result_text(tree, run.ranges, self.today() or date.today())
+            yield AnalysisDelta(answer.analysis)
             return
         if run.verdict is not None:
             answer.labels = column_labels(run.verdict.tree, self.catalog)
@@ -642,9 +652,18 @@ def retrieval_query(question: str, history: Sequence[Turn]) -> str:
 
 
 def sql_messages(
-    question: str, history: Sequence[Turn], context: str, *, row_limit: int, system_in_user: bool = False
+    question: str,
+    history: Sequence[Turn],
+    context: str,
+    *,
+    row_limit: int,
+    system_in_user: bool = False,
+    today: date | None = None,
 ) -> list[Message]:
-    """The SQL-expert chat for one question: the assistant sends it, fine-tuning trains on it."""
+    """The SQL-expert chat for one question: the assistant sends it, fine-tuning trains on it.
+
+    ``today``: the day relative dates (上个月, 最近7天) are counted from; None leaves the date lines out.
+    """
     return prompt_messages(
         "sql_expert",
         system_in_user=system_in_user,
@@ -652,6 +671,7 @@ def sql_messages(
         history=[{"question": t.question, "sql": t.sql} for t in history],
         question=question,
         row_limit=row_limit,
+        dates=date_lines(question, today),
     )
 
 

@@ -54,7 +54,8 @@ def test_training_prompt_is_what_the_assistant_sends(demo_retrieval_parts, qid):
         PromptSettings(),
     )
     llm = ScriptedFakeLLM([f"```sql\n{q.sql}\n```", "分析"])
-    assistant = Assistant(llm=llm, **demo_retrieval_parts)
+    # the training data renders no date lines (yet): an assistant without a clock sends none either
+    assistant = Assistant(llm=llm, today=lambda: None, **demo_retrieval_parts)
     assistant.ask(q.question, history=[Turn(p, s) for p, s in history])
     sent = [{"role": m.role, "content": m.content} for m in llm.calls[0]]
     assert rendered[:-1] == sent

@@ -2,8 +2,10 @@
 
 The rules and the question always stay, and so do the sections marked ``needed`` (the best-ranked
 table and the join-path tables). What may go goes in this order, lowest-ranked first within each
-kind (by ``rank`` where a section has one): column values, verified examples, notes, then whole tables. Whatever was trimmed is named,
-so the trace shows it; a prompt that does not fit even at its minimum is an error with numbers.
+kind (by ``rank`` where a section has one): column values, verified examples, notes, the tables' date
+ranges, then whole tables. Whatever was trimmed is named, so the trace shows it; a prompt that does
+not fit even at its minimum is an error with numbers. Today's date is part of the question's block
+and is never trimmed.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from typing import Any, Protocol
 from askdb.errors import PromptTooLong
 from askdb.llm.base import Message
 
-TRIM_ORDER = ("value", "example", "note", "table")
+# A table's date range ("date") goes before any table does: it is small and says less than the table
+# it belongs to, and a range left behind by its table would describe nothing the model can query.
+TRIM_ORDER = ("value", "example", "note", "date", "table")
 
 
 class Section(Protocol):

@@ -22,11 +22,13 @@ WIDE_TABLE_COLUMNS = 12
 
 @dataclass(frozen=True)
 class ColumnValues:
-    """Distinct values of one low-cardinality text column, most frequent first."""
+    """What the data holds in one column: the distinct values of a low-cardinality text column, most
+    frequent first; for a time column, ``date_range``, its first and last day (ISO), and no values."""
 
     table: str
     column: str
     values: tuple[str, ...]
+    date_range: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,7 @@ def schema_documents(
     for table in catalog.tables:
         docs.extend(column_documents(table, wide))
     docs.extend(d for n in notes if (d := note_document(n, catalog)) is not None)
-    docs.extend(values_document(v, catalog) for v in values if v.table in catalog)
+    docs.extend(values_document(v, catalog) for v in values if v.table in catalog and v.values)
     return docs
 
 

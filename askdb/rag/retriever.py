@@ -19,10 +19,11 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from askdb.rag.dates import DateRange
 from askdb.rag.documents import WIDE_TABLE_COLUMNS, ColumnValues, Document
 from askdb.rag.embed import Embedder
 from askdb.rag.index import Collection, top_n
-from askdb.rag.text import estimate_tokens, has_cjk, tokenize
+from askdb.rag.text import estimate_tokens, has_cjk, normalise_question, tokenize
 from askdb.rag.values import ValueMatcher
 from askdb.schemas.catalog import Catalog, Table, compact_ddl, compact_schema
 
@@ -117,13 +118,13 @@ class ContextSection:
     """One piece of the rendered context, in the order the prompt shows it.
 
     ``needed`` marks what a prompt must keep when it is trimmed to a model's context window: the
-    best-ranked table and the join-path tables; values, examples, notes and lower-ranked tables
-    may go, in that order, the least important (highest ``rank``) first. Tables are shown in the
+    best-ranked table and the join-path tables; values, examples, notes, the tables' date ranges and
+    lower-ranked tables may go, in that order, the least important (highest ``rank``) first. Tables are shown in the
     catalog's order, not by rank: two questions about the same tables then share the prompt's
     bytes up to their first difference, and a server's prefix cache reuses those too.
     """
 
-    kind: str  # "table" | "value" | "note" | "example"
+    kind: str  # "table" | "value" | "date" | "note" | "example"
     name: str
     text: str
     needed: bool = False
@@ -145,6 +146,7 @@ class Retrieval:
     notes: list[NoteHit] = field(default_factory=list)
     examples: list[ExampleHit] = field(default_factory=list)
     values: list[ValueMatch] = field(default_factory=list)
+    ranges: list[DateRange] = field(default_factory=list)  # of the time columns shown, their data's days
     context: str = ""
     tokens: int = 0
     budget: int = 0
@@ -209,7 +211,30 @@ class RagIndex:
 
     @cached_property
     def matcher(self) -> ValueMatcher:
-        return ValueMatcher(self.values)
+        return ValueMatcher(self.values, reserved=self.schema_words)
+
+    @cached_property
+    def schema_words(self) -> frozenset[str]:
+        """The words of names, comments and notes, less the values they list (所在平台:小红书/抖音)."""
+        known = sorted({v for cv in self.values for v in cv.values}, key=len, reverse=True)
+        texts = [f"{t.name} {t.comment}" for t in self.catalog.tables]
+        texts += [f"{c.name} {c.comment}" for t in self.catalog.tables for c in t.columns]
+        texts += [d.dense for d in self.schema.docs if d.kind == "note"]
+        words: set[str] = set()
+        for text in texts:
+            for value in known:
+                text = text.replace(value, " ")
+            words.update(w for w in tokenize(text) if not w.startswith("#"))
+        return frozenset(words)
+
+    @cached_property
+    def date_ranges(self) -> dict[tuple[str, str], DateRange]:
+        """The first and last day of each time column's data, read when the index was built."""
+        return {
+            (v.table, v.column): DateRange(v.table, v.column, *v.date_range)
+            for v in self.values
+            if v.date_range is not None
+        }
 
     @cached_property
     def docs_by_table(self) -> dict[str, list[int]]:
@@ -349,6 +374,7 @@ class HybridRetriever:
     ) -> tuple[dict[str, float], dict[str, Any]]:
         """Fused table scores, and the intermediate hits that the result reports."""
         cfg, docs = self.config, self.index.schema.docs
+        question = normalise_question(question)
         query = self.embedder.encode([question])[0]
         tokens = tokenize(question)
         dense, bm25 = self._schema_orders(query, tokens, self._allowed(scope))
@@ -423,7 +449,8 @@ class HybridRetriever:
         examples = self._examples(hits["examples"], chosen)
         columns = self._columns(tables, hits["tokens"], values, notes)
         tables = [self._shown(t, columns, i == 0) for i, t in enumerate(tables)]
-        result = Retrieval(question, tables, columns, notes, examples, values)
+        ranges = [r for t in tables for c in t.columns if (r := self.index.date_ranges.get((t.name, c)))]
+        result = Retrieval(question, tables, columns, notes, examples, values, ranges)
         result = fit_budget(
             result, self.index.tables_by_lower, self.config.budget_tokens, form=self.config.schema_format
         )
@@ -576,12 +603,13 @@ def _shortest_path(graph: dict[str, set[str]], start: str, targets: set[str], ma
 def fit_budget(
     result: Retrieval, tables: dict[str, Table], budget: int, *, form: str = "schema"
 ) -> Retrieval:
-    """Render the context in priority order (tables, values, notes, examples) within ``budget`` tokens.
+    """Render the context in priority order (tables, values, date ranges, notes, examples) within ``budget`` tokens.
 
     ``form`` is "schema" (``compact_schema``, the matched values inline in their column's line) or
     "ddl" (``compact_ddl``, values as separate ``-- table.column = 'value'`` lines). The first table
     always goes in. Whatever else does not fit is named in ``dropped`` so that a caller (or a person
-    reading ``askdb prompt`` or ``askdb retrieve``) sees it instead of losing it silently.
+    reading ``askdb prompt`` or ``askdb retrieve``) sees it instead of losing it silently. A table's
+    date ranges (``result.ranges``) are one line after the tables, kept only with their table.
     """
     if form not in ("schema", "ddl"):
         raise ValueError(f"schema form {form!r}: use 'schema' or 'ddl'")
@@ -609,11 +637,14 @@ def fit_budget(
             ("value", f"{v.table}.{v.column}", f"-- {v.table}.{v.column} = '{v.value}'")
             for v in result.values
         ]
+    sections += _date_sections(result)
     sections += [("note", n.name, n.text) for n in result.notes]
     sections += [("example", e.question, f"-- {e.question}\n{e.sql};") for e in result.examples]
     kept: list[tuple[str, str, str]] = []
     used, dropped = 0, []
     for kind, name, text in sections:
+        if kind == "date" and not any(k == "table" and n == name for k, n, _ in kept):
+            continue  # the range of a table the model does not see
         cost = estimate_tokens(text)
         if used + cost <= budget or (kind == "table" and not kept):
             kept.append((kind, name, text))
@@ -626,6 +657,7 @@ def fit_budget(
         result.values = [v for v in result.values if ("value", f"{v.table}.{v.column}") in keep_names]
     else:
         result.values = [v for v in result.values if ("table", v.table) in keep_names]
+    result.ranges = [r for r in result.ranges if ("date", r.table) in keep_names]
     result.notes = [n for n in result.notes if ("note", n.name) in keep_names]
     result.examples = [e for e in result.examples if ("example", e.question) in keep_names]
     sections_ranked = [
@@ -640,3 +672,18 @@ def fit_budget(
     result.context = render_sections(result.sections)
     result.tokens, result.budget, result.dropped = used, budget, dropped
     return result
+
+
+def _date_sections(result: Retrieval) -> list[tuple[str, str, str]]:
+    """One line per table with time columns: the first and last day of each one's data."""
+    by_table: dict[str, list[DateRange]] = {}
+    for r in result.ranges:
+        by_table.setdefault(r.table, []).append(r)
+    return [
+        (
+            "date",
+            table,
+            f"-- {table} 数据的时间范围: " + ", ".join(f"{r.column} {r.first} 至 {r.last}" for r in rs),
+        )
+        for table, rs in by_table.items()
+    ]

@@ -28,7 +28,7 @@ from askdb.rag.retriever import RagIndex
 from askdb.schemas.catalog import Catalog
 from askdb.schemas.knowledge import Example, Note, knowledge_fingerprint, parse_examples
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: values.json carries each time column's first and last day
 Progress = Callable[[str, int, int], None]  # (stage, items just done, stage total)
 
 _FILES = ("docs.json", "vectors.npy", "dense.faiss", "bm25.npz", "values.json")
@@ -56,8 +56,16 @@ def _load_npy(data: bytes) -> np.ndarray:
     return np.load(io.BytesIO(data), allow_pickle=False)
 
 
+def _values_rows(values: tuple[ColumnValues, ...]) -> list[list[Any]]:
+    return [[v.table, v.column, list(v.values), list(v.date_range) if v.date_range else None] for v in values]
+
+
+def _values_from_rows(rows: list[list[Any]]) -> tuple[ColumnValues, ...]:
+    return tuple(ColumnValues(t, c, tuple(v), tuple(r) if r else None) for t, c, v, r in rows)
+
+
 def values_fingerprint(values: tuple[ColumnValues, ...]) -> str:
-    blob = json.dumps([[v.table, v.column, list(v.values)] for v in values], ensure_ascii=False)
+    blob = json.dumps(_values_rows(values), ensure_ascii=False)
     return _sha(blob.encode("utf-8"))[:16]
 
 
@@ -167,9 +175,7 @@ class IndexStore:
             "vectors.npy": _npy(index.schema.vectors),
             "dense.faiss": index.schema.dense.to_bytes(),
             "bm25.npz": index.schema.bm25.to_bytes(),
-            "values.json": json.dumps(
-                [[v.table, v.column, list(v.values)] for v in index.values], ensure_ascii=False
-            ).encode("utf-8"),
+            "values.json": json.dumps(_values_rows(index.values), ensure_ascii=False).encode("utf-8"),
         }
         for name, data in payloads.items():
             write_atomic(folder / name, data)
@@ -236,7 +242,7 @@ class IndexStore:
                 DenseIndex.from_bytes(data["dense.faiss"]),
                 Bm25Index.from_bytes(data["bm25.npz"]),
             )
-            values = tuple(ColumnValues(t, c, tuple(v)) for t, c, v in json.loads(data["values.json"]))
+            values = _values_from_rows(json.loads(data["values.json"]))
         except (ValueError, KeyError, TypeError, RuntimeError) as exc:
             # Checksums match but the content is wrong: written by an incompatible version.
             raise IndexCorrupt(

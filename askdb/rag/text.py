@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from functools import lru_cache
+
+from askdb.sql.fullwidth import ascii_punctuation
 
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _RUNS = re.compile(rf"[{_CJK}]+|[A-Za-z][A-Za-z0-9]*|[0-9]+(?:\.[0-9]+)?")
@@ -228,6 +231,12 @@ def estimate_tokens(text: str) -> int:
     """
     cjk = len(_IS_CJK.findall(text))
     return cjk + int((len(text) - cjk) / 3.5) + 1
+
+
+def normalise_question(question: str) -> str:
+    """A question as typed on a Chinese keyboard, with its punctuation (，（）‘’) and full-width
+    letters and digits (Ｂ站, ２０２５) made ASCII, as the SQL guard reads SQL."""
+    return unicodedata.normalize("NFKC", ascii_punctuation(question))
 
 
 def has_cjk(text: str) -> bool:

@@ -6,16 +6,20 @@ column; only the live database knows those values.
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
+from askdb.rag.dates import as_day, time_columns
 from askdb.rag.documents import ColumnValues
+from askdb.rag.text import has_cjk
 from askdb.schemas.catalog import Catalog, Column
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+    from sqlalchemy.engine import Connection, Engine
 
 TEXT_TYPES = ("varchar", "char", "text", "enum", "tinytext", "mediumtext", "nvarchar")
 MAX_DISTINCT = 3000  # accounts run to a few thousand; past that a column is free text, not a category
@@ -26,6 +30,8 @@ MAX_LONG_COLUMN_CHARS = (
 _NOT_A_NAME = re.compile(
     r"^[\d\s.:/\-+%万亿kKwW]*$"
 )  # dates, times, counts like 1.2万: nothing a question names
+ABBREVIATION_SHARE = 0.6  # 红书 is 2 of 小红书's 3 characters; 达人 is not 美妆达人小王
+MAX_INITIALS_CHARS = 12  # initials of a long name are no abbreviation anyone types
 
 
 @dataclass(frozen=True)
@@ -58,7 +64,8 @@ def sample_values(
     max_distinct: int = MAX_DISTINCT,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[ColumnValues, ...]:
-    """Read the distinct values of every low-cardinality text column (most frequent first)."""
+    """Read the distinct values of every low-cardinality text column (most frequent first), and the
+    first and last day of every time column, in one pass over one connection."""
     from sqlalchemy import column, func, select, table
 
     from askdb.db import translate_errors
@@ -83,7 +90,25 @@ def sample_values(
                 kept = tuple(v for v in values if _nameable(v))
                 if kept:
                     result.append(ColumnValues(table_name, column_name, kept))
+        for table_name, columns in time_columns(catalog):
+            if progress:
+                progress(f"{table_name}: {', '.join(columns)}")
+            result.extend(_date_ranges(conn, table_name, columns))
     return tuple(result)
+
+
+def _date_ranges(conn: Connection, table_name: str, columns: tuple[str, ...]) -> list[ColumnValues]:
+    """First and last day of each time column of one table: one MIN/MAX scan of the table for all."""
+    from sqlalchemy import column, func, select, table
+
+    cols = table(table_name, *(column(c) for c in columns)).c
+    row = conn.execute(select(*(f(cols[c]) for c in columns for f in (func.min, func.max)))).one()
+    found = []
+    for i, name in enumerate(columns):
+        first, last = as_day(row[2 * i]), as_day(row[2 * i + 1])
+        if first is not None and last is not None:
+            found.append(ColumnValues(table_name, name, (), (first, last)))
+    return found
 
 
 def _nameable(value: str) -> bool:
@@ -91,46 +116,99 @@ def _nameable(value: str) -> bool:
 
 
 class ValueMatcher:
-    """Finds known values inside a question by exact (case-insensitive) substring, longest first."""
+    """Finds known values inside a question, the way people type them.
 
-    def __init__(self, columns: Iterable[ColumnValues]) -> None:
+    A value matches as written (case-insensitive), in traditional characters (小紅書: both sides go
+    through OpenCC's t2s), as an abbreviation (红书: a run of at least 60% of an all-Chinese value's
+    characters) or as its pinyin initials (xhs). Abbreviations and initials count only when they
+    name exactly one value and are no word of the schema itself (``reserved``): 结束 is the
+    comment of ``end_date`` before it is a piece of 已结束. A value found inside a longer match is
+    not reported.
+    """
+
+    def __init__(self, columns: Iterable[ColumnValues], *, reserved: Iterable[str] = ()) -> None:
         self._where: dict[str, list[tuple[str, str, str]]] = {}
-        self._lengths: set[int] = set()
         for cv in columns:
             for value in cv.values:
-                key = value.lower()
+                key = fold(value)
                 # One-character values (a single 是/否) match everything and mean nothing.
                 if len(key) < 2:
                     continue
                 self._where.setdefault(key, []).append((cv.table, cv.column, value))
-                self._lengths.add(len(key))
+        taken = set(self._where) | {fold(w) for w in reserved}
+        named: dict[str, set[str]] = {}
+        for key in self._where:
+            for alias in _aliases(key):
+                named.setdefault(alias, set()).add(key)
+        # An alias naming two values (or a value, or a schema word) would be a guess: it names none.
+        self._alias = {a: next(iter(keys)) for a, keys in named.items() if len(keys) == 1 and a not in taken}
 
     def __len__(self) -> int:
         return len(self._where)
 
     def match(self, question: str) -> list[ValueHit]:
         """Values that occur in the question; a value inside a longer matched one is not reported."""
-        text = question.lower()
-        spans: list[tuple[int, int, str]] = []
-        # Looking up every substring of the question is O(len * distinct lengths): independent of
-        # how many values are known, which matters at thousands of accounts.
-        for length in sorted(self._lengths, reverse=True):
-            for start in range(len(text) - length + 1):
-                key = text[start : start + length]
-                if (
-                    key in self._where
-                    and not _inside(start, start + length, spans)
-                    and _bounded(text, start, length)
-                ):
-                    spans.append((start, start + length, key))
-        hits = []
+        text = fold(question)
+        spans = _spans(text, self._where, [], _inside)
+        spans = _spans(text, self._alias, spans, _overlaps)
+        hits: list[ValueHit] = []
         for _, _, key in spans:
-            hits.extend(ValueHit(t, c, v) for t, c, v in self._where[key])
+            hits.extend(ValueHit(t, c, v) for t, c, v in self._where[self._alias.get(key, key)])
         return hits
 
 
-def _inside(start: int, end: int, spans: list[tuple[int, int, str]]) -> bool:
+def fold(text: str) -> str:
+    """What matching compares: simplified characters, lower case."""
+    return str(_t2s().convert(text)).lower()
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> Any:
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def _aliases(key: str) -> set[str]:
+    """Abbreviations (runs of at least 60% of an all-Chinese value) and pinyin initials of a value."""
+    found: set[str] = set()
+    if len(key) >= 3 and all(has_cjk(ch) for ch in key):
+        shortest = max(2, math.ceil(len(key) * ABBREVIATION_SHARE))
+        for size in range(shortest, len(key)):
+            found.update(key[i : i + size] for i in range(len(key) - size + 1))
+    if has_cjk(key) and len(key) <= MAX_INITIALS_CHARS:
+        from pypinyin import Style, lazy_pinyin
+
+        initials = "".join(lazy_pinyin(key, style=Style.FIRST_LETTER)).lower()
+        if len(initials) >= 2 and initials.isascii() and initials.isalnum():
+            found.add(initials)
+    return found
+
+
+Spans = list[tuple[int, int, str]]
+
+
+def _spans(
+    text: str, keys: Mapping[str, object], spans: Spans, blocked: Callable[[int, int, Spans], bool]
+) -> Spans:
+    """``spans`` and, longest first, every key of ``keys`` found in ``text`` where ``blocked`` allows."""
+    spans = list(spans)
+    # Looking up every substring of the question is O(len * distinct lengths): independent of
+    # how many values are known, which matters at thousands of accounts.
+    for length in sorted({len(k) for k in keys}, reverse=True):
+        for start in range(len(text) - length + 1):
+            key = text[start : start + length]
+            if key in keys and not blocked(start, start + length, spans) and _bounded(text, start, length):
+                spans.append((start, start + length, key))
+    return spans
+
+
+def _inside(start: int, end: int, spans: Spans) -> bool:
     return any(s <= start and end <= e for s, e, _ in spans)
+
+
+def _overlaps(start: int, end: int, spans: Spans) -> bool:
+    return any(start < e and s < end for s, e, _ in spans)
 
 
 def _bounded(text: str, start: int, length: int) -> bool:
