@@ -127,7 +127,7 @@ class Assistant:
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **parts: Any) -> Assistant:
         """The assistant for the configured database and model; any part may be passed in instead."""
-        from askdb.db import make_engine
+        from askdb.db import make_engine, safe_url
         from askdb.llm.registry import create_llm
         from askdb.rag.service import open_retriever
         from askdb.schemas.catalog import catalog_for_engine
@@ -141,7 +141,8 @@ class Assistant:
                 "runner",
                 SqlAlchemyRunner(engine, timeout_s=settings.statement_timeout_s, max_rows=settings.max_rows),
             )
-            parts.setdefault("catalog", catalog_for_engine(engine))
+            if "catalog" not in parts:
+                parts["catalog"] = catalog_for_engine(engine).require_tables(safe_url(settings.database_url))
         if "retriever" not in parts:
             parts["retriever"], _built = open_retriever(settings)
         parts.setdefault("llm", create_llm(settings))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from askdb.cli_common import BACKEND_HELP, fail, handle_errors, print_json, settings_from
+from askdb.cli_common import BACKEND_HELP, fail, handle_errors, open_retriever_told, print_json, settings_from
 from askdb.errors import AskdbError
 from askdb.eval.cli import eval_group
 from askdb.finetune.cli import finetune
@@ -98,11 +98,12 @@ def schema_show(ctx: click.Context, db_url: str | None, ddl_file: Path | None, a
     if ddl_file is not None:
         catalog = Catalog.from_ddl_file(ddl_file)
     else:
-        from askdb.db import make_engine
+        from askdb.db import make_engine, safe_url
 
-        engine = make_engine(db_url or settings_from(ctx).database_url)
+        url = db_url or settings_from(ctx).database_url
+        engine = make_engine(url)
         try:
-            catalog = catalog_for_engine(engine)
+            catalog = catalog_for_engine(engine).require_tables(safe_url(url))
         finally:
             engine.dispose()
     if as_json:
@@ -121,7 +122,8 @@ def _assistant(
     settings = settings_from(ctx)
     if db_url:
         settings = settings.model_copy(update={"db_url": db_url})
-    return settings, Assistant.from_settings(settings, llm=create_llm(settings, backend=backend, model=model))
+    llm = create_llm(settings, backend=backend, model=model)
+    return settings, Assistant.from_settings(settings, llm=llm, retriever=open_retriever_told(settings))
 
 
 @main.command("ask")
@@ -186,10 +188,11 @@ def _export(answer: Answer, csv_path: Path | None, xlsx_path: Path | None) -> No
         raise ConfigError(
             "the answer has no result table to write", hint="ask a question that the database can answer"
         )
+    frame = answer.frame.rename(columns=answer.labels)  # headed like the table people read: 粉丝数, not fans
     if csv_path is not None:
-        click.echo(f"wrote {len(answer.frame)} rows to {write_csv(csv_path, answer.frame)}", err=True)
+        click.echo(f"wrote {len(frame)} rows to {write_csv(csv_path, frame)}", err=True)
     if xlsx_path is not None:
-        path = write_xlsx(xlsx_path, answer.frame, question=answer.question, sql=answer.sql)
+        path = write_xlsx(xlsx_path, frame, question=answer.question, sql=answer.sql)
         click.echo(f"wrote {len(answer.frame)} rows to {path}", err=True)
 
 

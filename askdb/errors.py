@@ -46,6 +46,12 @@ class SchemaError(AskdbError):
     zh = "读不了表结构"
 
 
+class EmptyDatabase(SchemaError):
+    """The database has no table to ask about (or none the user may read)."""
+
+    zh = "数据库里没有可以查询的表"
+
+
 class DatabaseError(AskdbError):
     """The database could not be reached or answered with an error."""
 

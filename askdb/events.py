@@ -192,8 +192,8 @@ class Answer:
     @property
     def markdown(self) -> str:
         """The answer as a person reads it: the result table first, then the analysis."""
-        if self.outcome == "empty":
-            return EMPTY_RESULT
+        if self.outcome == "empty":  # with the range of days the data covers, when the question missed it
+            return self.analysis or EMPTY_RESULT
         return "\n\n".join(part for part in (self.table, self.analysis) if part)
 
     def to_dict(self, *, trace: bool = True) -> dict[str, Any]:

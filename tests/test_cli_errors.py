@@ -75,3 +75,31 @@ def test_demo_db_then_schema_show_works(tmp_path: Path):
     shown = askdb("schema", "show")
     assert shown.returncode == 0
     assert "CREATE TABLE `ads_summary`" in shown.stdout and "点赞数量" in shown.stdout
+
+
+@pytest.mark.parametrize("command", [("schema", "show"), ("ask", "各平台的达人数量")])
+def test_an_empty_database_says_it_has_no_tables_before_any_model_call(tmp_path: Path, command):
+    import sqlite3
+
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+    # the model's address is dead: reaching it would end in a different error
+    env = {"ASKDB_HOME": str(tmp_path / "home"), "ASKDB_OLLAMA_HOST": "http://127.0.0.1:9"}
+    result = askdb(*command, "--db", f"sqlite:///{empty}", env=env)
+    assert_one_clear_line(result, "error: 数据库里没有可以查询的表:", "has no tables", "askdb demo-db")
+
+
+def test_the_first_question_in_a_new_home_says_what_it_builds_and_the_second_does_not(tmp_path, small_demo):
+    path, _ = small_demo
+    env = {
+        "ASKDB_HOME": str(tmp_path / "home"),
+        "ASKDB_MODELS_DIR": str(tmp_path / "models"),  # not the tests' shared one, where the export is done
+        "ASKDB_OLLAMA_HOST": "http://127.0.0.1:9",
+    }
+    first = askdb("ask", "各平台的达人数量", "--db", f"sqlite:///{path}", env=env)
+    again = askdb("ask", "各平台的达人数量", "--db", f"sqlite:///{path}", env=env)
+    for result in (first, again):  # the model is down: the run ends in its one error line either way
+        last = result.stderr.strip().splitlines()[-1]
+        assert result.returncode != 0 and last.startswith("error: 连接不上模型服务")
+    assert "正在为这个数据库建立检索索引" in first.stderr and "正在导出嵌入模型" in first.stderr
+    assert "检索索引" not in again.stderr and "嵌入模型" not in again.stderr

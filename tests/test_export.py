@@ -158,3 +158,30 @@ def test_ask_with_a_bad_export_path_is_one_error_line_before_any_model_call(
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("error: ") and "cannot write" in line and "missing does not exist" in line
     assert not (tmp_path / "missing").exists()
+
+
+def test_exports_are_headed_by_column_comments_where_the_sql_named_none(
+    home, embedder, monkeypatch, tmp_path
+):
+    bare = "SELECT nickname, fans FROM ads_account ORDER BY fans DESC LIMIT 3"
+
+    def bare_reply(messages: list[dict]) -> str:
+        return "- 粉丝最多" if any("数据分析师" in m["content"] for m in messages) else f"```sql\n{bare}\n```"
+
+    with FakeOllamaServer(bare_reply) as server:
+        result = _ask(
+            home,
+            server,
+            embedder,
+            monkeypatch,
+            "--json",
+            "--csv",
+            str(tmp_path / "b.csv"),
+            "--xlsx",
+            str(tmp_path / "b.xlsx"),
+        )
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["columns"] == ["nickname", "fans"]  # JSON keeps the database's names
+    assert _cells(tmp_path / "b.xlsx", RESULT_SHEET)[0] == ["达人昵称", "粉丝数"]
+    assert (tmp_path / "b.csv").read_text(encoding="utf-8-sig").splitlines()[0] == "达人昵称,粉丝数"

@@ -70,6 +70,36 @@ def sse_events(text: str) -> list[tuple[str | None, str]]:
 def test_healthz(client):
     body = client.get("/healthz").json()
     assert body["status"] == "ok" and body["assistant"] == "ready"
+    assert body["llm"] == {"reachable": True, "message": None}
+
+
+def test_healthz_reports_the_model_apart_from_the_assistant(demo_retrieval_parts, settings):
+    with FakeOllamaServer(reply, models=["another-model"]) as server:
+        app = create_app(service=make_service(demo_retrieval_parts, server.url, settings))
+        with TestClient(app) as test_client:
+            llm = test_client.get("/healthz").json()["llm"]
+    assert llm["reachable"] is False and "fake-model" in llm["message"]  # up, but without the model
+    dead = make_service(demo_retrieval_parts, "http://127.0.0.1:9", settings)
+    with TestClient(create_app(service=dead)) as test_client:
+        body = test_client.get("/healthz").json()
+    assert body["status"] == "ok" and body["assistant"] == "ready"
+    assert body["llm"]["reachable"] is False and "ollama serve" in body["llm"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        ('{"question": "各平台', 400, "the body is not valid JSON (it breaks at character"),
+        ("[1, 2]", 422, "the body must be a JSON object"),
+        ("", 422, "the request has no body"),
+    ],
+)
+def test_a_malformed_body_gets_a_message_a_person_can_act_on(client, body, status, message):
+    for route in ("/v1/ask", "/v1/chat/completions"):
+        response = client.post(route, content=body, headers={"content-type": "application/json"})
+        error = response.json()["error"]
+        assert response.status_code == status and error["message"].startswith(message)
+        assert "JSON decode error" not in error["message"] and '{"question":' in error["hint"]
 
 
 def test_ask_returns_plain_json(client):
@@ -195,9 +225,9 @@ def test_bad_ask_bodies_are_clear_4xx(client, body, status):
     assert response.json()["error"]["message"]
 
 
-def test_invalid_json_is_422(client):
+def test_invalid_json_is_400(client):
     response = client.post("/v1/ask", content=b'{"question": ', headers={"content-type": "application/json"})
-    assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_request"
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_request"
 
 
 def test_a_chunked_body_over_the_limit_is_413(client):
@@ -251,7 +281,7 @@ def test_openai_client_lists_and_chats(live_api, settings):
         messages=[{"role": "system", "content": "你是助手"}, {"role": "user", "content": "各平台的达人数量"}],
     )
     content = completion.choices[0].message.content
-    assert f"```sql\n{SQL}" in content and "| platform" in content and content.rstrip().endswith(ANALYSIS)
+    assert f"```sql\n{SQL}" in content and "| 所在平台" in content and content.rstrip().endswith(ANALYSIS)
     assert completion.choices[0].message.model_extra["reasoning_content"] == "按平台统计达人"
     assert completion.usage.total_tokens > 0
 
@@ -270,7 +300,7 @@ def test_openai_client_lists_and_chats(live_api, settings):
     reasoning = "".join(
         (c.choices[0].delta.model_extra or {}).get("reasoning_content") or "" for c in chunks if c.choices
     )
-    assert "| platform" in text and ANALYSIS in text and reasoning == "按平台统计达人"
+    assert "| 所在平台" in text and ANALYSIS in text and reasoning == "按平台统计达人"
     assert chunks[-1].usage is not None and chunks[-1].choices == []
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
 

@@ -80,10 +80,10 @@ def test_chat_through_gradio_client(chat_url):
     thought = next(m for m in chat if (m.get("metadata") or {}).get("title", "").startswith("🧠"))
     assert _text(thought) == "按平台分组,统计达人数量" and thought["metadata"]["status"] == "done"
     body = next(t for t in texts if "```sql" in t)
-    assert SQL in body and "| platform" in body and ANALYSIS in body
+    assert SQL in body and "| 所在平台" in body and ANALYSIS in body
     assert any("retrieve" in t and "ads_account" in t for t in texts)  # the trace, collapsed
-    assert table["value"]["headers"] == ["platform", "n"] and table["visible"]
-    assert Path(csv["value"]).read_text(encoding="utf-8-sig").startswith("platform,n")
+    assert table["value"]["headers"] == ["所在平台", "n"] and table["visible"]  # `platform` under its comment
+    assert Path(csv["value"]).read_text(encoding="utf-8-sig").startswith("所在平台,n")
     assert bar["visible"] and not line["visible"]  # category + number -> a bar chart
     from askdb.runtime.audit import audit_log
 
@@ -162,7 +162,7 @@ def test_chat_in_headless_chromium(chat_url):
         chat.get_by_text(ANALYSIS).first.wait_for(timeout=60_000)
         assert "SELECT platform" in chat.inner_text()
         assert "小红书" in chat.inner_text()
-        page.locator("#askdb-table").get_by_text("platform").first.wait_for(timeout=20_000)
+        page.locator("#askdb-table").get_by_text("所在平台").first.wait_for(timeout=20_000)
         page.wait_for_timeout(800)  # the chart draws after the table
         page.screenshot(path=str(shots / "chat.png"), full_page=True)
 

@@ -69,5 +69,5 @@ def test_the_excel_download_in_chromium(chat_url, tmp_path):  # noqa: F811 - the
         info.value.save_as(saved)
     assert saved.suffix == ".xlsx"
     rows = _sheet(saved, RESULT_SHEET)
-    assert rows[0] == ["platform", "n"] and {r[0] for r in rows[1:]} >= {"小红书"}
+    assert rows[0] == ["所在平台", "n"] and {r[0] for r in rows[1:]} >= {"小红书"}
     assert _sheet(saved, QUERY_SHEET)[0] == ["问题", "各平台的达人数量"]

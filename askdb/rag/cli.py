@@ -2,39 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from askdb.cli_common import handle_errors, print_json, settings_from
+from askdb.cli_common import handle_errors, print_json, progress_bar, settings_from
 from askdb.rag.retriever import DEFAULT_K
-
-
-def _progress_bar():
-    """A tqdm bar that follows the build's stages (values, embedding, indexing) on stderr."""
-    from tqdm import tqdm
-
-    state: dict = {"bar": None, "stage": None}
-
-    def update(stage: str, done: int, total: int) -> None:
-        if stage != state["stage"]:
-            if state["bar"] is not None:
-                state["bar"].close()
-            state["bar"] = tqdm(
-                total=total or None,
-                desc=stage,
-                unit="docs" if stage == "embedding" else "it",
-                file=sys.stderr,
-                disable=None,
-            )
-            state["stage"] = stage
-        state["bar"].update(done)
-
-    def close() -> None:
-        if state["bar"] is not None:
-            state["bar"].close()
-
-    return update, close
 
 
 @click.command("index")
@@ -48,7 +19,7 @@ def index(ctx: click.Context, db_url: str | None, rebuild: bool, as_json: bool) 
     from askdb.rag.service import open_retriever, store_for
 
     settings = settings_from(ctx)
-    update, close = _progress_bar()
+    update, close = progress_bar()
     try:
         # Values may have changed even when the schema has not: re-read them and rebuild if they differ.
         retriever, built = open_retriever(settings, db_url=db_url, rebuild=True, progress=update)
@@ -99,7 +70,7 @@ def retrieve(
 
     from askdb.rag.service import open_retriever
 
-    update, close = _progress_bar()
+    update, close = progress_bar()
     try:
         retriever, _ = open_retriever(settings_from(ctx), db_url=db_url, progress=update)
     finally:

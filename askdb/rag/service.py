@@ -35,14 +35,15 @@ def open_retriever(
     Column values are read from the database only when the index is (re)built: a question then
     costs no query against the database.
     """
-    from askdb.db import make_engine
+    from askdb.db import make_engine, safe_url
     from askdb.rag.values import sample_values
     from askdb.schemas.catalog import catalog_for_engine
 
     embedder = embedder or embedder_for(settings)
-    engine = make_engine(db_url or settings.database_url, read_only=True)
+    url = db_url or settings.database_url
+    engine = make_engine(url, read_only=True)
     try:
-        catalog = catalog_for_engine(engine)
+        catalog = catalog_for_engine(engine).require_tables(safe_url(url))
         index, built = store_for(settings).load_or_build(
             catalog,
             embedder,

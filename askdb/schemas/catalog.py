@@ -18,7 +18,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-from askdb.errors import SchemaError
+from askdb.errors import EmptyDatabase, SchemaError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -75,6 +75,16 @@ class Catalog:
         object.__setattr__(self, "tables", tuple(sorted(self.tables, key=lambda t: t.name.lower())))
 
     # -- lookup -----------------------------------------------------------------------------
+    def require_tables(self, where: str) -> Catalog:
+        """This catalog, or EmptyDatabase: the database ``where`` has no table to ask about."""
+        if self.tables:
+            return self
+        raise EmptyDatabase(
+            f"the database {where} has no tables (or none this user may read)",
+            hint="build the demo with `askdb demo-db` (or `askdb demo-db --url URL` for MySQL), "
+            "or point --db / ASKDB_DB_URL at a database with tables and grant the user SELECT on them",
+        )
+
     def table(self, name: str) -> Table | None:
         lowered = name.lower()
         return next((t for t in self.tables if t.name.lower() == lowered), None)

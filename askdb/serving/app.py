@@ -20,12 +20,14 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
 
 import os
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 
+from askdb.llm.base import ModelStatus
 from askdb.runtime.service import AssistantService
 from askdb.serving import ask, dify, examples, openai_facade
 from askdb.serving.conversations import ConversationStore
@@ -94,18 +96,43 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 async def healthz(service: Service) -> dict[str, Any]:
-    """Liveness, and whether the assistant is loaded yet."""
+    """Liveness, whether the assistant is loaded yet, and, apart from both, whether its model answers."""
+    import anyio.to_thread
+
     from askdb.db import safe_url
 
     settings = service.settings
+    model = await anyio.to_thread.run_sync(_model_status, service)
     return {
         "status": "ok",
         "assistant": "ready" if service.built else "loading",
+        # the server is alive and may answer from verified examples even while the model is down
+        "llm": {"reachable": model.ok, "message": model.message or None},
         "pid": os.getpid(),
         "backend": settings.llm_backend,
         "model": settings.llm_model,
         "database": safe_url(settings.database_url),
     }
+
+
+_MODEL_STATUS_TTL_S = 5.0
+_model_seen: dict[int, tuple[float, ModelStatus]] = {}
+
+
+def _model_status(service: AssistantService) -> ModelStatus:
+    """The model the assistant asks (the settings' one until it is built), probed at most every 5 s:
+    a load balancer polling /healthz must not turn into a stream of requests to the model server."""
+    from askdb.runtime.service import probe_model
+
+    now = time.monotonic()
+    seen = _model_seen.get(id(service))
+    if seen is not None and now - seen[0] < _MODEL_STATUS_TTL_S:
+        return seen[1]
+    status = (
+        service.assistant.llm.probe(1.0) if service.built else probe_model(service.settings, timeout_s=1.0)
+    )
+    _model_seen[id(service)] = (now, status)
+    return status
 
 
 class BodyLimit:

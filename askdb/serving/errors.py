@@ -22,6 +22,7 @@ STATUS: dict[type[E.AskdbError], int] = {
     E.AskdbError: 400,
     E.ConfigError: 400,
     E.SchemaError: 503,
+    E.EmptyDatabase: 503,
     E.IndexCorrupt: 503,
     E.DatabaseError: 502,
     E.DatabaseUnreachable: 502,
@@ -38,6 +39,7 @@ STATUS: dict[type[E.AskdbError], int] = {
     E.PromptTooLong: 422,  # the question needs more context than the model's window: a setting to change
     E.SqlRejected: 422,
     E.NoAnswer: 422,
+    E.ForecastError: 422,  # the series cannot be forecast as given (too short, constant, not a time series)
 }
 
 # The statuses the OpenAPI schema documents for the question routes.
@@ -113,14 +115,26 @@ def _dify_error(request: Request, exc: DifyError) -> JSONResponse:
 
 def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     problems = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
+    kinds = {e.get("type") for e in exc.errors()}
     first = problems[0] if problems else {"loc": [], "msg": "invalid request"}
     where = ".".join(str(p) for p in first["loc"] if p != "body") or "body"
+    message, hint = f"{where}: {first['msg']}", None
+    if "json_invalid" in kinds:
+        # FastAPI says "1: JSON decode error": the offset of the break, with nothing a person can act on
+        at = next((p for p in first["loc"] if isinstance(p, int)), None)
+        message = "the body is not valid JSON" + (f" (it breaks at character {at})" if at is not None else "")
+        hint = _BODY_HINT
+    elif first["loc"] == ["body"] and "missing" in kinds:
+        message, hint = "the request has no body", _BODY_HINT
+    elif first["loc"] == ["body"]:
+        message, hint = "the body must be a JSON object", _BODY_HINT
     return JSONResponse(
-        error_body(
-            "invalid_request_error", f"{where}: {first['msg']}", code="invalid_request", details=problems
-        ),
-        status_code=422,
+        error_body("invalid_request_error", message, code="invalid_request", hint=hint, details=problems),
+        status_code=400 if "json_invalid" in kinds else 422,
     )
+
+
+_BODY_HINT = 'send a JSON object with Content-Type: application/json, e.g. {"question": "各平台的达人数量"}'
 
 
 def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

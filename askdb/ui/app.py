@@ -269,7 +269,8 @@ def xlsx_file(answer: Answer, folder: Path) -> str:
     assert answer.frame is not None
     folder.mkdir(parents=True, exist_ok=True)
     path = Path(tempfile.mkstemp(prefix="askdb-", suffix=".xlsx", dir=folder)[1])
-    return str(write_xlsx(path, display_frame(answer.frame), question=answer.question, sql=answer.sql))
+    frame = display_frame(answer.frame.rename(columns=answer.labels))  # the headers of the chat's table
+    return str(write_xlsx(path, frame, question=answer.question, sql=answer.sql))
 
 
 # -- what a handler shows, by component ---------------------------------------------------------------
@@ -417,9 +418,12 @@ class ChatApp:
                 "line": gr.update(visible=False),
                 "trace": gr.update(value=trace),
             }
-        frame = display_frame(answer.frame)
+        frame = display_frame(answer.frame.rename(columns=answer.labels))  # 粉丝数, not fans
         chart = answer.chart
         bar = line = gr.update(visible=False, value=None)
+        titles = {}
+        if chart:
+            titles = {"x_title": answer.labels.get(chart["x"]), "y_title": answer.labels.get(chart["y"])}
         if chart and chart["type"] == "bar":
             data = chart_frame(answer.frame, chart)
             bar = gr.update(
@@ -430,6 +434,7 @@ class ChatApp:
                 visible=True,
                 y_lim=[0, None],
                 title=answer.question,
+                **titles,
             )
         elif chart and chart["type"] == "line":
             line = gr.update(
@@ -438,10 +443,13 @@ class ChatApp:
                 y=chart["y"],
                 visible=True,
                 title=answer.question,
+                **titles,
             )
         return {
             "table": gr.update(value=frame, visible=True, label=f"查询结果({len(frame)} 行,点击列名排序)"),
-            "download": gr.update(value=csv_file(answer.frame, self.files), visible=True),
+            "download": gr.update(
+                value=csv_file(answer.frame.rename(columns=answer.labels), self.files), visible=True
+            ),
             "excel": gr.update(value=xlsx_file(answer, self.files), visible=True),
             "bar": bar,
             "line": line,
