@@ -49,13 +49,14 @@ from askdb.runtime.service import AssistantService
 if TYPE_CHECKING:
     from askdb.settings import Settings
 
+# Each one a shipped verified example (tests/test_readme_examples.py checks): they answer before any model runs.
 EXAMPLES = [
     "点赞最多的10篇笔记是哪些?",
-    "小红书上粉丝最多的5个达人是谁?",
-    "各平台的达人数量",
+    "粉丝最多的20个美妆达人",
+    "各平台的达人数量和平均粉丝数",
     "各品牌的ROI是多少?",
-    "每天的订单金额是多少?",
-    "哪些投放计划的预算最高?",
+    "每天的总花费是多少?",
+    "小红书上预算最高的5个投放计划",
 ]
 CSS = """
 #askdb-banner {background: #fff4e5; border: 1px solid #f0b45a; border-radius: 8px; padding: 4px 12px;}
