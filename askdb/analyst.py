@@ -90,10 +90,14 @@ def analyst_messages(
     truncated: bool,
     system_in_user: bool = False,
     table: str | None = None,
+    forecast: str = "",
 ) -> list[Message]:
-    """The data-analyst prompt for one result; ``table`` is ``markdown_table(frame)`` when already made."""
+    """The data-analyst prompt for one result; ``table`` is ``markdown_table(frame)`` when already made,
+    ``forecast`` the forecast section of the answer (table, method, backtest) when it has one."""
     if table is None or len(frame) > ANALYST_MAX_ROWS:
         table = markdown_table(frame.head(ANALYST_MAX_ROWS))
+    if forecast:
+        table = f"{table}\n\n{forecast}"
     return messages(
         "analyst",
         system_in_user=system_in_user,

@@ -17,7 +17,15 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from askdb.analyst import analyst_messages, chart_spec, empty_result_text, markdown_table
-from askdb.errors import AskdbError, ConfigError, LLMError, NoAnswer, PromptTooLong, QueryError
+from askdb.errors import (
+    AskdbError,
+    ConfigError,
+    ForecastError,
+    LLMError,
+    NoAnswer,
+    PromptTooLong,
+    QueryError,
+)
 from askdb.events import (
     AnalysisDelta,
     AnalystOutput,
@@ -27,6 +35,8 @@ from askdb.events import (
     ExampleOutput,
     ExtractOutput,
     Finished,
+    ForecastOutput,
+    ForecastReady,
     GuardOutput,
     Notice,
     NoticeReason,
@@ -43,6 +53,8 @@ from askdb.events import (
     TableReady,
     Turn,
 )
+from askdb.forecast.intent import ForecastIntent, forecast_intent, forecast_markdown, plan_forecast
+from askdb.forecast.pipeline import forecast_series
 from askdb.frames import plain_rows
 from askdb.llm.base import LLM, Message, Usage
 from askdb.llm.budget import Budget, budget_for, calibrate, count_prompt, is_reasoning_model
@@ -58,6 +70,9 @@ from askdb.sql.labels import column_labels
 from askdb.sql.runner import QueryResult, Runner, run_tree
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from askdb.forecast.result import Forecast
     from askdb.rag.retriever import Retrieval, Retriever
     from askdb.settings import Settings
 
@@ -79,6 +94,7 @@ class _Run:
     row_limit: int
     verdict: Verdict | None = None  # the statement that ran
     ranges: Sequence[Any] = ()  # the days of data of the time columns retrieval showed
+    intent: ForecastIntent | None = None  # the question asks about the future: forecast the rows
 
 
 class Assistant:
@@ -231,7 +247,10 @@ class Assistant:
             raise AskdbError(
                 "the question is empty", hint="ask something about the data, e.g. 点赞最多的笔记"
             )
-        run = _Run(question, tuple(history), Answer(question=question), self._row_limit(row_limit))
+        intent = forecast_intent(question)
+        # a forecast needs the whole history, not the ten rows a table question shows
+        limit = self._row_limit(row_limit if row_limit is not None or intent is None else self.max_rows)
+        run = _Run(question, tuple(history), Answer(question=question), limit, intent=intent)
         try:
             retrieval = yield from self._retrieve(run)
             reused = yield from self._reuse_example(run, retrieval)
@@ -294,6 +313,7 @@ class Assistant:
             row_limit=row_limit,
             system_in_user=self.system_in_user,
             today=self.today(),
+            forecast=forecast_intent(question) is not None,
         )
 
     def _fit(self, sections: Sequence[Any], build: Callable[[Sequence[Any]], list[Message]]) -> Fitted:
@@ -564,6 +584,8 @@ class Assistant:
         )
         if answer.limit is not None and answer.limit.cut(len(result.frame)):
             yield self._notice(answer, limit_notice(answer.limit, self.max_rows), NoticeReason.ROW_LIMIT)
+        if run.intent is not None:
+            yield from self._forecast(run, run.intent, result.frame)
         started = time.perf_counter()
         llm = self.analyst_llm or self.llm
         chat = analyst_messages(
@@ -573,6 +595,7 @@ class Assistant:
             truncated=result.truncated,
             system_in_user=self.system_in_user,
             table=answer.table,
+            forecast=answer.forecast_markdown,  # the analyst reads the forecast and its backtest too
         )
         parts: list[str] = []
         thought: list[str] = []
@@ -619,12 +642,43 @@ class Assistant:
             started,
         )
 
+    def _forecast(self, run: _Run, intent: ForecastIntent, frame: pd.DataFrame) -> Steps[None]:
+        """The rows as a series, forecast as far as the question asked (or as the history allows)."""
+        started = time.perf_counter()
+        answer = run.answer
+        try:
+            planned = plan_forecast(frame, intent)
+            result = forecast_series(planned.series, planned.horizon)
+        except (ForecastError, ConfigError) as exc:  # the rows stay the answer; say why there is no forecast
+            yield self._step(
+                run, Step(StepName.FORECAST, {"rows": len(frame)}, None, error=exc.message), started
+            )
+            yield self._notice(answer, f"无法预测:{exc.one_line()}", NoticeReason.NO_FORECAST)
+            return
+        answer.forecast = result.to_dict(history=True)
+        answer.forecast_markdown = forecast_markdown(result)
+        output = ForecastOutput(
+            result.chosen, planned.horizon, planned.series.freq.code, _mase(result), result.fit_seconds
+        )
+        yield self._step(
+            run, Step(StepName.FORECAST, {"rows": len(frame), **planned.to_dict()}, output), started
+        )
+        yield ForecastReady(answer.forecast_markdown, answer.forecast)
+        if planned.cut:
+            yield self._notice(answer, planned.cut, NoticeReason.HORIZON_CUT)
+
     @staticmethod
     def _notice(answer: Answer, text: str, reason: NoticeReason) -> Notice:
         notice = Notice(text, reason)
         answer.notices.append(notice)
         answer.notice, answer.notice_reason = text, reason  # the latest, as before
         return notice
+
+
+def _mase(result: Forecast) -> float | None:
+    chosen = result.metrics if result.chosen == "lightgbm" else result.baselines.get(result.chosen, {})
+    value = chosen.get("mase")
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 def limit_notice(limit: RowLimit, max_rows: int) -> str:
@@ -660,10 +714,12 @@ def sql_messages(
     row_limit: int,
     system_in_user: bool = False,
     today: date | None = None,
+    forecast: bool = False,
 ) -> list[Message]:
     """The SQL-expert chat for one question: the assistant sends it, fine-tuning trains on it.
 
     ``today``: the day relative dates (上个月, 最近7天) are counted from; None leaves the date lines out.
+    ``forecast``: the question asks about the future, so the SQL is to return the history series.
     """
     return prompt_messages(
         "sql_expert",
@@ -673,6 +729,7 @@ def sql_messages(
         question=question,
         row_limit=row_limit,
         dates=date_lines(question, today),
+        forecast=forecast,
     )
 
 

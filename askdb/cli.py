@@ -12,6 +12,7 @@ from askdb.cli_common import BACKEND_HELP, fail, handle_errors, open_retriever_t
 from askdb.errors import AskdbError
 from askdb.eval.cli import eval_group
 from askdb.finetune.cli import finetune
+from askdb.forecast.cli import forecast
 from askdb.rag.cli import index, retrieve
 from askdb.rag.examples.cli import examples
 from askdb.serving.cli import serve
@@ -282,7 +283,7 @@ def audit_tail(ctx: click.Context, count: int, as_json: bool) -> None:
 
 
 # Each folder's commands live beside the code they drive; they import only askdb.cli_common.
-for _command in (sql, index, retrieve, examples, eval_group, serve, chat, finetune):
+for _command in (sql, index, retrieve, examples, forecast, eval_group, serve, chat, finetune):
     main.add_command(_command)
 
 

@@ -12,6 +12,7 @@ from askdb.events import (
     ContentDelta,
     Event,
     Finished,
+    ForecastReady,
     Notice,
     NoticeReason,
     ReasoningDelta,
@@ -61,6 +62,9 @@ def _show(event: Event) -> None:
             click.echo(markdown)
             if truncated and not event.limited:  # a row-limit notice follows and says more
                 click.secho("(结果过多,只显示了一部分)", fg="yellow")
+            click.echo()
+        case ForecastReady(markdown=markdown):
+            click.echo(markdown)
             click.echo()
         case AnalysisDelta(text=text):
             click.echo(text, nl=False)

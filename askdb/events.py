@@ -32,6 +32,7 @@ class StepName(StrEnum):
     EXTRACT = "extract"
     GUARD = "guard"
     RUN = "run"
+    FORECAST = "forecast"
     ANALYST = "analyst"
 
 
@@ -107,8 +108,26 @@ class AnalystOutput:
     chars: int
 
 
+@dataclass(frozen=True)
+class ForecastOutput:
+    """What the forecast step decided: the method, how far, and its backtest MASE."""
+
+    chosen: str
+    horizon: int
+    freq: str
+    mase: float | None
+    fit_seconds: float
+
+
 StepOutput = (
-    RetrieveOutput | ExampleOutput | ReplyOutput | ExtractOutput | GuardOutput | RunOutput | AnalystOutput
+    RetrieveOutput
+    | ExampleOutput
+    | ReplyOutput
+    | ExtractOutput
+    | GuardOutput
+    | RunOutput
+    | ForecastOutput
+    | AnalystOutput
 )
 
 
@@ -160,6 +179,8 @@ class NoticeReason(StrEnum):
 
     ANALYSIS_FAILED = "analysis_failed"  # the rows are the answer; the model could not write the analysis
     ROW_LIMIT = "row_limit"  # the guard's LIMIT held rows back: fewer than the SQL asked for
+    NO_FORECAST = "no_forecast"  # the question asked about the future, but the rows are no series to forecast
+    HORIZON_CUT = "horizon_cut"  # the history is too short for as far ahead as the question asked
 
 
 @dataclass
@@ -182,6 +203,8 @@ class Answer:
     analysis: str = ""
     reasoning: str = ""
     chart: dict[str, Any] | None = None
+    forecast: dict[str, Any] | None = None  # Forecast.to_dict(history=True) when the question asked ahead
+    forecast_markdown: str = ""  # the forecast table and the backtest metrics beside the baselines'
     from_example: bool = False
     repairs: int = 0
     notice: str | None = None
@@ -194,7 +217,7 @@ class Answer:
         """The answer as a person reads it: the result table first, then the analysis."""
         if self.outcome == "empty":  # with the range of days the data covers, when the question missed it
             return self.analysis or EMPTY_RESULT
-        return "\n\n".join(part for part in (self.table, self.analysis) if part)
+        return "\n\n".join(part for part in (self.table, self.forecast_markdown, self.analysis) if part)
 
     def to_dict(self, *, trace: bool = True) -> dict[str, Any]:
         """Plain values; ``trace=False`` leaves the workflow's steps out."""
@@ -212,6 +235,7 @@ class Answer:
             "analysis": self.analysis,
             "reasoning": self.reasoning,
             "chart": self.chart,
+            "forecast": self.forecast,
             "from_example": self.from_example,
             "repairs": self.repairs,
             "notice": self.notice,
@@ -318,6 +342,15 @@ class TableReady(_Event):
 
 
 @dataclass(frozen=True)
+class ForecastReady(_Event):
+    """The forecast of the rows: a markdown table with its band and the backtest beside the baselines."""
+
+    kind: ClassVar[str] = "forecast"
+    markdown: str
+    forecast: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class AnalysisDelta(_Event):
     """A piece of the analysis text (or the whole ``没有查询到相关数据`` for an empty result)."""
 
@@ -355,6 +388,7 @@ Event = (
     | SqlReady
     | SqlRejected
     | TableReady
+    | ForecastReady
     | AnalysisDelta
     | Notice
     | Finished

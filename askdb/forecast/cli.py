@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from askdb.cli_common import handle_errors, print_json, settings_from
+from askdb.forecast.intent import DEFAULT_HORIZON
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -16,7 +17,6 @@ if TYPE_CHECKING:
     from askdb.settings import Settings
 
 # A day ahead for sub-daily series, a week for daily, a quarter for weekly, a year for monthly.
-DEFAULT_HORIZON = {"30min": 48, "H": 24, "D": 7, "W": 13, "M": 12}
 
 
 @click.command("forecast")

@@ -24,6 +24,7 @@ from askdb.events import (
     Answer,
     Event,
     Finished,
+    ForecastReady,
     Notice,
     ReasoningDelta,
     SqlReady,
@@ -214,6 +215,8 @@ class StreamedReply:
             case TableReady(markdown=markdown):
                 self.shown = True
                 yield {"content": f"```sql\n{self.sql}\n```\n\n{markdown}\n\n"}
+            case ForecastReady(markdown=markdown):
+                yield {"content": f"{markdown}\n\n"}
             case AnalysisDelta(text=text):
                 if not self.shown and self.sql:  # an empty result has no table event
                     self.shown = True

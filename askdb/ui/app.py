@@ -29,6 +29,7 @@ from askdb.events import (
     Event,
     ExampleOutput,
     Finished,
+    ForecastReady,
     GuardOutput,
     Notice,
     NoticeReason,
@@ -91,6 +92,7 @@ class _Draft:
     limited: bool = False  # the guard's LIMIT held rows back (a notice says so)
     analysis: str = ""
     notices: list[Notice] = field(default_factory=list)
+    forecast: str = ""  # the forecast table and its backtest, when the question asked ahead
     error: str = ""
     steps: list[Step] = field(default_factory=list)
     done: bool = False
@@ -110,6 +112,8 @@ class _Draft:
                 self.reply = ""
             case TableReady(markdown=markdown, truncated=truncated):
                 self.table, self.truncated, self.limited = markdown, truncated, event.limited
+            case ForecastReady(markdown=markdown):
+                self.forecast = markdown
             case AnalysisDelta(text=text):
                 self.analysis += text
             case Notice():
@@ -170,6 +174,8 @@ class _Draft:
             # A row-limit notice says how many rows and how to get more: the short note would repeat it.
             note = "\n\n*(结果过多,只显示了一部分)*" if self.truncated and not self.limited else ""
             parts.append(self.table + note)
+        if self.forecast:
+            parts.append(self.forecast)
         if self.analysis:
             parts.append(self.analysis)
         parts.extend(f"> ⚠️ {n.text}" for n in self.notices)
@@ -246,6 +252,21 @@ def chart_frame(frame: pd.DataFrame, chart: dict[str, Any]) -> pd.DataFrame:
     else:
         data[x] = data[x].astype(str)
     return data.dropna()
+
+
+def forecast_frame(forecast: dict[str, Any]) -> pd.DataFrame:
+    """History and forecast in long form for one line chart: a line each for 历史, 预测, 下限 and 上限."""
+    rows = [("历史", p["time"], p["value"]) for p in forecast.get("history", [])]
+    for p in forecast["forecast"]:
+        rows += [
+            ("预测", p["time"], p["value"]),
+            ("下限", p["time"], p["lower"]),
+            ("上限", p["time"], p["upper"]),
+        ]
+    data = pd.DataFrame(rows, columns=["series", "time", "value"])
+    data["time"] = pd.to_datetime(data["time"], format="mixed")
+    data["value"] = pd.to_numeric(data["value"], errors="coerce")
+    return data
 
 
 def bar_order(data: pd.DataFrame, chart: dict[str, Any]) -> list[str] | None:
@@ -434,6 +455,16 @@ class ChatApp:
                 sort=bar_order(data, chart),
                 visible=True,
                 y_lim=[0, None],
+                title=answer.question,
+                **titles,
+            )
+        elif answer.forecast:  # history, forecast and its band as one chart, a line each
+            line = gr.update(
+                value=forecast_frame(answer.forecast),
+                x="time",
+                y="value",
+                color="series",
+                visible=True,
                 title=answer.question,
                 **titles,
             )
