@@ -343,3 +343,25 @@ def test_the_in_process_model_reuses_the_rules_it_already_read(parts):
         evaluated.append(llama_cpp.llama_perf_context(context).n_p_eval)
     assert evaluated[0] >= llm.count_tokens(chats[0]) - 1
     assert evaluated[1] <= llm.count_tokens(chats[1]) - rules
+
+
+def test_a_forecast_question_with_a_real_model_ends_in_a_forecast_or_says_why_not(parts):
+    """SmolLM2 writes the history SQL for 预测 questions through the same path the fakes take: whatever it
+    writes ends in a forecast, a 无法预测 notice with the table, or a defined outcome, never a traceback."""
+    llm = LlamaCppLLM(str(SMOLLM2), n_ctx=4096)
+    assistant = assistant_for(llm, parts, max_rows=500)
+    seen = {}
+    for question in ("预测下周每天的总花费", "未来7天每天的订单金额是多少?"):
+        outcome, trace = outcome_of(assistant, question)
+        names = [s["name"] for s in trace]
+        prompt = next(s for s in trace if s["name"] == "sql_llm")["input"]
+        assert prompt["prompt_tokens"] <= prompt["prompt_limit"]
+        if outcome == "answered" and "forecast" in names:
+            step = next(s for s in trace if s["name"] == "forecast")
+            assert (step["error"] is None) == (step["output"] is not None)
+            seen[question] = step["output"]["chosen"] if step["output"] else f"no forecast: {step['error']}"
+        else:
+            seen[question] = outcome
+    print(
+        "\nSmolLM2-135M on forecast questions, not an accuracy figure:", json.dumps(seen, ensure_ascii=False)
+    )
