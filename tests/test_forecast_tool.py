@@ -157,3 +157,16 @@ def test_the_chart_has_a_line_for_history_forecast_and_the_band():
     data = forecast_frame(forecast)
     assert data.groupby("series").size().to_dict() == {"上限": 1, "下限": 1, "历史": 2, "预测": 1}
     assert str(data["time"].dtype).startswith("datetime64") and data["value"].tolist()[-1] == 3.5
+
+
+def test_the_readme_forecast_example_runs(capsys):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    code = re.search(r"## Forecasting\n.*?```python\n(.*?)```", readme, re.S).group(1)
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    first = namespace["result"].to_dict()["forecast"][0]
+    assert first["time"] == "2025-05-01" and first["lower"] <= first["value"] <= first["upper"]
+    assert namespace["result"].chosen in capsys.readouterr().out
