@@ -174,7 +174,7 @@ class DemoSizes:
             materials=n(3000, 30),
             orders=n(50_000, 200),
             channel_users=n(400, 5),
-            hourly_materials=n(800, 10),
+            hourly_materials=n(800, 30),
         )
 
 
@@ -296,8 +296,12 @@ def _materials(rng: random.Random, sizes: DemoSizes, campaigns: list[tuple]) -> 
     rows = []
     always_on = _always_on(sizes)
     for i in range(sizes.materials):
-        # The first materials belong to the always-on campaigns and have hourly rows (every day has some).
-        campaign = campaigns[i] if i < always_on else campaigns[rng.randrange(len(campaigns))]
+        # One material per always-on campaign, among the first (those with hourly rows): every day has
+        # delivery and something to sell, and the year-long campaigns do not crowd the hourly table.
+        if i < always_on:
+            campaign = campaigns[i]
+        else:
+            campaign = campaigns[always_on + rng.randrange(len(campaigns) - always_on)]
         campaign_id, brand, start = campaign[0], campaign[2], date.fromisoformat(campaign[6])
         product = rng.choice(CATEGORIES[brand_category[brand]]["products"])
         title = f"{brand}{product}{rng.choice(TITLE_PARTS)}"
