@@ -17,6 +17,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from askdb.analyst import analyst_messages, chart_spec, empty_result_text, markdown_table
+from askdb.clarify import Clarification, clarification
 from askdb.errors import (
     AskdbError,
     ConfigError,
@@ -30,6 +31,7 @@ from askdb.events import (
     AnalysisDelta,
     AnalystOutput,
     Answer,
+    Clarify,
     ContentDelta,
     Event,
     ExampleOutput,
@@ -119,6 +121,7 @@ class Assistant:
         max_tokens: int = 1024,
         reasoning_tokens: int | None = None,
         think: bool | None = None,
+        clarify: bool = True,
         today: Callable[[], date | None] | None = None,
     ) -> None:
         self.retriever = retriever
@@ -139,6 +142,7 @@ class Assistant:
         self.max_tokens = max_tokens
         self.reasoning_tokens = reasoning_tokens
         self.think = think
+        self.clarify = clarify  # one question back for two readings; eval and scripts turn it off
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **parts: Any) -> Assistant:
@@ -172,11 +176,19 @@ class Assistant:
             "max_tokens": settings.llm_max_tokens,
             "reasoning_tokens": settings.llm_reasoning_tokens,
             "think": settings.llm_think,
+            "clarify": settings.clarify,
         }
         return cls(**{**defaults, **parts})
 
     # -- public API -----------------------------------------------------------------------------
-    def ask(self, question: str, *, history: Sequence[Turn] = (), row_limit: int | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        *,
+        history: Sequence[Turn] = (),
+        row_limit: int | None = None,
+        clarify: bool = True,
+    ) -> Answer:
         """Answer one question: ``stream`` run to its end.
 
         Args:
@@ -190,7 +202,7 @@ class Assistant:
             NoAnswer: no acceptable SQL after ``max_attempts``; LLMError: the SQL model failed;
             AskdbError: an empty question; ConfigError: ``row_limit`` outside 1..``max_rows``.
         """
-        return final_answer(self.stream(question, history=history, row_limit=row_limit))
+        return final_answer(self.stream(question, history=history, row_limit=row_limit, clarify=clarify))
 
     async def aask(
         self, question: str, *, history: Sequence[Turn] = (), row_limit: int | None = None
@@ -221,7 +233,12 @@ class Assistant:
         await worker
 
     def stream(
-        self, question: str, *, history: Sequence[Turn] = (), row_limit: int | None = None
+        self,
+        question: str,
+        *,
+        history: Sequence[Turn] = (),
+        row_limit: int | None = None,
+        clarify: bool = True,
     ) -> Steps[None]:
         """Run the workflow, yielding its events as they happen.
 
@@ -231,6 +248,9 @@ class Assistant:
             row_limit: the most rows this question returns, 1..``max_rows`` (``ASKDB_MAX_ROWS``);
                 ``None``: the assistant's ``row_limit`` (``ASKDB_ROW_LIMIT``). The SQL prompt
                 names it and the guard puts it on the statement.
+            clarify: ask one question back when the question has two readings (a period the data
+                does not cover, a term two tables answer); False: answer as asked (the chosen option
+                of a clarification, scripts). Off for the whole assistant with ``clarify=False``.
 
         Yields:
             ``StepFinished`` after every node, ``ReasoningDelta``/``ContentDelta`` while a model
@@ -253,6 +273,14 @@ class Assistant:
         run = _Run(question, tuple(history), Answer(question=question), limit, intent=intent)
         try:
             retrieval = yield from self._retrieve(run)
+            if (
+                self.clarify
+                and clarify
+                and (ask := clarification(question, retrieval, self.catalog, self.today()))
+            ):
+                yield self._clarify(run, ask)
+                yield Finished(run.answer)
+                return
             reused = yield from self._reuse_example(run, retrieval)
             result = reused if reused is not None else (yield from self._write_and_run(run, retrieval))
             if result is not None:
@@ -668,6 +696,13 @@ class Assistant:
             yield self._notice(answer, planned.cut, NoticeReason.HORIZON_CUT)
 
     @staticmethod
+    def _clarify(run: _Run, ask: Clarification) -> Clarify:
+        run.answer.outcome = "clarify"
+        run.answer.clarify = ask.to_dict()
+        run.answer.analysis = ask.question
+        return Clarify(ask.question, ask.reason, ask.to_dict()["options"])
+
+    @staticmethod
     def _notice(answer: Answer, text: str, reason: NoticeReason) -> Notice:
         notice = Notice(text, reason)
         answer.notices.append(notice)
@@ -740,9 +775,10 @@ class Conversation:
         self.assistant = assistant
         self.turns: list[Turn] = []
 
-    def ask(self, question: str) -> Answer:
-        answer = self.assistant.ask(question, history=self.turns)
-        self.turns.append(Turn(question, answer.sql))
+    def ask(self, question: str, *, clarify: bool = True) -> Answer:
+        answer = self.assistant.ask(question, history=self.turns, clarify=clarify)
+        if answer.outcome != "clarify":  # a question back is no turn: the option asked next is
+            self.turns.append(Turn(question, answer.sql))
         return answer
 
 

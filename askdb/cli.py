@@ -149,6 +149,12 @@ def _assistant(
     type=click.Path(path_type=Path),
     help="also write the result table to this Excel file (the question and SQL on a second sheet)",
 )
+@click.option(
+    "--no-clarify",
+    "no_clarify",
+    is_flag=True,
+    help="never ask back: answer the question as written (for scripts)",
+)
 @click.pass_context
 @handle_errors
 def ask(
@@ -162,8 +168,13 @@ def ask(
     row_limit: int | None,
     csv_path: Path | None,
     xlsx_path: Path | None,
+    no_clarify: bool,
 ) -> None:
-    """Answer one question: SQL, the result table and a short analysis, streamed as they form."""
+    """Answer one question: SQL, the result table and a short analysis, streamed as they form.
+
+    A question with two readings (a period the data does not cover, a term two tables answer) gets one
+    question back with its options instead; ask the option you mean, or pass --no-clarify.
+    """
     from askdb.cli_render import render_stream
     from askdb.export import check_writable
     from askdb.runtime.audit import audit_log, audited
@@ -172,7 +183,14 @@ def ask(
         if path is not None:
             check_writable(path)  # before the question: a bad path should not cost a model call
     settings, assistant = _assistant(ctx, backend, model, db_url)
-    events = audited(assistant, question, log=audit_log(settings), caller="cli", row_limit=row_limit)
+    events = audited(
+        assistant,
+        question,
+        log=audit_log(settings),
+        caller="cli",
+        row_limit=row_limit,
+        clarify=not no_clarify,
+    )
     answer = render_stream(events, live=not as_json, show_trace=show_trace)
     if as_json:
         print_json(answer.to_dict(trace=show_trace))

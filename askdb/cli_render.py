@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterable
 
 import click
@@ -9,6 +10,7 @@ import click
 from askdb.events import (
     AnalysisDelta,
     Answer,
+    Clarify,
     ContentDelta,
     Event,
     Finished,
@@ -63,6 +65,11 @@ def _show(event: Event) -> None:
             if truncated and not event.limited:  # a row-limit notice follows and says more
                 click.secho("(结果过多,只显示了一部分)", fg="yellow")
             click.echo()
+        case Clarify(question=question, options=options):
+            click.secho(f"\n需要确认:{question}", bold=True)
+            for i, option in enumerate(options, 1):
+                click.echo(f"  {i}. {option['label']}")
+                click.echo(f"     askdb ask {shlex.quote(option['question'])} --no-clarify")
         case ForecastReady(markdown=markdown):
             click.echo(markdown)
             click.echo()

@@ -19,7 +19,7 @@ from askdb.frames import plain_rows
 from askdb.llm.base import Usage
 from askdb.sql.context import RowLimit, zh_reason
 
-Outcome = Literal["answered", "empty", "declined"]
+Outcome = Literal["answered", "empty", "declined", "clarify"]
 
 
 class StepName(StrEnum):
@@ -205,6 +205,7 @@ class Answer:
     chart: dict[str, Any] | None = None
     forecast: dict[str, Any] | None = None  # Forecast.to_dict(history=True) when the question asked ahead
     forecast_markdown: str = ""  # the forecast table and the backtest metrics beside the baselines'
+    clarify: dict[str, Any] | None = None  # outcome "clarify": the question back and its options
     from_example: bool = False
     repairs: int = 0
     notice: str | None = None
@@ -215,6 +216,9 @@ class Answer:
     @property
     def markdown(self) -> str:
         """The answer as a person reads it: the result table first, then the analysis."""
+        if self.outcome == "clarify" and self.clarify is not None:
+            options = [f"{i}. {o['label']}" for i, o in enumerate(self.clarify["options"], 1)]
+            return "\n".join([f"**需要确认:** {self.clarify['question']}", "", *options])
         if self.outcome == "empty":  # with the range of days the data covers, when the question missed it
             return self.analysis or EMPTY_RESULT
         return "\n\n".join(part for part in (self.table, self.forecast_markdown, self.analysis) if part)
@@ -236,6 +240,7 @@ class Answer:
             "reasoning": self.reasoning,
             "chart": self.chart,
             "forecast": self.forecast,
+            "clarify": self.clarify,
             "from_example": self.from_example,
             "repairs": self.repairs,
             "notice": self.notice,
@@ -342,6 +347,16 @@ class TableReady(_Event):
 
 
 @dataclass(frozen=True)
+class Clarify(_Event):
+    """The question has two readings: one short question back, each option the question to ask next."""
+
+    kind: ClassVar[str] = "clarify"
+    question: str
+    reason: str
+    options: list[dict[str, str]]  # {"label", "question"}
+
+
+@dataclass(frozen=True)
 class ForecastReady(_Event):
     """The forecast of the rows: a markdown table with its band and the backtest beside the baselines."""
 
@@ -389,6 +404,7 @@ Event = (
     | SqlRejected
     | TableReady
     | ForecastReady
+    | Clarify
     | AnalysisDelta
     | Notice
     | Finished

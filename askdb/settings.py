@@ -33,6 +33,10 @@ class Settings(BaseSettings):
         default=10, ge=1, description="LIMIT the guard puts on queries (the seed asks for 10)"
     )
     max_rows: int = Field(default=1000, ge=1, description="rows the runner fetches at most")
+    clarify: bool = Field(
+        default=True,
+        description="ask one question back when a question has two readings (a period outside the data, a term two tables answer)",
+    )
     statement_timeout_s: float = Field(default=15.0, gt=0, description="per-statement time limit")
     llm_backend: str = Field(default="ollama", description="ollama | openai | vllm | llamacpp | replay")
     llm_model: str = Field(

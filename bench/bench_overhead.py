@@ -257,6 +257,7 @@ def askdb_contender(
         max_attempts=settings.max_attempts,
         system_in_user=settings.llm_system_in_user,
         temperature=settings.llm_temperature,
+        clarify=False,  # the other frameworks never ask back: every question goes to its SQL
     )
 
     def ask(case: Case) -> dict[str, Any]:

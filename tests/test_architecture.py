@@ -34,7 +34,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         ),
     ),
     ("parts", ("askdb.schemas", "askdb.rag", "askdb.prompts", "askdb.llm", "askdb.sql", "askdb.forecast")),
-    ("workflow", ("askdb.analyst", "askdb.events", "askdb.assistant")),
+    ("workflow", ("askdb.analyst", "askdb.clarify", "askdb.events", "askdb.assistant")),
     ("tools", ("askdb.eval", "askdb.finetune", "askdb.testing")),
     ("runtime", ("askdb.runtime",)),
     (

@@ -33,7 +33,7 @@ def parts(demo_retrieval_parts):
 
 
 def assistant_with(parts, llm) -> Assistant:
-    return Assistant(llm=llm, example_match=1.01, **parts)
+    return Assistant(llm=llm, example_match=1.01, clarify=False, **parts)  # as eval_assistant: no asking back
 
 
 def gold_for(parts) -> GoldExecutor:

@@ -276,8 +276,9 @@ NO_REUSE = 1.01  # example_match above 1.0: the eval measures the model, never a
 
 
 def eval_assistant(settings: Any, llm: Any) -> Assistant:
-    """The assistant as an eval runs it: every question goes to ``llm``, none to a verified example."""
-    return Assistant.from_settings(settings, llm=llm, example_match=NO_REUSE)
+    """The assistant as an eval runs it: every question goes to ``llm``, none to a verified example, and
+    none is asked back (a gold answer exists for each question as written)."""
+    return Assistant.from_settings(settings, llm=llm, example_match=NO_REUSE, clarify=False)
 
 
 def run_meta(dataset: str, split: str | None, llm: Any, db: str | None) -> dict[str, Any]:

@@ -198,6 +198,7 @@ def audited(
     caller: str,
     history: Sequence[Turn] = (),
     row_limit: int | None = None,
+    clarify: bool = True,
 ) -> Iterator[Event]:
     """``assistant.stream`` that records the final answer, or the error, in the audit log.
 
@@ -208,7 +209,7 @@ def audited(
     refused: list[dict[str, str]] = []
     finished = False
     try:
-        for event in assistant.stream(question, history=history, row_limit=row_limit):
+        for event in assistant.stream(question, history=history, row_limit=row_limit, clarify=clarify):
             if isinstance(event, SqlRejected):
                 refused.append(_refusal(event))
             elif isinstance(event, Finished):

@@ -75,13 +75,21 @@ class AssistantService:
         caller: str,
         history: Sequence[Turn] = (),
         row_limit: int | None = None,
+        clarify: bool = True,
     ) -> Iterator[Event]:
         """The workflow's events for one question; the answer or the error goes to the audit log.
 
         ``row_limit``: this question's row limit (``Assistant.stream``); ``None``: the configured one.
+        ``clarify``: False answers as asked, never asking back (a chosen option, a script).
         """
         return audited(
-            self.assistant, question, log=self.log, caller=caller, history=history, row_limit=row_limit
+            self.assistant,
+            question,
+            log=self.log,
+            caller=caller,
+            history=history,
+            row_limit=row_limit,
+            clarify=clarify,
         )
 
     def ask(self, question: str, *, caller: str, history: Sequence[Turn] = ()):

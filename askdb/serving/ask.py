@@ -38,6 +38,11 @@ class AskRequest(BaseModel):
         ge=1,
         description="rows to return at most for this question, up to ASKDB_MAX_ROWS (default: ASKDB_ROW_LIMIT)",
     )
+    clarify: bool = Field(
+        default=True,
+        description="ask one question back (a 'clarify' event, outcome 'clarify') when the question has two "
+        "readings; false: answer as asked (send a chosen option's question with false)",
+    )
 
 
 @router.post("/v1/ask", tags=["askdb"], responses=ERROR_RESPONSES)
@@ -45,7 +50,14 @@ async def ask(body: AskRequest, who: Caller, service: Service, conversations: Co
     """Answer one question: SQL, rows, markdown and analysis; ``stream: true`` gives server-sent events."""
     cid = body.conversation_id or uuid.uuid4().hex
     events = in_conversation(
-        service, conversations, cid, body.question, who, new=not body.conversation_id, row_limit=body.limit
+        service,
+        conversations,
+        cid,
+        body.question,
+        who,
+        new=not body.conversation_id,
+        row_limit=body.limit,
+        clarify=body.clarify,
     )
     if not body.stream:
         answer = await run_in_threadpool(final_answer, events)  # one thread hop for the whole question
@@ -66,6 +78,7 @@ def in_conversation(
     *,
     new: bool = False,
     row_limit: int | None = None,
+    clarify: bool = True,
 ) -> Iterator[Event]:
     """The workflow's events after the conversation's earlier turns; the answer becomes a turn.
 
@@ -73,8 +86,10 @@ def in_conversation(
     this question's row limit (``None``: the configured one).
     """
     history = [] if new else conversations.history(cid)
-    for event in service.stream(question, caller=caller, history=history, row_limit=row_limit):
-        if isinstance(event, Finished):
+    for event in service.stream(
+        question, caller=caller, history=history, row_limit=row_limit, clarify=clarify
+    ):
+        if isinstance(event, Finished) and event.answer.outcome != "clarify":  # a question back is no turn
             conversations.add(cid, Turn(event.answer.question, event.answer.sql))
         yield event
 

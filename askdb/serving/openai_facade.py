@@ -22,6 +22,7 @@ from askdb import errors as E
 from askdb.events import (
     AnalysisDelta,
     Answer,
+    Clarify,
     Event,
     Finished,
     ForecastReady,
@@ -217,6 +218,10 @@ class StreamedReply:
                 yield {"content": f"```sql\n{self.sql}\n```\n\n{markdown}\n\n"}
             case ForecastReady(markdown=markdown):
                 yield {"content": f"{markdown}\n\n"}
+            case Clarify():
+                self.shown = True
+                options = "\n".join(f"{i}. {o['label']}" for i, o in enumerate(event.options, 1))
+                yield {"content": f"**需要确认:** {event.question}\n\n{options}"}
             case AnalysisDelta(text=text):
                 if not self.shown and self.sql:  # an empty result has no table event
                     self.shown = True

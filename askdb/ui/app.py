@@ -25,6 +25,7 @@ from askdb.errors import AskdbError, ConfigError, LLMAuthError, LLMUnavailable, 
 from askdb.events import (
     AnalysisDelta,
     Answer,
+    Clarify,
     ContentDelta,
     Event,
     ExampleOutput,
@@ -93,6 +94,7 @@ class _Draft:
     analysis: str = ""
     notices: list[Notice] = field(default_factory=list)
     forecast: str = ""  # the forecast table and its backtest, when the question asked ahead
+    clarify: str = ""  # the question back and its options, when the question had two readings
     error: str = ""
     steps: list[Step] = field(default_factory=list)
     done: bool = False
@@ -114,6 +116,9 @@ class _Draft:
                 self.table, self.truncated, self.limited = markdown, truncated, event.limited
             case ForecastReady(markdown=markdown):
                 self.forecast = markdown
+            case Clarify(question=asked, options=options):
+                listed = "\n".join(f"{i}. {o['label']}" for i, o in enumerate(options, 1))
+                self.clarify = f"**需要确认:** {asked}\n\n{listed}\n\n*(在下方选一项即可提问)*"
             case AnalysisDelta(text=text):
                 self.analysis += text
             case Notice():
@@ -176,6 +181,8 @@ class _Draft:
             parts.append(self.table + note)
         if self.forecast:
             parts.append(self.forecast)
+        if self.clarify:
+            parts.append(self.clarify)
         if self.analysis:
             parts.append(self.analysis)
         parts.extend(f"> ⚠️ {n.text}" for n in self.notices)
@@ -321,13 +328,25 @@ class ChatView(NamedTuple):
     line: Any = KEEP
     trace: Any = KEEP
     excel: Any = KEEP  # after the panels clients unpack by position from the HTTP API, before the states
+    clarify: Any = KEEP  # the options of a question back, as choices that ask them
     banner: Any = KEEP
     history: Any = KEEP
     answers: Any = KEEP
 
 
 # The other events' outputs, by component name (the order is the HTTP API's order of results).
-CLEAR_OUTPUTS: Final = ("chat", "history", "answers", "trace", "table", "download", "bar", "line", "excel")
+CLEAR_OUTPUTS: Final = (
+    "chat",
+    "history",
+    "answers",
+    "trace",
+    "table",
+    "download",
+    "bar",
+    "line",
+    "excel",
+    "clarify",
+)
 SETTINGS_OUTPUTS: Final = ("config", "banner", "chat", "history", "answers")
 RUN_SQL_OUTPUTS: Final = ("sql_status", "sql_table")
 
@@ -372,9 +391,20 @@ class ChatApp:
 
     # -- handlers ---------------------------------------------------------------------------------
     def respond(
-        self, question: str, chat: list, history: list, answers: dict, config: dict, request: Any = None
+        self,
+        question: str,
+        chat: list,
+        history: list,
+        answers: dict,
+        config: dict,
+        request: Any = None,
+        *,
+        clarify: bool = True,
     ) -> Iterator[ChatView]:
-        """Stream one answer into the chat; then the sortable table, the CSV, the chart and the trace."""
+        """Stream one answer into the chat; then the sortable table, the CSV, the chart and the trace.
+
+        ``clarify=False``: a chosen option of a question back, asked as it is (one question back a turn).
+        """
         gr = _gradio()
         question = (question or "").strip()
         chat, answers = list(chat or []), dict(answers or {})
@@ -392,7 +422,9 @@ class ChatApp:
         try:
             service = self.service(config)
             limit = (config or {}).get("limit")
-            events = service.stream(question, caller=_caller(request), history=turns, row_limit=limit)
+            events = service.stream(
+                question, caller=_caller(request), history=turns, row_limit=limit, clarify=clarify
+            )
             for event in events:
                 draft.apply(event)
                 match event:
@@ -416,7 +448,8 @@ class ChatApp:
                 banner = gr.update(value=_banner_text(exc.person_line()), visible=True)
         messages = draft.messages()
         chat = chat + messages
-        if answer is not None:
+        # a question back is not a turn of the conversation: the option chosen next is
+        if answer is not None and answer.outcome != "clarify":
             history = [*(history or []), [question, answer.sql]][-5:]
             for i in range(base, len(chat)):
                 answers[str(i)] = {"question": question, "sql": answer.sql}
@@ -439,6 +472,7 @@ class ChatApp:
                 "bar": gr.update(visible=False),
                 "line": gr.update(visible=False),
                 "trace": gr.update(value=trace),
+                "clarify": _clarify_choices(gr, answer),
             }
         frame = display_frame(answer.frame.rename(columns=answer.labels))  # 粉丝数, not fans
         chart = answer.chart
@@ -483,6 +517,7 @@ class ChatApp:
                 value=csv_file(answer.frame.rename(columns=answer.labels), self.files), visible=True
             ),
             "excel": gr.update(value=xlsx_file(answer, self.files), visible=True),
+            "clarify": _clarify_choices(gr, answer),
             "bar": bar,
             "line": line,
             "trace": gr.update(value=trace_markdown(answer.trace)),
@@ -568,7 +603,16 @@ class ChatApp:
             "excel": hidden,
             "bar": hidden,
             "line": hidden,
+            "clarify": gr.update(choices=[], value=None, visible=False),
         }
+
+
+def _clarify_choices(gr: Any, answer: Answer | None) -> Any:
+    """The question back's options as choices (label shown, question asked), or hidden when there is none."""
+    if answer is None or answer.clarify is None:
+        return gr.update(choices=[], value=None, visible=False)
+    choices = [(o["label"], o["question"]) for o in answer.clarify["options"]]
+    return gr.update(choices=choices, value=None, visible=True, label=answer.clarify["question"])
 
 
 def _caller(request: Any) -> str:
@@ -613,6 +657,9 @@ def build_app(settings: Settings, *, service: AssistantService | None = None) ->
                     submit_btn="提问",
                 )
                 clear = gr.Button("新对话", scale=1)
+            clarify = gr.Radio(
+                choices=[], visible=False, interactive=True, label="请选择", elem_id="askdb-clarify"
+            )
             examples = gr.Examples(EXAMPLES, inputs=[question], label="示例问题", elem_id="askdb-examples")
             table = gr.Dataframe(
                 visible=False,
@@ -663,6 +710,7 @@ def build_app(settings: Settings, *, service: AssistantService | None = None) ->
             "table": table,
             "download": download,
             "excel": excel,
+            "clarify": clarify,
             "bar": bar,
             "line": line,
             "trace": trace,
@@ -673,7 +721,7 @@ def build_app(settings: Settings, *, service: AssistantService | None = None) ->
             "sql_status": sql_status,
             "sql_table": sql_table,
         }
-        respond, like, run_sql, clear_chat, apply_settings, set_limit = _handlers(gr, app, ui)
+        respond, choose, like, run_sql, clear_chat, apply_settings, set_limit = _handlers(gr, app, ui)
         ask_inputs = [question, chatbot, history, answers, config]
         question.submit(
             respond,
@@ -686,6 +734,14 @@ def build_app(settings: Settings, *, service: AssistantService | None = None) ->
         examples.load_input_event.then(
             respond,
             ask_inputs,
+            [ui[name] for name in ChatView._fields],
+            api_name=False,
+            concurrency_limit=None,
+        )
+        # A chosen option is asked as it is: the one question back of this turn has been asked.
+        clarify.input(
+            choose,
+            [clarify, chatbot, history, answers, config],
             [ui[name] for name in ChatView._fields],
             api_name=False,
             concurrency_limit=None,
@@ -714,6 +770,10 @@ def _handlers(gr: Any, app: ChatApp, ui: Mapping[str, Any]) -> tuple:
         for view in app.respond(question, chat, history, answers, config, request):
             yield keyed(view, ui)
 
+    def choose(option, chat, history, answers, config, request):
+        for view in app.respond(option, chat, history, answers, config, request, clarify=False):
+            yield keyed(view, ui)
+
     def like(answers, config, data, request):
         return app.like(answers, config, data, request)
 
@@ -730,9 +790,10 @@ def _handlers(gr: Any, app: ChatApp, ui: Mapping[str, Any]) -> tuple:
         return keyed(app.set_limit(limit, config), ui)
 
     respond.__annotations__ = {"request": gr.Request}
+    choose.__annotations__ = {"request": gr.Request}
     like.__annotations__ = {"data": gr.LikeData, "request": gr.Request}
     run_sql.__annotations__ = {"request": gr.Request}
-    return respond, like, run_sql, clear_chat, apply_settings, set_limit
+    return respond, choose, like, run_sql, clear_chat, apply_settings, set_limit
 
 
 def launch(
