@@ -44,7 +44,7 @@ def _by_id(qid: str):
     return next(q for q in load_ads_questions("train") if q.id == qid)
 
 
-@pytest.mark.parametrize("qid", ["ads-002", "ads-146"])  # a plain question and a follow-up
+@pytest.mark.parametrize("qid", ["ads-002", "ads-146", "ads-162"])  # plain, a follow-up, a forecast
 def test_training_prompt_is_what_the_assistant_sends(demo_retrieval_parts, qid):
     q = _by_id(qid)
     history = ((q.previous.question, q.previous.sql),) if q.previous else ()

@@ -24,6 +24,7 @@ from sqlglot import exp
 from askdb.assistant import Turn, retrieval_query, sql_messages
 from askdb.eval.dataset import NEAR_DUPLICATE, Question, load_ads_questions, normalise, similarity
 from askdb.files import atomic_path
+from askdb.forecast.intent import forecast_intent
 from askdb.rag.retriever import DEFAULT_K, ExampleHit, Retrieval, Retriever, render_sections
 from askdb.schemas.catalog import Catalog
 from askdb.schemas.knowledge import Example, packaged_examples
@@ -47,6 +48,7 @@ class PromptSettings:
     """What shapes the SQL-expert prompt; defaults are the assistant's."""
 
     row_limit: int = 10
+    max_rows: int = 1000  # a forecast question's limit: the assistant asks for the whole history
     k: int = DEFAULT_K
     system_in_user: bool = False
 
@@ -108,12 +110,14 @@ def render(candidate: Candidate, retriever: Retriever, prompt: PromptSettings) -
     """The chat the assistant would send for this question, then the gold answer."""
     history = [Turn(q, s) for q, s in candidate.history]
     retrieval = retriever.retrieve(retrieval_query(candidate.question, history), prompt.k)
+    forecast = forecast_intent(candidate.question) is not None  # the assistant asks for the history then
     chat = sql_messages(
         candidate.question,
         history,
         leave_one_out(candidate, retrieval),
-        row_limit=prompt.row_limit,
+        row_limit=prompt.max_rows if forecast else prompt.row_limit,
         system_in_user=prompt.system_in_user,
+        forecast=forecast,
     )
     return [{"role": m.role, "content": m.content} for m in chat] + [
         {"role": "assistant", "content": answer_text(candidate.sql)}
