@@ -41,6 +41,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "front ends",
         (
             "askdb.serving",
+            "askdb.integrations",
             "askdb.ui",
             "askdb.cli",
             "askdb.cli_common",
