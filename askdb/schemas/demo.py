@@ -5,13 +5,13 @@ streams are stable across platforms and Python versions) and fixed arithmetic ar
 after ``ads_account`` draws from its own stream, seeded from the seed and the table's name.
 
 At scale 1.0 the tables hold about 190,000 crawled note snapshots (``ads_summary``, 2025-01-01 to
-2025-03-31), 2,000 accounts, 800 campaigns, 3,000 materials, about 540,000 hourly delivery rows and
+2025-03-31), 2,000 accounts, 800 campaigns, 3,000 materials, 530,232 hourly delivery rows and
 50,000 orders. Delivery and orders cover the first half of 2025 (181 days, 2025-01-01 to 2025-06-30),
 so that a forecaster has something to find: their totals follow a daily curve, a weekday effect, a
 rising trend, the promotion days 3.8, 5.20 and 6.18 (with warm-up days and 618's pre-sale), the
 Spring Festival and May Day holidays, and noise. The totals are drawn top-down (the day's and the
 hour's volume first, then split over the materials in delivery that day), so the shape holds at
-every scale; only the materials of the first ``hourly_materials`` have hourly rows, over the days
+every scale; only the first ``hourly_materials`` materials have hourly rows, over the days
 their campaign runs.
 """
 
