@@ -16,6 +16,7 @@ from askdb.forecast.cli import forecast
 from askdb.rag.cli import index, retrieve
 from askdb.rag.examples.cli import examples
 from askdb.serving.cli import serve
+from askdb.serving.mcp_cli import mcp
 from askdb.settings import load_settings
 from askdb.sql.cli import sql
 from askdb.ui.cli import chat
@@ -301,7 +302,7 @@ def audit_tail(ctx: click.Context, count: int, as_json: bool) -> None:
 
 
 # Each folder's commands live beside the code they drive; they import only askdb.cli_common.
-for _command in (sql, index, retrieve, examples, forecast, eval_group, serve, chat, finetune):
+for _command in (sql, index, retrieve, examples, forecast, eval_group, serve, mcp, chat, finetune):
     main.add_command(_command)
 
 

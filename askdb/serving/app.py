@@ -22,7 +22,7 @@ import os
 import threading
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
@@ -80,7 +80,19 @@ def create_app(
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["meta"])
     for surface in (ask, openai_facade, dify, examples):
         app.include_router(surface.router)
+    app.state.mcp_sessions = _mount_mcp(app, service, conversations)
     return app
+
+
+def _mount_mcp(app: FastAPI, service: AssistantService, conversations: ConversationStore) -> Any:
+    """``/mcp`` (streamable HTTP) when the ``mcp`` extra is installed; what the lifespan must run, or None."""
+    from importlib.util import find_spec
+
+    if find_spec("mcp") is None:
+        return None  # /mcp is then a 404; ``askdb mcp`` names the extra to install
+    from askdb.serving.mcp import mount
+
+    return mount(app, service, conversations)
 
 
 @asynccontextmanager
@@ -92,7 +104,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     limiter.total_tokens = max(limiter.total_tokens, THREADS)
     if app.state.warm:
         threading.Thread(target=_warm, args=(app.state.service,), daemon=True, name="askdb-warm").start()
-    yield
+    async with AsyncExitStack() as stack:
+        if app.state.mcp_sessions is not None:  # the mounted MCP server's session manager
+            await stack.enter_async_context(app.state.mcp_sessions())
+        yield
 
 
 async def healthz(service: Service) -> dict[str, Any]:
