@@ -30,6 +30,8 @@ BUILTIN_BACKENDS: dict[str, str] = {
     "vllm": "askdb.llm.vllm_backend:VLLMInProcess",
     "llamacpp": "askdb.llm.llamacpp_backend:LlamaCppLLM",
     "replay": "askdb.llm.replay_backend:ReplayLLM",
+    "langchain": "askdb.llm.langchain_backend:LangChainLLM",
+    "llamaindex": "askdb.llm.llamaindex_backend:LlamaIndexLLM",
 }
 
 Factory = Callable[["Settings", str], LLM]
