@@ -62,7 +62,7 @@ def demo_db(ctx: click.Context, url: str | None, scale: float, seed: int | None,
     settings = settings_from(ctx)
     seed = DEFAULT_SEED if seed is None else seed
     with tqdm(
-        total=expected_rows(scale),
+        total=expected_rows(scale, seed),
         unit="rows",
         unit_scale=True,
         desc="demo-db",
