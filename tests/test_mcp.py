@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import importlib
+import os
 import socket
 import sqlite3
 import sys
@@ -210,6 +211,26 @@ def test_stdio_subprocess(small_demo, fake_llm, shared_models_dir, tmp_path):
     asyncio.run(main())
     assert stray == []
     assert fingerprint(path) == before
+
+
+def readme_example() -> str:
+    """The Python block of the README's "## MCP server" section."""
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    section = readme.read_text(encoding="utf-8").split("\n## MCP server\n", 1)[1].split("\n## ", 1)[0]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_example_runs(small_demo, shared_models_dir, tmp_path, monkeypatch, capsys):
+    # The example passes no environment: the server finds its settings in the .env of its folder.
+    (tmp_path / ".env").write_text(
+        f"ASKDB_HOME={tmp_path / 'home'}\nASKDB_DB_URL=sqlite:///{small_demo[0]}\n"
+        f"ASKDB_MODELS_DIR={shared_models_dir}\n"
+    )
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}:{os.environ['PATH']}")  # where `askdb` is
+    exec(compile(readme_example(), "README.md", "exec"), {"__name__": "readme"})
+    out = capsys.readouterr().out
+    assert "ads_account: 达人账号表" in out and "['小红书', 15]" in out
+    assert "True" in out and "[query_only]" in out
 
 
 # -- streamable HTTP: /mcp on ``askdb serve``'s app -----------------------------------------------------------
