@@ -105,3 +105,44 @@ def test_the_backend_is_built_from_settings_by_factory_name(monkeypatch):
     monkeypatch.setenv("ASKDB_LLM_MODEL", f"{__name__}:mock_llm")
     llm = create_llm(Settings())
     assert isinstance(llm, LlamaIndexLLM) and llm.complete([Message("user", "q")]).content
+
+
+def test_the_agent_example_answers_a_two_step_question(service):
+    """examples/llamaindex_agent.py over LlamaIndex's own function-calling mock: run_sql, then ask."""
+    from llama_index.core.base.llms.types import ToolCallBlock
+    from llama_index.core.llms.mock import MockFunctionCallingLLM
+
+    from examples.llamaindex_agent import run_agent
+
+    top = "SELECT platform, COUNT(*) AS n FROM ads_account GROUP BY platform ORDER BY n DESC LIMIT 1"
+    steps = iter(
+        [
+            ChatMessage(
+                role="assistant",
+                blocks=[ToolCallBlock(tool_call_id="a", tool_name="run_sql", tool_kwargs={"sql": top})],
+            ),
+            ChatMessage(
+                role="assistant",
+                blocks=[
+                    ToolCallBlock(
+                        tool_call_id="b", tool_name="ask", tool_kwargs={"question": "点赞最多的5篇笔记"}
+                    )
+                ],
+            ),
+            ChatMessage(role="assistant", content="达人最多的平台已查出,点赞最多的笔记见上表。"),
+        ]
+    )
+    seen: list[list[str]] = []
+
+    def scripted(messages, **kwargs):
+        seen.append([m.role.value for m in messages])
+        return next(steps)
+
+    llm = MockFunctionCallingLLM(response_generator=scripted)
+    history = run_agent(llm, li.askdb_tools(service), "哪个平台达人最多?点赞最多的笔记是哪些?")
+    tools = [m for m in history if m.role == "tool"]
+    assert [m.additional_kwargs["name"] for m in tools] == ["run_sql", "ask"]
+    assert "LIMIT 1" in tools[0].content and TOP_NOTES in tools[1].content  # the guarded SQL that ran
+    assert history[-1].content.startswith("达人最多的平台") and len(seen) == 3
+    assert seen[-1].count("tool") == 2  # the model saw both tool outputs before it answered
+    assert [r.caller for r in service.log.tail(2)] == ["llamaindex", "llamaindex"]
