@@ -57,8 +57,8 @@ test: install mariadb
 
 # ruff's pinned rules and layout, and mypy strict on the workflow, model I/O and the guard.
 lint: install
-	$(BIN)/ruff check askdb tests bench scripts
-	$(BIN)/ruff format --check askdb tests bench scripts
+	$(BIN)/ruff check askdb tests bench scripts examples
+	$(BIN)/ruff format --check askdb tests bench scripts examples
 	$(BIN)/mypy askdb/llm askdb/sql askdb/assistant.py askdb/events.py
 
 clean:
