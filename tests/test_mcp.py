@@ -7,11 +7,8 @@ import asyncio
 import hashlib
 import importlib
 import os
-import socket
 import sqlite3
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +26,7 @@ from askdb.serving.conversations import ConversationStore
 from askdb.serving.mcp import build_server
 from askdb.settings import Settings
 from askdb.testing import FakeOllamaServer, FakeReply
+from tests.live import uvicorn_thread
 
 SQL = "SELECT platform, COUNT(*) AS n FROM ads_account GROUP BY platform"
 ANALYSIS = "- 小红书的达人最多"
@@ -234,26 +232,13 @@ def test_the_readme_example_runs(small_demo, shared_models_dir, tmp_path, monkey
 
 
 # -- streamable HTTP: /mcp on ``askdb serve``'s app -----------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def live_api(demo_retrieval_parts, fake_llm, settings) -> Iterator[str]:
-    import uvicorn
-
     settings = settings.model_copy(update={"api_keys": {"ide": "key-ide"}})
-    app = create_app(service=make_service(demo_retrieval_parts, fake_llm.url, settings))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{server.config.port}/mcp"
-    server.should_exit = True
-    thread.join(10)
+    with uvicorn_thread(
+        create_app(service=make_service(demo_retrieval_parts, fake_llm.url, settings))
+    ) as url:
+        yield url + "/mcp"
 
 
 def keyed(url: str, key: str = "key-ide") -> Client:

@@ -5,9 +5,6 @@ schemathesis run over the OpenAPI schema that finds no 500s."""
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -20,6 +17,7 @@ from askdb.runtime.service import AssistantService
 from askdb.serving.api import create_app, jsonable
 from askdb.settings import Settings
 from askdb.testing import FakeOllamaServer
+from tests.live import uvicorn_thread
 
 SQL = "SELECT platform, COUNT(*) AS n FROM ads_account GROUP BY platform"
 ANALYSIS = "- 小红书的达人最多"
@@ -248,26 +246,13 @@ def test_api_keys(keyed_client):
 
 
 # -- OpenAI-compatible, through the real client over a real socket -------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def live_api(demo_retrieval_parts, fake_llm, settings) -> Iterator[str]:
-    import uvicorn
-
     settings = settings.model_copy(update={"api_keys": {"webui": "key-webui"}})
-    app = create_app(service=make_service(demo_retrieval_parts, fake_llm.url, settings))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{server.config.port}"
-    server.should_exit = True
-    thread.join(10)
+    with uvicorn_thread(
+        create_app(service=make_service(demo_retrieval_parts, fake_llm.url, settings))
+    ) as url:
+        yield url
 
 
 def test_openai_client_lists_and_chats(live_api, settings):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +23,7 @@ from askdb.rag.retriever import HybridRetriever
 from askdb.runtime.service import AssistantService
 from askdb.settings import Settings
 from askdb.testing import FakeOllamaServer
+from tests.live import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SQL = "SELECT platform, COUNT(*) AS n FROM ads_account GROUP BY platform"
@@ -34,12 +34,6 @@ def reply(messages: list[dict]) -> str:
     if any("数据分析师" in m["content"] for m in messages):
         return f"- {ANALYSIS}"
     return f"<think>按平台分组,统计达人数量</think>\n```sql\n{SQL}\n```"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +51,7 @@ def chat_url(demo_retrieval_parts, tmp_path_factory) -> Iterator[tuple[str, Sett
         settings = settings.model_copy(update={"ollama_host": server.url})
         llm = OllamaLLM("fake-model", host=server.url, timeout_s=10, num_ctx=4096)
         service = AssistantService(settings, assistant=Assistant(llm=llm, **parts))
-        port = _free_port()
+        port = free_port()
         demo = launch(settings, port=port, block=False, service=service)
         try:
             yield f"http://127.0.0.1:{port}/", settings, service

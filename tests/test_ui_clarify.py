@@ -3,7 +3,6 @@ choosing one asks it as it is (no second question back)."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import pytest
@@ -18,6 +17,7 @@ from askdb.schemas.catalog import packaged_catalog
 from askdb.settings import Settings
 from askdb.sql.runner import SqlAlchemyRunner
 from askdb.testing import FakeOllamaServer
+from tests.live import free_port
 from tests.test_clarify import SQL, TODAY, RangesRetriever
 from tests.test_ui_chat import _chromium
 
@@ -40,9 +40,7 @@ def clarify_chat(small_demo, tmp_path_factory) -> Iterator[tuple[str, RangesRetr
         bot = Assistant(
             retriever=retriever, llm=llm, runner=runner, catalog=packaged_catalog(), today=lambda: TODAY
         )
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        port = free_port()
         demo = launch(settings, port=port, block=False, service=AssistantService(settings, assistant=bot))
         try:
             yield f"http://127.0.0.1:{port}/", retriever, server
