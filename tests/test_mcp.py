@@ -281,3 +281,17 @@ def test_http_tools_and_a_client_that_leaves_mid_call(live_api, small_demo):
 
     asyncio.run(main())
     assert fingerprint(small_demo[0]) == before
+
+
+def test_one_app_started_twice_serves_mcp_both_times(demo_retrieval_parts, fake_llm, settings):
+    """A session manager runs once; the app makes a fresh one per start (a test client, then a fuzzer)."""
+    app = create_app(service=make_service(demo_retrieval_parts, fake_llm.url, settings))
+
+    async def tools(url: str) -> list[str]:
+        http = httpx2.AsyncClient(timeout=httpx2.Timeout(30, read=120))  # no keys set: loopback only
+        async with Client(streamable_http_client(url, http_client=http)) as client:
+            return sorted(t.name for t in (await client.list_tools()).tools)
+
+    for _ in range(2):
+        with uvicorn_thread(app) as url:
+            assert "run_sql" in asyncio.run(tools(url + "/mcp"))

@@ -346,6 +346,33 @@ class KeyedEndpoint:
         return None
 
 
+class _Restartable:
+    """The SDK's streamable-HTTP app, made again for each run of the host app's lifespan.
+
+    A session manager runs once per instance, and one FastAPI app may be started more than once (a
+    test client, then a fuzzer, in one process), so each start gets a fresh app and session manager.
+    """
+
+    def __init__(self, server: MCPServer, security: Any) -> None:
+        self.server, self.security = server, security
+        self.app = self._build()
+        self.runs = 0
+
+    def _build(self) -> ASGIApp:
+        return self.server.streamable_http_app(streamable_http_path="/mcp", transport_security=self.security)
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+    @contextlib.asynccontextmanager
+    async def run(self) -> AsyncIterator[None]:
+        if self.runs:
+            self.app = self._build()
+        self.runs += 1
+        async with self.server.session_manager.run():
+            yield
+
+
 def http_endpoint(server: MCPServer, callers: Mapping[str, str]) -> tuple[ASGIApp, Callable[[], Any]]:
     """The ASGI app that answers ``/mcp`` and the context manager that its app's lifespan must enter.
 
@@ -355,8 +382,8 @@ def http_endpoint(server: MCPServer, callers: Mapping[str, str]) -> tuple[ASGIAp
     from mcp.server.transport_security import TransportSecuritySettings
 
     security = TransportSecuritySettings(enable_dns_rebinding_protection=False) if callers else None
-    starlette_app = server.streamable_http_app(streamable_http_path="/mcp", transport_security=security)
-    return KeyedEndpoint(starlette_app, callers), server.session_manager.run
+    restartable = _Restartable(server, security)
+    return KeyedEndpoint(restartable, callers), restartable.run
 
 
 def mount(app: Any, service: AssistantService, conversations: ConversationStore) -> Callable[[], Any]:
