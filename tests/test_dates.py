@@ -213,3 +213,20 @@ def test_an_unreadable_period_names_the_range_rather_than_nothing():
         "没有查询到相关数据。ads_order.order_time 的数据范围是 2025-01-04 至 2025-03-31。"
     )
     assert empty_result_text(None, RANGES, TODAY) == EMPTY_RESULT
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("GMV每个月比上个月涨了多少", []),  # month over month: no period is asked about
+        ("销售额环比上月增长多少", []),
+        ("上个月比上上个月多卖了多少", ["上个月"]),
+        ("上个月的订单", ["上个月"]),
+    ],
+)
+def test_a_comparison_with_last_month_is_no_period(question, named):
+    from datetime import date
+
+    from askdb.rag.dates import relative_periods
+
+    assert [w for w, _, _ in relative_periods(question, date(2026, 12, 4))] == named

@@ -132,7 +132,7 @@ def relative_periods(question: str, today: date) -> list[tuple[str, date, date]]
     found: list[tuple[str, date, date]] = []
     for words, first, last in _fixed_periods(today):
         for word in words:
-            if word in question:
+            if _names_period(question, word):
                 found.append((word, first, last))
                 break
     for match in _RECENT.finditer(question):
@@ -149,6 +149,17 @@ def relative_periods(question: str, today: date) -> list[tuple[str, date, date]]
             first = _shift_months(today, -12 * count) + timedelta(days=1)
         found.append((match.group(0), first, today))
     return found
+
+
+def _names_period(question: str, word: str) -> bool:
+    """Whether ``word`` names the period asked about: "比上个月涨了多少" compares each month with the one
+    before it (a month-over-month change), it does not ask about last month."""
+    at = question.find(word)
+    while at != -1:
+        if not question[max(0, at - 2) : at].endswith(("比", "较", "环比", "相比", "对比")):
+            return True
+        at = question.find(word, at + 1)
+    return False
 
 
 def date_lines(question: str, today: date | None) -> list[str]:
