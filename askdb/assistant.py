@@ -268,8 +268,7 @@ class Assistant:
                 "the question is empty", hint="ask something about the data, e.g. 点赞最多的笔记"
             )
         intent = forecast_intent(question)
-        # a forecast needs the whole history, not the ten rows a table question shows
-        limit = self._row_limit(row_limit if row_limit is not None or intent is None else self.max_rows)
+        limit = self._question_limit(question, row_limit)
         run = _Run(question, tuple(history), Answer(question=question), limit, intent=intent)
         try:
             retrieval = yield from self._retrieve(run)
@@ -289,6 +288,13 @@ class Assistant:
             exc.details.setdefault("trace", [s.to_dict() for s in run.answer.trace])
             raise
         yield Finished(run.answer)
+
+    def _question_limit(self, question: str, wanted: int | None) -> int:
+        """The rows this question returns at most: as asked, else ASKDB_ROW_LIMIT, else (a question about
+        the future, which needs the whole history to forecast) ASKDB_MAX_ROWS."""
+        if wanted is None and forecast_intent(question) is not None:
+            wanted = self.max_rows
+        return self._row_limit(wanted)
 
     def _row_limit(self, wanted: int | None) -> int:
         if wanted is None:
@@ -328,7 +334,7 @@ class Assistant:
             PromptTooLong: not even the rules, the question and the needed tables fit.
         """
         sections: Sequence[Any] = retrieval.sections or [_WholeContext(retrieval.context)]
-        limit = self._row_limit(row_limit)
+        limit = self._question_limit(question, row_limit)
         return self._fit(sections, lambda kept: self._sql_chat(question, history, kept, limit))
 
     def _sql_chat(

@@ -170,3 +170,13 @@ def test_the_readme_forecast_example_runs(capsys):
     first = namespace["result"].to_dict()["forecast"][0]
     assert first["time"] == "2025-05-01" and first["lower"] <= first["value"] <= first["upper"]
     assert namespace["result"].chosen in capsys.readouterr().out
+
+
+def test_askdb_prompt_shows_the_forecast_limit_the_assistant_sends(runner):
+    """`askdb prompt` (Assistant.fit) and the question itself ask for the same number of rows."""
+    bot, llm = assistant(runner, HOURLY)
+    bot.ask("预测未来12小时的花费")
+    fitted = bot.fit("预测未来12小时的花费", FakeRetriever().retrieve("预测未来12小时的花费"))
+    assert "LIMIT 500" in fitted.messages[-1].content and fitted.messages == llm.calls[0]
+    plain = bot.fit("每小时的花费", FakeRetriever().retrieve("每小时的花费")).messages
+    assert "最多返回 10 行" in plain[0].content and "最多返回 500 行" in fitted.messages[0].content
