@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import pytest
 from click.testing import CliRunner
@@ -51,11 +52,11 @@ def test_training_prompt_is_what_the_assistant_sends(demo_retrieval_parts, qid):
     rendered = render(
         Candidate(q.id, q.question, q.sql, "ads", history),
         demo_retrieval_parts["retriever"],
-        PromptSettings(),
+        PromptSettings(today=date(2025, 7, 1)),
     )
     llm = ScriptedFakeLLM([f"```sql\n{q.sql}\n```", "分析"])
-    # the training data renders no date lines (yet): an assistant without a clock sends none either
-    assistant = Assistant(llm=llm, today=lambda: None, **demo_retrieval_parts)
+    # the same day in both: the training prompt carries the date lines the assistant sends
+    assistant = Assistant(llm=llm, today=lambda: date(2025, 7, 1), clarify=False, **demo_retrieval_parts)
     assistant.ask(q.question, history=[Turn(p, s) for p, s in history])
     sent = [{"role": m.role, "content": m.content} for m in llm.calls[0]]
     assert rendered[:-1] == sent

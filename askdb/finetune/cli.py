@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +97,13 @@ def _write_data(
             row_limit=settings.row_limit,
             progress=lambda _s: bar.update(),
         )
-    prompt = PromptSettings(row_limit=settings.row_limit, system_in_user=settings.llm_system_in_user)
+    # the date lines of the day the data is made: the prompt format the assistant sends from then on
+    prompt = PromptSettings(
+        row_limit=settings.row_limit,
+        max_rows=settings.max_rows,
+        system_in_user=settings.llm_system_in_user,
+        today=date.today(),
+    )
     with tqdm(total=len(candidates), desc="render", unit="q", file=sys.stderr, disable=None) as bar:
         records = build_records(
             candidates,

@@ -15,6 +15,7 @@ import json
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,7 @@ class PromptSettings:
     max_rows: int = 1000  # a forecast question's limit: the assistant asks for the whole history
     k: int = DEFAULT_K
     system_in_user: bool = False
+    today: date | None = None  # the prompt's 今天 and relative periods, as the assistant sends them
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,7 @@ def render(candidate: Candidate, retriever: Retriever, prompt: PromptSettings) -
         leave_one_out(candidate, retrieval),
         row_limit=prompt.max_rows if forecast else prompt.row_limit,
         system_in_user=prompt.system_in_user,
+        today=prompt.today,
         forecast=forecast,
     )
     return [{"role": m.role, "content": m.content} for m in chat] + [
