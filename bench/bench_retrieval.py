@@ -30,13 +30,14 @@ import resource
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
-from askdb.eval.external import KS, retrieval_recall
+from askdb.eval.external import KS, dusql_questions, dusql_tables, retrieval_recall
 from askdb.eval.external import spider_questions as _spider_questions
 from askdb.eval.external import spider_tables as _spider_tables
 from askdb.rag.embed import SentenceTransformerEmbedder
@@ -189,6 +190,64 @@ def summary_table(rows: list[tuple[str, dict, dict]], copies: int) -> str:
     return "\n".join(lines)
 
 
+def value_effect(index, embedder, config: RetrievalConfig, questions: list[dict], k: int = 5) -> dict:
+    """How often matched values help and hurt: each question ranked with and without the value signals.
+
+    ``fixed``: every gold table in the top ``k`` only with values; ``broke``: only without them.
+    ``matched``/``gold``: the value-matched tables over all questions, and how many of them were gold.
+    """
+    plain = HybridRetriever(index, embedder, replace(config, weight_values=0.0, weight_value_docs=0.0))
+    full = HybridRetriever(index, embedder, config)
+    fixed = broke = matched = gold_matched = 0
+    for q in questions:
+        with_values, _ = full.rank_tables(q["question"])
+        without, _ = plain.rank_tables(q["question"])
+        top = lambda fused: {t for t, _ in sorted(fused.items(), key=lambda i: (-i[1], i[0]))[:k]}  # noqa: E731
+        a, b = set(q["gold"]) <= top(with_values), set(q["gold"]) <= top(without)
+        fixed += a and not b
+        broke += b and not a
+        tables = {h.table for h in index.matcher.match(q["question"])}
+        matched += len(tables)
+        gold_matched += len(tables & set(q["gold"]))
+    return {"fixed": fixed, "broke": broke, "matched_tables": matched, "gold_matched": gold_matched}
+
+
+def run_dusql(embedder, config: RetrievalConfig, limit: int | None) -> dict:
+    """The Chinese pool: every DuSQL database's tables in one index, their sample rows' values indexed."""
+    tables, by_db, values = dusql_tables(SPIDER.parent)
+    pool = Catalog(tuple(tables))
+    questions = dusql_questions(SPIDER.parent, by_db, limit)
+    start = time.perf_counter()
+    index = build_index(pool, embedder, notes=(), values=values)
+    build_s = time.perf_counter() - start
+    _ = index.graph, index.matcher, index.docs_by_table, index.table_doc_ids, index.column_tokens
+    fks = sum(len(t.foreign_keys) for t in tables)
+    print(
+        f"\n== DuSQL pool (Chinese names, no comments): {len(by_db)} databases, {len(tables)} tables, "
+        f"{sum(len(t.columns) for t in tables)} columns, {fks} foreign keys, {len(values)} value lists; "
+        f"{len(questions)} training-sample questions; build {build_s:.1f} s"
+    )
+    hybrid, dense = HybridRetriever(index, embedder, config), DenseTableRetriever(index, embedder)
+    hybrid.retrieve("warm up")
+    summary: dict = {"build_s": build_s, "n": len(questions)}
+    for hint in (False, True):
+        scopes = by_db if hint else None
+        for name, retriever in (("dense", dense), ("hybrid", hybrid)):
+            r = evaluate(retriever, questions, scopes, join=name == "hybrid")
+            summary[f"{name}{'_hint' if hint else ''}"] = r
+            for mode in ("strict", "lenient") if not hint else ("strict",):
+                print(_fmt(name, mode, r).replace(f" {mode:<8}", f" {'hint' if hint else mode:<8}", 1))
+        sys.stdout.flush()
+    effect = value_effect(index, embedder, config, questions)
+    summary["values"] = effect
+    print(
+        f"  values: fixed {effect['fixed']} questions, broke {effect['broke']} (all gold in top 5 with vs "
+        f"without the value signals); {effect['matched_tables']} value-matched tables, "
+        f"{effect['gold_matched']} of them gold"
+    )
+    return summary
+
+
 def make_embedder(spec: str, settings):
     """bench_overhead's embedder choice (``current``, ``onnx-int8``, ``model2vec:...`` or a model), its
     question cache off: every question here is asked several times (dense, hybrid, with and without the
@@ -209,6 +268,15 @@ def main() -> None:
     )
     parser.add_argument("--limit", type=int, default=None, help="only the first N Spider dev questions")
     parser.add_argument(
+        "--sets",
+        nargs="*",
+        default=["spider", "dusql"],
+        choices=["spider", "dusql"],
+        help="spider: the Spider pool with the ads tables and questions (per --copies); dusql: the "
+        "Chinese pool of DuSQL's 201 databases",
+    )
+    parser.add_argument("--dusql-limit", type=int, default=None, help="only the first N DuSQL questions")
+    parser.add_argument(
         "--embedder",
         nargs="*",
         default=["current"],
@@ -226,7 +294,10 @@ def main() -> None:
     for embedder in embedders:
         embedder.encode(["warm up"])  # as askdb runs it: loads, exports to ONNX or distils once
         print(f"embedder: {embedder.name}: {embedding_runtimes(embedder, sample)}")
-    for copies in args.copies:
+    if "dusql" in args.sets:
+        for embedder in embedders:
+            run_dusql(embedder, RetrievalConfig(budget_tokens=10**6), args.dusql_limit)
+    for copies in args.copies if "spider" in args.sets else ():
         rows = []
         for embedder in embedders:
             summary = run(copies, args.limit, embedder, RetrievalConfig(budget_tokens=10**6))

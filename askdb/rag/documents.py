@@ -113,7 +113,7 @@ def note_document(note: Note, catalog: Catalog) -> Document | None:
         note.text,
         note.text,
         tables,
-        meta={"name": note.name, "columns": list(note.columns)},
+        meta={"name": note.name, "columns": list(note.columns), "synonyms": [list(g) for g in note.synonyms]},
     )
 
 

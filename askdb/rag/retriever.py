@@ -23,6 +23,7 @@ from askdb.rag.dates import DateRange
 from askdb.rag.documents import WIDE_TABLE_COLUMNS, ColumnValues, Document
 from askdb.rag.embed import Embedder
 from askdb.rag.index import Collection, top_n
+from askdb.rag.synonyms import Synonyms, synonyms_for
 from askdb.rag.text import estimate_tokens, has_cjk, normalise_question, tokenize
 from askdb.rag.values import ValueMatcher
 from askdb.schemas.catalog import Catalog, Table, compact_ddl, compact_schema
@@ -43,11 +44,15 @@ class RetrievalConfig:
     weight_dense: float = 1.0
     # all-MiniLM-L6-v2 is English-centric: for Chinese questions its vectors are close to noise, and
     # halving dense weight measured better on the Chinese set (bench/bench_retrieval.py) and no worse elsewhere.
-    weight_dense_cjk: float = 0.5
+    weight_dense_cjk: float = 0.25
     weight_bm25: float = 1.0
     weight_notes: float = 0.5
     weight_examples: float = 0.7
-    weight_values: float = 1.0  # a value found verbatim in the question
+    weight_values: float = 1.0  # a value found verbatim in the question, times its ValueHit.score
+    # Coverage: the question's words a table's names and its neighbours' names hold (IDF-weighted).
+    weight_cover: float = 1.0
+    neighbour_share: float = 0.5
+    value_floor: float = 0.0  # value matches scoring less than this (ValueHit.score) are ignored
     weight_value_docs: float = 0.3  # BM25 over value lists: partial mentions, but nicknames hold common words
     # Notes and examples are few and all about the ads tables, so a dense ranking of them always has a
     # first place: every question, about cars or pets too, pulled the ads tables up. They now count by
@@ -210,17 +215,27 @@ class RagIndex:
         return found
 
     @cached_property
+    def synonyms(self) -> Synonyms:
+        """The packaged synonym groups and those the notes' headers add."""
+        groups = [tuple(g) for d in self.schema.docs if d.kind == "note" for g in d.meta.get("synonyms", ())]
+        return synonyms_for(groups)
+
+    @cached_property
     def matcher(self) -> ValueMatcher:
-        return ValueMatcher(self.values, reserved=self.schema_words)
+        return ValueMatcher(self.values, reserved=self.schema_words, synonyms=self.synonyms)
 
     @cached_property
     def schema_words(self) -> frozenset[str]:
-        """The words of names, comments and notes, less the values they list (所在平台:小红书/抖音)."""
+        """The words of names, comments and notes, less the values comments and notes list (所在平台:
+        小红书/抖音); a name's words are kept even when they are a value too (a table 电视剧, a 类型 电视剧)."""
         known = sorted({v for cv in self.values for v in cv.values}, key=len, reverse=True)
-        texts = [f"{t.name} {t.comment}" for t in self.catalog.tables]
-        texts += [f"{c.name} {c.comment}" for t in self.catalog.tables for c in t.columns]
+        names = [t.name for t in self.catalog.tables] + [
+            c.name for t in self.catalog.tables for c in t.columns
+        ]
+        words = {w for name in names for w in tokenize(name) if not w.startswith("#")}
+        texts = [t.comment for t in self.catalog.tables]
+        texts += [c.comment for t in self.catalog.tables for c in t.columns]
         texts += [d.dense for d in self.schema.docs if d.kind == "note"]
-        words: set[str] = set()
         for text in texts:
             for value in known:
                 text = text.replace(value, " ")
@@ -355,6 +370,31 @@ class HybridRetriever:
         )
         return sorted(fused.items(), key=lambda item: -item[1])
 
+    def _coverage(self, tokens: list[str], doc_ids: list[int], scope: Sized[str] | None) -> dict[str, float]:
+        """How much of the question a candidate table and its join neighbourhood account for.
+
+        The IDF of the question's words that the table's names hold, plus ``neighbour_share`` of those
+        only its foreign-key neighbours hold: of twenty tables named 城市, the one whose columns, or whose
+        neighbours' names, the question's other words name. Candidates are the tables of ``doc_ids``.
+        """
+        bm25, words, graph = self.index.schema.bm25, self.index.table_words, self.index.graph
+        wanted = {t: bm25.idf(t) for t in dict.fromkeys(tokens)}
+        wanted = {t: w for t, w in wanted.items() if w > 0}
+        if not wanted:
+            return {}
+        docs, share = self.index.schema.docs, self.config.neighbour_share
+        scores: dict[str, float] = {}
+        for doc_id in doc_ids:
+            for table in docs[doc_id].tables:
+                if table in scores or (scope is not None and table not in scope):
+                    continue
+                own = wanted.keys() & words.get(table, frozenset())
+                near: set[str] = set()
+                for other in graph.get(table, ()):
+                    near |= wanted.keys() & words.get(other, frozenset())
+                scores[table] = sum(wanted[t] for t in own) + share * sum(wanted[t] for t in near - own)
+        return scores
+
     def _allowed(self, scope: Sized[str] | None) -> np.ndarray | None:
         if scope is None:
             return None
@@ -377,7 +417,10 @@ class HybridRetriever:
         question = normalise_question(question)
         query = self.embedder.encode([question])[0]
         tokens = tokenize(question)
-        dense, bm25 = self._schema_orders(query, tokens, self._allowed(scope))
+        # BM25 and coverage also search the other words of the synonym groups the question names;
+        # notes and columns go by the words it used.
+        searched = tokens + self.index.synonyms.expand(question)
+        dense, bm25 = self._schema_orders(query, searched, self._allowed(scope))
         schema_dense = [i for i in dense if docs[i].kind in ("table", "column")]
         schema_bm25 = [i for i in bm25 if docs[i].kind in ("table", "column")]
         value_docs = [i for i in bm25 if docs[i].kind == "values"]
@@ -390,10 +433,16 @@ class HybridRetriever:
         )
         notes = sorted(note_fused.items(), key=lambda item: -item[1])
         examples = self._example_order(query, tokens, scope)
-        values = [h for h in self.index.matcher.match(question) if scope is None or h.table in scope]
-        value_ranks: dict[str, int] = {}
+        values = [
+            h
+            for h in self.index.matcher.match(question)
+            if (scope is None or h.table in scope) and h.score >= cfg.value_floor
+        ]
+        # Tables by their most telling value; each counts in proportion to how telling it is.
+        value_scores: dict[str, float] = {}
         for hit in values:
-            value_ranks.setdefault(hit.table, len(value_ranks) + 1)
+            value_scores[hit.table] = max(value_scores.get(hit.table, 0.0), hit.score)
+        value_order = sorted(value_scores, key=lambda t: -value_scores[t])
         dense_weight = cfg.weight_dense_cjk if has_cjk(question) else cfg.weight_dense
         fused = _rrf(
             [
@@ -402,10 +451,21 @@ class HybridRetriever:
                 (cfg.weight_bm25, _table_ranks(schema_bm25, docs)),
                 (cfg.weight_notes, _table_ranks((i for i, _ in notes), docs)),
                 (cfg.weight_examples, _table_ranks((i for i, _ in examples), self.index.examples.docs)),
-                (cfg.weight_values, value_ranks),
             ],
             cfg.rrf_k,
         )
+        cover = self._coverage(searched, schema_bm25 + schema_dense, scope)
+        cover_order = sorted(cover, key=lambda t: (-cover[t], t))
+        # In proportion to the best coverage too: a table holding one of the question's words is no
+        # second best to one holding them all, as a bare rank would make it.
+        best = cover[cover_order[0]] if cover_order else 0.0
+        for rank, table in enumerate(cover_order, 1):
+            share = cover[table] / best if best > 0 else 0.0
+            fused[table] = fused.get(table, 0.0) + cfg.weight_cover * share / (cfg.rrf_k + rank)
+        for rank, table in enumerate(value_order, 1):
+            fused[table] = fused.get(table, 0.0) + cfg.weight_values * value_scores[table] / (
+                cfg.rrf_k + rank
+            )
         if scope is not None:
             fused = {t: s for t, s in fused.items() if t in scope}
         return fused, {"tokens": tokens, "notes": notes, "examples": examples, "values": values}

@@ -19,6 +19,7 @@ _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _RUNS = re.compile(rf"[{_CJK}]+|[A-Za-z][A-Za-z0-9]*|[0-9]+(?:\.[0-9]+)?")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 _IS_CJK = re.compile(rf"[{_CJK}]")
+_NAME_RUNS = re.compile(rf"[{_CJK}]+|[^{_CJK}]+")
 
 # Words that appear in almost every question and say nothing about which table answers it.
 STOPWORDS = frozenset(
@@ -180,11 +181,18 @@ def _jieba():
     return jieba
 
 
+def words(text: str) -> list[str]:
+    """jieba's words of ``text`` (precise mode), every character kept: they add up to ``text``."""
+    return list(_jieba().cut(text))
+
+
 def split_identifier(name: str) -> list[str]:
-    """``ads_material_hourly`` -> ads material hourly; ``OrderID`` -> order id."""
+    """``ads_material_hourly`` -> ads material hourly; ``OrderID`` -> order id; ``篮球运动员`` and
+    ``球员_id`` keep their Chinese: 篮球运动员, 球员 id (a Chinese name is the whole of what it says)."""
     words = []
     for part in re.split(r"[_\W]+", name):
-        words.extend(w.lower() for w in _CAMEL.findall(part))
+        for run in _NAME_RUNS.findall(part):
+            words.extend([run] if _IS_CJK.match(run) else [w.lower() for w in _CAMEL.findall(run)])
     return words
 
 

@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from askdb.rag.dates import as_day, time_columns
 from askdb.rag.documents import ColumnValues
-from askdb.rag.text import has_cjk
+from askdb.rag.text import STOPWORDS, has_cjk
 from askdb.schemas.catalog import Catalog, Column
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
+
+    from askdb.rag.synonyms import Synonyms
 
 TEXT_TYPES = ("varchar", "char", "text", "enum", "tinytext", "mediumtext", "nvarchar")
 MAX_DISTINCT = 3000  # accounts run to a few thousand; past that a column is free text, not a category
@@ -39,6 +41,10 @@ class ValueHit:
     table: str
     column: str
     value: str
+    # How much the match says about which table is meant, in (0, 1]: the value's rarity across the
+    # tables that hold values (IDF), lowered when it is also a word of the schema's names (电影, 城市)
+    # or only part of one of the question's words.
+    score: float = 1.0
 
 
 def _declared_width(col: Column) -> int | None:
@@ -87,7 +93,7 @@ def sample_values(
             )
             values = [str(v) for (v,) in conn.execute(query) if str(v).strip()]
             if values and len(values) <= max_distinct:
-                kept = tuple(v for v in values if _nameable(v))
+                kept = tuple(v for v in values if nameable(v))
                 if kept:
                     result.append(ColumnValues(table_name, column_name, kept))
         for table_name, columns in time_columns(catalog):
@@ -111,7 +117,8 @@ def _date_ranges(conn: Connection, table_name: str, columns: tuple[str, ...]) ->
     return found
 
 
-def _nameable(value: str) -> bool:
+def nameable(value: str) -> bool:
+    """A value a question could name: short, and not a date, time or count."""
     return len(value) <= MAX_VALUE_CHARS and not _NOT_A_NAME.match(value)
 
 
@@ -126,19 +133,29 @@ class ValueMatcher:
     not reported.
     """
 
-    def __init__(self, columns: Iterable[ColumnValues], *, reserved: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        columns: Iterable[ColumnValues],
+        *,
+        reserved: Iterable[str] = (),
+        synonyms: Synonyms | None = None,
+    ) -> None:
+        columns = tuple(columns)
         self._where: dict[str, list[tuple[str, str, str]]] = {}
         for cv in columns:
             for value in cv.values:
                 key = fold(value)
-                # One-character values (a single 是/否) match everything and mean nothing.
-                if len(key) < 2:
+                # One-character values (a single 是/否) match everything and mean nothing; nor do
+                # values that are words every question uses (所有, 全部).
+                if len(key) < 2 or key in STOPWORDS:
                     continue
                 self._where.setdefault(key, []).append((cv.table, cv.column, value))
-        taken = set(self._where) | {fold(w) for w in reserved}
+        self._reserved = {fold(w) for w in reserved}
+        self._tables = len({cv.table for cv in columns if cv.values})
+        taken = set(self._where) | self._reserved
         named: dict[str, set[str]] = {}
         for key in self._where:
-            for alias in _aliases(key):
+            for alias in _aliases(key) | set(synonyms.variants(key) if synonyms else ()):
                 named.setdefault(alias, set()).add(key)
         # An alias naming two values (or a value, or a schema word) would be a guess: it names none.
         self._alias = {a: next(iter(keys)) for a, keys in named.items() if len(keys) == 1 and a not in taken}
@@ -151,10 +168,25 @@ class ValueMatcher:
         text = fold(question)
         spans = _spans(text, self._where, [], _inside)
         spans = _spans(text, self._alias, spans, _overlaps)
+        words = _word_spans(text) if spans else []
         hits: list[ValueHit] = []
-        for _, _, key in spans:
-            hits.extend(ValueHit(t, c, v) for t, c, v in self._where[self._alias.get(key, key)])
+        for start, end, key in spans:
+            value = self._alias.get(key, key)
+            score = self.specificity(value)
+            if key in self._reserved:
+                score *= SCHEMA_WORD_SHARE
+            if any(s <= start and end <= e and (s, e) != (start, end) for s, e in words):
+                score *= PART_OF_WORD_SHARE
+            hits.extend(ValueHit(t, c, v, round(score, 4)) for t, c, v in self._where[value])
         return hits
+
+    def specificity(self, key: str) -> float:
+        """IDF of a value over the tables holding values, scaled to (0, 1]: 1 for a value only one
+        table holds, less the more tables hold it (北京 in a dozen databases says little)."""
+        holders = len({table for table, _, _ in self._where.get(key, ())}) or 1
+        if self._tables <= 1:
+            return 1.0
+        return max(math.log((1 + self._tables) / holders) / math.log(1 + self._tables), 0.05)
 
 
 def fold(text: str) -> str:
@@ -186,6 +218,23 @@ def _aliases(key: str) -> set[str]:
 
 
 Spans = list[tuple[int, int, str]]
+
+# A value that is also a word of the schema's names (a 类型 value 电影 beside tables named 电影) or that is
+# only part of one of the question's words (奥运会 inside 冬季奥运会) counts this much of its rarity.
+SCHEMA_WORD_SHARE = 0.25
+PART_OF_WORD_SHARE = 0.5
+
+
+def _word_spans(text: str) -> list[tuple[int, int]]:
+    """Where jieba's words of ``text`` start and end. A value strictly inside one of them is part of
+    a longer word; one that jieba cuts in pieces is merely a word jieba does not know (小红书)."""
+    from askdb.rag.text import words
+
+    spans, at = [], 0
+    for word in words(text):
+        spans.append((at, at + len(word)))
+        at += len(word)
+    return spans
 
 
 def _spans(

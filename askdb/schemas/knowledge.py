@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -26,6 +27,8 @@ class Note:
     text: str
     tables: tuple[str, ...] = ()
     columns: tuple[str, ...] = ()  # "table.column"
+    # Words this database uses for the same thing (header ``synonyms: 投放=推广, 素材=创意``).
+    synonyms: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,16 @@ def parse_note(name: str, text: str) -> Note:
         for line in head.strip().splitlines():
             key, _, value = line.partition(":")
             header[key.strip().lower()] = tuple(v.strip() for v in value.split(",") if v.strip())
-    return Note(name, body.strip(), header.get("tables", ()), header.get("columns", ()))
+    synonyms = []
+    for item in header.get("synonyms", ()):
+        group = tuple(w.strip() for w in re.split(r"[=/]", item) if w.strip())
+        if len(group) < 2:
+            raise SchemaError(
+                f"note {name}: synonym group {item!r} has one word",
+                hint="write each group as words joined by =, groups separated by commas: 投放=推广, 素材=创意",
+            )
+        synonyms.append(group)
+    return Note(name, body.strip(), header.get("tables", ()), header.get("columns", ()), tuple(synonyms))
 
 
 def packaged_notes(name: str = "ads") -> tuple[Note, ...]:
@@ -121,7 +133,8 @@ def parse_examples(text: str, *, source: str) -> tuple[Example, ...]:
 def knowledge_fingerprint(notes: tuple[Note, ...], examples: tuple[Example, ...]) -> str:
     """A hash of the notes and examples, so an index built from older ones is known to be stale."""
     blob = json.dumps(
-        [[n.name, n.text, n.tables, n.columns] for n in notes] + [[e.question, e.sql] for e in examples],
+        [[n.name, n.text, n.tables, n.columns, *([n.synonyms] if n.synonyms else [])] for n in notes]
+        + [[e.question, e.sql] for e in examples],
         ensure_ascii=False,
     )
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]

@@ -1,0 +1,172 @@
+"""Retrieval over Chinese-named schemas: names in every signal, same-named tables, precise values, synonyms."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from askdb.errors import SchemaError
+from askdb.rag.documents import ColumnValues, table_document
+from askdb.rag.retriever import HybridRetriever, RetrievalConfig
+from askdb.rag.store import build_index
+from askdb.rag.synonyms import Synonyms, parse_groups, synonyms_for
+from askdb.rag.text import split_identifier
+from askdb.rag.values import ValueMatcher
+from askdb.schemas.catalog import Catalog, Column, ForeignKey, Table
+from askdb.schemas.knowledge import Note, parse_note
+
+BENCH = Path(__file__).resolve().parents[2] / "shared" / "bench"
+
+
+def _table(name: str, *columns: str, fks: tuple[ForeignKey, ...] = ()) -> Table:
+    return Table(name, tuple(Column(c, "varchar(64)") for c in columns), "", (), fks)
+
+
+# Two databases pooled into one index, both with a table named 篮球运动员 (and one with 城市 too).
+NBA_TEAM = _table("NBA__球队", "词条id", "名称", "所在城市")
+NBA_PLAYER = _table(
+    "NBA__篮球运动员",
+    "词条id",
+    "姓名",
+    "场上位置",
+    "球队id",
+    fks=(ForeignKey(("球队id",), "NBA__球队", ("词条id",)),),
+)
+CBA_PLAYER = _table("CBA__篮球运动员", "词条id", "姓名", "国籍", "身高", "体重")
+CITY_A = _table("城市拥堵__城市", "词条id", "名称", "拥堵指数", "所属省份")
+CITY_B = _table("餐饮__城市", "词条id", "名称", "人均消费", "所属省份")
+POOL = Catalog((NBA_TEAM, NBA_PLAYER, CBA_PLAYER, CITY_A, CITY_B))
+
+
+@pytest.fixture(scope="module")
+def pooled(embedder):
+    values = (
+        ColumnValues("NBA__球队", "名称", ("湖人", "北京首钢")),
+        ColumnValues("CBA__篮球运动员", "国籍", ("中国", "美国")),
+        ColumnValues("城市拥堵__城市", "名称", ("北京", "上海")),
+        ColumnValues("餐饮__城市", "名称", ("北京", "成都")),
+    )
+    return build_index(POOL, embedder, notes=(), values=values)
+
+
+def _top(index, embedder, question: str, config: RetrievalConfig | None = None) -> list[str]:
+    fused, _ = HybridRetriever(index, embedder, config or RetrievalConfig()).rank_tables(question)
+    return [t for t, _ in sorted(fused.items(), key=lambda item: (-item[1], item[0]))]
+
+
+def test_chinese_names_stay_in_the_dense_text():
+    assert split_identifier("交通运输__铁路运输旅客") == ["交通运输", "铁路运输旅客"]
+    assert split_identifier("球员_id") == ["球员", "id"]
+    assert split_identifier("OrderID") == ["order", "id"]
+    dense = table_document(NBA_PLAYER).dense
+    assert "篮球运动员" in dense and "场上位置" in dense, dense
+
+
+def test_a_column_the_question_names_picks_among_same_named_tables(pooled, embedder):
+    assert _top(pooled, embedder, "场上位置是中锋的篮球运动员有哪些")[0] == "NBA__篮球运动员"
+    assert _top(pooled, embedder, "身高超过两米的篮球运动员有哪些")[0] == "CBA__篮球运动员"
+    assert _top(pooled, embedder, "拥堵指数最高的城市")[0] == "城市拥堵__城市"
+    assert _top(pooled, embedder, "人均消费最高的城市")[0] == "餐饮__城市"
+
+
+def test_the_join_neighbourhood_picks_among_same_named_tables(pooled, embedder):
+    """所在城市 is no column of either 篮球运动员: only the NBA one joins the table that has it."""
+    question = "所在城市是洛杉矶的篮球运动员有几个"
+    with_neighbours = _top(pooled, embedder, question)
+    assert with_neighbours.index("NBA__篮球运动员") < with_neighbours.index("CBA__篮球运动员")
+    scores = HybridRetriever(pooled, embedder).rank_tables(question)[0]
+    alone = HybridRetriever(pooled, embedder, RetrievalConfig(neighbour_share=0.0)).rank_tables(question)[0]
+    gap = scores["NBA__篮球运动员"] - scores["CBA__篮球运动员"]
+    assert gap > alone["NBA__篮球运动员"] - alone["CBA__篮球运动员"], (
+        "the neighbour NBA__球队 is what tells them apart"
+    )
+
+
+def test_a_value_many_tables_hold_counts_for_less_than_one_only_one_holds():
+    matcher = ValueMatcher(
+        [
+            ColumnValues("a__城市", "名称", ("北京", "杭州")),
+            ColumnValues("b__城市", "名称", ("北京",)),
+            ColumnValues("c__城市", "名称", ("北京",)),
+            ColumnValues("d__景点", "名称", ("西湖",)),
+        ]
+    )
+    scores = {(h.table, h.value): h.score for h in matcher.match("北京和杭州的西湖")}
+    assert scores[("a__城市", "杭州")] == pytest.approx(scores[("d__景点", "西湖")])
+    assert scores[("a__城市", "北京")] < 0.5 * scores[("a__城市", "杭州")]
+
+
+def test_a_value_that_is_a_schema_word_or_part_of_a_word_is_scored_down():
+    films = ColumnValues("地震__衍生剧", "类型", ("电影", "电视剧"))
+    cities = ColumnValues("餐饮__城市", "名称", ("北京", "成都"))
+    plain = {h.value: h.score for h in ValueMatcher([films, cities]).match("哪部电影最卖座")}
+    reserved = {
+        h.value: h.score for h in ValueMatcher([films, cities], reserved=["电影"]).match("哪部电影最卖座")
+    }
+    assert reserved["电影"] < 0.5 * plain["电影"]
+    # 北京 inside jieba's word 北京大学 is a piece of another name
+    whole = {h.value: h.score for h in ValueMatcher([cities]).match("北京有多少家餐厅")}
+    inside = {h.value: h.score for h in ValueMatcher([cities]).match("北京大学的校长是谁")}
+    assert inside["北京"] < whole["北京"]
+
+
+def test_a_values_floor_drops_weak_matches(pooled, embedder):
+    config = RetrievalConfig(value_floor=0.9)
+    _, hits = HybridRetriever(pooled, embedder, config).rank_tables("北京的拥堵指数")
+    assert all(h.score >= 0.9 for h in hits["values"])
+    _, all_hits = HybridRetriever(pooled, embedder, replace(config, value_floor=0.0)).rank_tables(
+        "北京的拥堵指数"
+    )
+    assert {h.table for h in all_hits["values"]} == {"城市拥堵__城市", "餐饮__城市"}
+    assert len(hits["values"]) < len(all_hits["values"])
+
+
+def test_synonym_groups_are_data_and_a_bad_line_is_named():
+    groups = parse_groups("# comment\n学校 高校\n牌子 品牌  # same\n", source="mine.txt")
+    assert groups == (("学校", "高校"), ("牌子", "品牌"))
+    with pytest.raises(SchemaError, match=r"mine.txt line 2: .* two words"):
+        parse_groups("学校 高校\n孤单\n", source="mine.txt")
+    joined = Synonyms([("达人", "博主"), ("博主", "kol")])
+    assert set(joined.peers("达人")) == {"博主", "kol"}
+    assert "高校" in synonyms_for().peers("学校"), "the packaged groups"
+    assert synonyms_for([("投流", "推广")]).peers("投流") == ("推广",)
+
+
+def test_a_note_adds_synonyms_and_a_one_word_group_is_refused():
+    note = parse_note("words", "---\ntables: t\nsynonyms: 投流=推广=投放, 素材/创意\n---\n投流就是推广。")
+    assert note.synonyms == (("投流", "推广", "投放"), ("素材", "创意"))
+    with pytest.raises(SchemaError, match="has one word"):
+        parse_note("bad", "---\nsynonyms: 投流\n---\ntext")
+
+
+def test_a_synonym_finds_the_table_and_the_value(embedder):
+    brands = Table("brand", (Column("id", "int"), Column("name", "varchar(32)", "品牌名称")), "品牌")
+    schools = Table("school", (Column("id", "int"), Column("name", "varchar(32)", "高校名称")), "高校")
+    promo = Table("promo", (Column("id", "int"), Column("channel", "varchar(32)", "推广渠道")), "推广计划")
+    creators = Table("creator", (Column("id", "int"), Column("kind", "varchar(16)", "账号类型")), "账号")
+    catalog = Catalog((brands, schools, promo, creators))
+    note = Note("words", "投流就是推广。", ("promo",), (), (("投流", "推广"),))
+    values = (ColumnValues("creator", "kind", ("KOL", "素人")),)
+    index = build_index(catalog, embedder, notes=(note,), values=values)
+    assert _top(index, embedder, "哪些牌子卖得最好")[0] == "brand"
+    assert _top(index, embedder, "有多少所学校")[0] == "school"
+    assert _top(index, embedder, "投流渠道有哪些")[0] == "promo"  # the note's own group
+    _, hits = HybridRetriever(index, embedder).rank_tables("达人有多少个")
+    assert [(h.table, h.value) for h in hits["values"]] == [("creator", "KOL")]
+
+
+@pytest.mark.skipif(not (BENCH / "dusql").is_dir(), reason="../shared/bench/dusql is not here")
+def test_dusql_loads_as_one_pool_with_gold_tables_read_off_the_sql():
+    from askdb.eval.external import dusql_questions, dusql_tables
+
+    tables, by_db, values = dusql_tables(BENCH)
+    assert len(by_db) == 201 and len(tables) == 813
+    assert len({t.name for t in tables}) == len(tables)
+    assert sum(len(t.foreign_keys) for t in tables) == 578
+    assert values and all(v.table in {t.name for t in tables} for v in values)
+    questions = dusql_questions(BENCH, by_db, limit=200)
+    assert len(questions) >= 190
+    assert all(set(q["gold"]) <= set(by_db[q["db"]]) for q in questions)
+    assert any(len(q["gold"]) > 1 for q in questions)
