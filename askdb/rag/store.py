@@ -28,7 +28,7 @@ from askdb.rag.retriever import RagIndex
 from askdb.schemas.catalog import Catalog
 from askdb.schemas.knowledge import Example, Note, knowledge_fingerprint, parse_examples
 
-FORMAT_VERSION = 2  # 2: values.json carries each time column's first and last day
+FORMAT_VERSION = 3  # 2: values.json carries each time column's first and last day; 3: Chinese names in the dense text, notes carry synonyms
 Progress = Callable[[str, int, int], None]  # (stage, items just done, stage total)
 
 _FILES = ("docs.json", "vectors.npy", "dense.faiss", "bm25.npz", "values.json")
