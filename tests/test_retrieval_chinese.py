@@ -170,3 +170,28 @@ def test_dusql_loads_as_one_pool_with_gold_tables_read_off_the_sql():
     assert len(questions) >= 190
     assert all(set(q["gold"]) <= set(by_db[q["db"]]) for q in questions)
     assert any(len(q["gold"]) > 1 for q in questions)
+
+
+def test_own_notes_in_the_home_folder_add_synonyms_and_rebuild_the_index(settings, embedder):
+    from askdb.rag.service import open_retriever
+    from askdb.schemas.load import build_sqlite
+
+    build_sqlite(settings.demo_db_path, scale=0.01)
+    notes = settings.home / "notes"
+    notes.mkdir(parents=True)
+    (notes / "投流.md").write_text(
+        "---\ntables: ads_campaign\nsynonyms: 投流=投放计划\n---\n投流就是投放计划。\n", encoding="utf-8"
+    )
+    retriever, built = open_retriever(settings, embedder=embedder)
+    assert built and retriever.index.synonyms.peers("投流") == ("投放计划",)
+    assert "投流" in retriever.index.notes_by_name
+    _, again = open_retriever(settings, embedder=embedder)
+    assert not again, "unchanged notes reuse the index"
+    (notes / "投流.md").write_text(
+        "---\ntables: ads_campaign\nsynonyms: 投流=推广\n---\n投流。\n", encoding="utf-8"
+    )
+    retriever, rebuilt = open_retriever(settings, embedder=embedder)
+    assert rebuilt and retriever.index.synonyms.peers("投流") == ("推广",)
+    (notes / "坏.md").write_text("---\ntables: ads_campaign\n没有结束的头\n", encoding="utf-8")
+    with pytest.raises(SchemaError, match="坏"):
+        open_retriever(settings, embedder=embedder)

@@ -5,7 +5,14 @@ from __future__ import annotations
 from askdb.rag.embed import Embedder, SentenceTransformerEmbedder
 from askdb.rag.retriever import HybridRetriever, RetrievalConfig
 from askdb.rag.store import IndexStore, Progress, _no_progress
-from askdb.schemas.knowledge import Example, packaged_examples, packaged_notes
+from askdb.schemas.knowledge import (
+    Example,
+    Note,
+    folder_notes,
+    merged_notes,
+    packaged_examples,
+    packaged_notes,
+)
 from askdb.settings import Settings
 
 
@@ -15,6 +22,12 @@ def embedder_for(settings: Settings) -> SentenceTransformerEmbedder:
     return SentenceTransformerEmbedder(
         settings.embedding_model, onnx_dir=onnx_dir, int8=settings.embedding_runtime == "onnx-int8"
     )
+
+
+def notes_for(settings: Settings) -> tuple[Note, ...]:
+    """The packaged notes and one's own, ``$ASKDB_HOME/notes/*.md`` (same header: tables, columns,
+    synonyms); one of the same file name replaces the packaged note."""
+    return merged_notes(packaged_notes(), folder_notes(settings.home / "notes"))
 
 
 def store_for(settings: Settings) -> IndexStore:
@@ -47,7 +60,7 @@ def open_retriever(
         index, built = store_for(settings).load_or_build(
             catalog,
             embedder,
-            notes=packaged_notes(),
+            notes=notes_for(settings),
             examples=packaged_examples(),
             values=lambda: sample_values(engine, catalog, progress=lambda c: progress("values", 1, 0)),
             rebuild=rebuild,

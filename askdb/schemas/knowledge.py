@@ -10,6 +10,7 @@ import json
 import re
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import sqlglot
@@ -102,6 +103,29 @@ def packaged_notes(name: str = "ads") -> tuple[Note, ...]:
         return ()
     files = sorted((f for f in folder.iterdir() if f.name.endswith(".md")), key=lambda f: f.name)
     return tuple(parse_note(f.name.removesuffix(".md"), f.read_text(encoding="utf-8")) for f in files)
+
+
+def folder_notes(folder: Path) -> tuple[Note, ...]:
+    """The ``*.md`` notes of a folder of one's own (sorted by file name; none if it does not exist).
+
+    A file that cannot be read as a note is an error that names it, not a note left out.
+    """
+    if not folder.is_dir():
+        return ()
+    notes = []
+    for path in sorted(folder.glob("*.md")):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SchemaError(f"cannot read note {path}: {exc}", hint="save it as UTF-8 text") from None
+        notes.append(parse_note(path.name.removesuffix(".md"), text))
+    return tuple(notes)
+
+
+def merged_notes(packaged: tuple[Note, ...], own: tuple[Note, ...]) -> tuple[Note, ...]:
+    """The packaged notes with one's own added; one of the same name replaces the packaged one."""
+    names = {n.name for n in own}
+    return tuple(n for n in packaged if n.name not in names) + own
 
 
 def packaged_examples(name: str = "ads") -> tuple[Example, ...]:
