@@ -195,3 +195,15 @@ def test_own_notes_in_the_home_folder_add_synonyms_and_rebuild_the_index(setting
     (notes / "坏.md").write_text("---\ntables: ads_campaign\n没有结束的头\n", encoding="utf-8")
     with pytest.raises(SchemaError, match="坏"):
         open_retriever(settings, embedder=embedder)
+
+
+def test_a_table_joining_the_best_one_goes_before_an_unrelated_one(pooled, embedder):
+    question = "湖人的篮球运动员场上位置"
+    joined = HybridRetriever(pooled, embedder).rank_tables(question)[0]
+    plain = HybridRetriever(pooled, embedder, RetrievalConfig(weight_join=0.0)).rank_tables(question)[0]
+    best = max(plain, key=plain.get)
+    assert max(joined, key=joined.get) == best, "the bonus never passes the best table"
+    assert best == "NBA__篮球运动员", sorted(plain.items(), key=lambda i: -i[1])
+    neighbour = next(iter(pooled.graph[best]))
+    assert joined[neighbour] - joined["CBA__篮球运动员"] > plain[neighbour] - plain["CBA__篮球运动员"]
+    assert joined[neighbour] < joined[best]
