@@ -105,6 +105,42 @@ def test_backtest_models_never_train_on_a_target_past_the_cutoff(monkeypatch: py
     assert all(last == len(frame) - 1 for _, last in past)
 
 
+def test_the_drift_transform_is_seasonal_naive_plus_the_change_over_the_last_season() -> None:
+    from askdb.forecast.features import base, build_design
+
+    frame = hourly(days=10, noise=0.0)
+    series = prepare_series(frame, "stat_time", "cost")
+    design = build_design(series, 24)
+    y, origins = design.y, np.array([100, 150, 200])
+    for step in (1, 5, 24):
+        expected = y[origins + step - 24] + (y[origins] - y[origins - 24])
+        assert np.allclose(base(design, step, origins, "drift"), expected)
+    # where a season back is before the history, no drift is added
+    assert np.allclose(base(design, 1, np.array([23]), "drift"), base(design, 1, np.array([23]), "season"))
+
+
+def test_a_long_horizon_chooses_settings_on_a_few_steps_and_the_rest_follow(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from askdb.forecast import model as model_module
+
+    chose: list[int] = []
+    original = LightGBMDirect._select
+
+    def spy(self, lgb, design, step, *args, **kwargs):
+        chose.append(step)
+        return original(self, lgb, design, step, *args, **kwargs)
+
+    monkeypatch.setattr(LightGBMDirect, "_select", spy)
+    monkeypatch.setattr(model_module, "SELECT_STEPS", 4)
+    result = forecast(hourly(days=20), "stat_time", "cost", horizon=12, model=FAST)
+    assert chose == [1, 5, 8, 12], "four steps spread over the horizon, its ends included"
+    steps = result.lightgbm["steps"]
+    assert len(steps) == 12
+    # step 2 takes step 1's choice (nearest), 6 takes 5's, 11 takes 12's; 10, as near 8 as 12, takes 8's
+    assert steps[1] == steps[0] and steps[5] == steps[4] and steps[10] == steps[11] and steps[9] == steps[7]
+
+
 def test_seasonal_naive_on_short_history_falls_back_to_naive() -> None:
     assert seasonal_naive(np.array([1.0, 2.0, 3.0]), 4, 7).tolist() == [3.0, 3.0, 3.0, 3.0]
     week = np.arange(1.0, 15.0)  # two weeks: 1..14

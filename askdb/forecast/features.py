@@ -19,8 +19,10 @@ from askdb.forecast.calendar import is_holiday, promo_code
 from askdb.forecast.series import Series
 
 # Target transforms ("differencing"): the model learns y[t+step] - base. "level": no differencing;
-# "last": the change from the current value; "season": the change from the same phase a season back.
-TRANSFORMS = ("level", "last", "season")
+# "last": the change from the current value; "season": the change from the same phase a season back;
+# "drift": the same, with the season's change up to now added (y[t] - y[t-season]): a smooth series
+# whose daily curve drifts with the weather or the year is seasonal naive plus that drift.
+TRANSFORMS = ("level", "last", "season", "drift")
 _PHASES = 3  # same-phase values of the last three seasons
 
 
@@ -116,7 +118,11 @@ def base(design: Design, step: int, origins: np.ndarray, transform: str) -> np.n
     if transform == "last":
         return current
     same = _at(design.y, _phase_indices(design, step, origins)[0])
-    return np.where(np.isnan(same), current, same)
+    same = np.where(np.isnan(same), current, same)
+    if transform == "drift":
+        drift = current - _at(design.y, origins - design.season)
+        return same + np.where(np.isnan(drift), 0.0, drift)
+    return same
 
 
 def _phase_indices(design: Design, step: int, origins: np.ndarray) -> list[np.ndarray]:

@@ -1,7 +1,8 @@
-"""LightGBM, direct strategy: one model per step ahead, each step's settings chosen on its own.
+"""LightGBM, direct strategy: one model per step ahead, settings chosen along the horizon.
 
 For step ``s`` a row is an origin ``t`` (features known at ``t``) and its target ``y[t+s]``. The
-settings of step ``s`` (a target transform and a tree size, ``GRID``) are chosen by scikit-learn's
+settings of step ``s`` (a target transform and a tree size, ``GRID``; on a horizon longer than
+``SELECT_STEPS``, those of the nearest of that many steps spread over it) are chosen by scikit-learn's
 ``TimeSeriesSplit`` over the rows up to the backtest cutoff with ``gap = s - 1``: the last training
 row of a fold then has its target at the first validation origin, never past it, so no training
 target lies inside the validation window. The chosen settings are fitted once on the rows up to
@@ -29,6 +30,7 @@ MAX_ROWS = 2000  # the most recent rows each model trains on: bounds the time of
 # so a half-hourly day ahead (48 steps) costs about what an hourly one does (measured: 20 s -> ~9 s).
 ROW_STEPS = 48_000
 _SPLITS = 3
+SELECT_STEPS = 12  # steps of the horizon whose settings are chosen by cross-validation; the rest follow
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ GRID: tuple[Candidate, ...] = (
     Candidate("last", 15, 80, 0.1),
     Candidate("season", 15, 80, 0.1),
     Candidate("level", 15, 80, 0.1),
+    Candidate("drift", 15, 80, 0.1),
 )
 
 
@@ -105,26 +108,44 @@ class LightGBMDirect:
         backtest = np.empty((len(plan.origins), plan.horizon))
         forecast = np.empty(plan.horizon)
         importance = np.zeros(len(feature_names(design)))
+        # Settings are chosen on at most SELECT_STEPS steps spread over the horizon; the steps between
+        # take the nearest one's: a half-hourly day ahead chooses 12 times, not 48 (taylor: 12.9 s -> 5.9 s, MASE .229 either way).
+        selected = np.unique(
+            np.linspace(1, plan.horizon, min(plan.horizon, SELECT_STEPS)).round().astype(int)
+        )
+        folds = _SPLITS if plan.horizon <= 24 else 2
+        choice = {}
+        for step in selected:
+            rows, features, target, train = self._rows(design, plan, int(step))
+            choice[int(step)] = self._select(
+                lgb, design, int(step), rows[train], features[train], target[train], folds
+            )
         chosen: list[str] = []
         for step in range(1, plan.horizon + 1):
-            backtest[:, step - 1], forecast[step - 1], gain, candidate = self._step(lgb, design, plan, step)
+            candidate = choice[int(selected[np.argmin(np.abs(selected - step))])]
+            backtest[:, step - 1], forecast[step - 1], gain = self._step(lgb, design, plan, step, candidate)
             importance += gain
             chosen.append(candidate.label())
         info = {"steps": chosen, "importance": _shares(design, importance)}
         return MethodRun(self.name, backtest, forecast, info=info)
 
-    def _step(
-        self, lgb: Any, design: Design, plan: Plan, step: int
-    ) -> tuple[np.ndarray, float, np.ndarray, Candidate]:
-        """Step ``step``: choose its settings, backtest them from the cutoff, refit on everything, forecast."""
-        last = len(design.y) - 1
-        rows = design.origins_for(step, last)
+    def _rows(
+        self, design: Design, plan: Plan, step: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Step ``step``'s origins, feature rows, targets, and which rows train the backtest's model."""
+        rows = design.origins_for(step, len(design.y) - 1)
         cap = min(MAX_ROWS, ROW_STEPS // plan.horizon)
         rows = rows[rows > plan.cutoff - step - cap]  # the features of older rows are never used
         features, target = matrix(design, step, rows), design.y[rows + step]
-        train = _recent(rows + step <= plan.cutoff, cap)
-        folds = _SPLITS if plan.horizon <= 24 else 2
-        candidate = self._select(lgb, design, step, rows[train], features[train], target[train], folds)
+        return rows, features, target, _recent(rows + step <= plan.cutoff, cap)
+
+    def _step(
+        self, lgb: Any, design: Design, plan: Plan, step: int, candidate: Candidate
+    ) -> tuple[np.ndarray, float, np.ndarray]:
+        """Step ``step`` with ``candidate``: backtest from the cutoff, refit on everything, forecast."""
+        last = len(design.y) - 1
+        cap = min(MAX_ROWS, ROW_STEPS // plan.horizon)
+        rows, features, target, train = self._rows(design, plan, step)
         model = self._fit(lgb, design, step, rows[train], features[train], target[train], candidate)
         at = np.searchsorted(rows, plan.origins)
         backtest = model.predict(features[at]) + base(design, step, plan.origins, candidate.transform)
@@ -132,7 +153,7 @@ class LightGBMDirect:
         final = self._fit(lgb, design, step, rows[every], features[every], target[every], candidate)
         origin = np.array([last])
         ahead = final.predict(matrix(design, step, origin)) + base(design, step, origin, candidate.transform)
-        return backtest, float(ahead[0]), final.booster_.feature_importance(importance_type="gain"), candidate
+        return backtest, float(ahead[0]), final.booster_.feature_importance(importance_type="gain")
 
     def _candidate_params(self, rows: int, candidate: Candidate) -> dict[str, Any]:
         params = lgbm_params(rows, candidate, self.n_jobs)
