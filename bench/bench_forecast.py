@@ -12,7 +12,7 @@ every method is backtested on the same origins.
 Prints per series the backtest MASE and SMAPE of LightGBM beside every baseline, which forecast was
 chosen, LightGBM's MASE over the best baseline's, and the wall time of checks + backtest + fits (one
 process, lightgbm already imported). Targets (issue 18): MASE < 1 on hourly and half-hourly series,
-within 5% of the best baseline elsewhere, under 10 s a series. Figures go to
+within 5% of the best baseline on every series, under 10 s a series. Figures go to
 ``bench/results/forecast.json`` too, with the machine's load average and package versions.
 """
 
@@ -147,9 +147,10 @@ def run_one(name: str, loader: Callable[[], pd.DataFrame], horizon: int, kind: s
     scored = {k: v for k, v in result.baselines.items() if "mase" in v}
     best = min(scored, key=lambda k: scored[k]["mase"])
     ratio = result.metrics["mase"] / scored[best]["mase"] if result.metrics else None
-    target = (
-        result.metrics.get("mase", 99) < 1 if kind == "sub-daily" else ratio is not None and ratio <= 1.05
-    )
+    # Issue 18: MASE below 1 on every hourly or half-hourly series, and on every series no more than 5%
+    # behind the best baseline.
+    close = ratio is not None and ratio <= 1.05
+    target = close and (result.metrics.get("mase", 99) < 1 if kind == "sub-daily" else True)
     return {
         "series": name,
         "points": result.series["points"],
