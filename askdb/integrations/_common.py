@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from askdb.errors import ConfigError, SchemaError
+from askdb.errors import AskdbError, ConfigError, SchemaError
 
 if TYPE_CHECKING:
     from askdb.assistant import Assistant
@@ -17,6 +18,17 @@ if TYPE_CHECKING:
     from askdb.runtime.service import AssistantService
     from askdb.settings import Settings
     from askdb.sql.runner import QueryResult
+
+
+T = TypeVar("T")
+
+
+def tool_call(work: Callable[[], T], error: type[Exception]) -> T:
+    """Run ``work``; an askdb error becomes ``error`` with the text an agent reads (the problem and the fix)."""
+    try:
+        return work()
+    except AskdbError as exc:
+        raise error(exc.person_line()) from exc
 
 
 def require(module: str, *, extra: str) -> None:

@@ -16,7 +16,6 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from askdb.errors import AskdbError
 from askdb.integrations._common import (
     answer_text,
     describe,
@@ -26,6 +25,7 @@ from askdb.integrations._common import (
     service_for,
     table_list,
     table_list_text,
+    tool_call,
 )
 
 require("langchain_core", extra="langchain")
@@ -49,10 +49,7 @@ T = TypeVar("T")
 
 def _tool_call(work: Callable[[], T]) -> T:
     """Run ``work``; an askdb error becomes the ToolException an agent reads (its text is the fix)."""
-    try:
-        return work()
-    except AskdbError as exc:
-        raise ToolException(exc.person_line()) from exc
+    return tool_call(work, ToolException)
 
 
 # -- retriever -------------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ import asyncio
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from askdb.errors import AskdbError
 from askdb.integrations._common import (
     answer_text,
     describe,
@@ -27,6 +26,7 @@ from askdb.integrations._common import (
     service_for,
     table_list,
     table_list_text,
+    tool_call,
 )
 
 require("llama_index.core", extra="llamaindex")
@@ -51,10 +51,8 @@ class AskdbToolError(Exception):
 
 
 def _tool_call(work: Callable[[], T]) -> T:
-    try:
-        return work()
-    except AskdbError as exc:
-        raise AskdbToolError(exc.person_line()) from exc
+    """Run ``work``; an askdb error becomes the AskdbToolError an agent reads (its text is the fix)."""
+    return tool_call(work, AskdbToolError)
 
 
 class AskdbRetriever(BaseRetriever):
