@@ -13,7 +13,7 @@ import pandas as pd
 from sqlglot import exp
 from tabulate import tabulate
 
-from askdb.frames import is_missing
+from askdb.frames import is_missing, number_text
 from askdb.llm.base import Message
 from askdb.prompts import messages
 from askdb.rag.dates import DateRange, ranges_missed
@@ -55,22 +55,6 @@ def _is_numeric(value: Any) -> bool:
 
 def _identifier_text(value: Any) -> str:
     return f"{value:.0f}" if float(value).is_integer() else str(value)
-
-
-def number_text(value: Any) -> str:
-    """One rule for every engine (SQLite's float, MariaDB's Decimal): 1.2345 -> 1.23, 0.01234 -> 0.0123,
-    12345 -> 12,345, 1234567 -> 123.46万, 123456789 -> 1.23亿; never an exponent."""
-    number = float(value)
-    size = abs(number)
-    if size >= 1e8:
-        return f"{number / 1e8:,.2f}亿"
-    if size >= 1e5:
-        return f"{number / 1e4:,.2f}万"
-    if number.is_integer():
-        return f"{number:,.0f}" if size >= 1e4 else f"{number:.0f}"
-    if size >= 1:
-        return f"{number:,.2f}" if size >= 1e4 else f"{number:.2f}"
-    return f"{number:.4g}"
 
 
 def empty_result_text(tree: exp.Expr | None, ranges: Iterable[DateRange], today: date) -> str:

@@ -30,3 +30,19 @@ def plain_rows(frame: pd.DataFrame) -> list[list[Any]]:
         )
         columns.append([None if is_missing(v) else int(v) if whole else v for v in values])
     return [list(row) for row in zip(*columns)] if columns else [[] for _ in range(len(frame))]
+
+
+def number_text(value: Any) -> str:
+    """One rule for every engine (SQLite's float, MariaDB's Decimal): 1.2345 -> 1.23, 0.01234 -> 0.0123,
+    12345 -> 12,345, 1234567 -> 123.46万, 123456789 -> 1.23亿; never an exponent."""
+    number = float(value)
+    size = abs(number)
+    if size >= 1e8:
+        return f"{number / 1e8:,.2f}亿"
+    if size >= 1e5:
+        return f"{number / 1e4:,.2f}万"
+    if number.is_integer():
+        return f"{number:,.0f}" if size >= 1e4 else f"{number:.0f}"
+    if size >= 1:
+        return f"{number:,.2f}" if size >= 1e4 else f"{number:.2f}"
+    return f"{number:.4g}"

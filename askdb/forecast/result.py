@@ -12,6 +12,8 @@ from typing import Any
 import pandas as pd
 from tabulate import tabulate
 
+from askdb.frames import number_text as frames_number_text
+
 
 @dataclass(frozen=True)
 class ForecastPoint:
@@ -127,9 +129,6 @@ def time_text(time: pd.Timestamp, freq: str) -> str:
 
 
 def number_text(value: float | None) -> str:
-    """Plain digits, no exponents: whole units from 1000 up, two decimals from 1, three below."""
-    if value is None:
-        return "—"
-    if abs(value) >= 1000:
-        return f"{value:.0f}"
-    return f"{value:.2f}" if abs(value) >= 1 else f"{value:.3f}"
+    """A number as the result tables show one (``askdb.frames.number_text``: 1.23, 12,345, 123.46万);
+    a metric a method has none of is a dash."""
+    return "—" if value is None else frames_number_text(value)
