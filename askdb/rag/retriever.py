@@ -42,8 +42,8 @@ class RetrievalConfig:
     candidates: int = 100  # documents taken from each of the dense and BM25 searches
     rrf_k: float = 10.0  # small: the first few ranks of a signal should count for much more than the tenth
     weight_dense: float = 1.0
-    # all-MiniLM-L6-v2 is English-centric: for Chinese questions its vectors are close to noise, and
-    # halving dense weight measured better on the Chinese set (bench/bench_retrieval.py) and no worse elsewhere.
+    # all-MiniLM-L6-v2 is English-centric: for Chinese questions its vectors are close to noise. Of 0, .25,
+    # .5 and 1, a quarter measured best on the DuSQL pool and the ads set together (bench/bench_retrieval.py).
     weight_dense_cjk: float = 0.25
     weight_bm25: float = 1.0
     weight_notes: float = 0.5
@@ -316,6 +316,13 @@ def _rrf(rankings: Iterable[tuple[float, dict[Any, int]]], k: float) -> dict[Any
     return fused
 
 
+def _add_scored(fused: dict[str, float], scores: dict[str, float], weight: float, k: float) -> None:
+    """Add to ``fused`` a ranking by ``scores`` (in (0, 1], best first; ties in ``scores``' order), each
+    place weighted by its score as well as its rank: a signal whose second table is far behind says so."""
+    for rank, table in enumerate(sorted(scores, key=lambda t: -scores[t]), 1):
+        fused[table] = fused.get(table, 0.0) + weight * scores[table] / (k + rank)
+
+
 def _order(ids: np.ndarray, scores: np.ndarray) -> list[int]:
     return [int(i) for i in ids[np.argsort(-scores, kind="stable")]]
 
@@ -445,7 +452,6 @@ class HybridRetriever:
         value_scores: dict[str, float] = {}
         for hit in values:
             value_scores[hit.table] = max(value_scores.get(hit.table, 0.0), hit.score)
-        value_order = sorted(value_scores, key=lambda t: -value_scores[t])
         dense_weight = cfg.weight_dense_cjk if has_cjk(question) else cfg.weight_dense
         fused = _rrf(
             [
@@ -458,17 +464,12 @@ class HybridRetriever:
             cfg.rrf_k,
         )
         cover = self._coverage(searched, schema_bm25 + schema_dense, scope)
-        cover_order = sorted(cover, key=lambda t: (-cover[t], t))
         # In proportion to the best coverage too: a table holding one of the question's words is no
         # second best to one holding them all, as a bare rank would make it.
-        best = cover[cover_order[0]] if cover_order else 0.0
-        for rank, table in enumerate(cover_order, 1):
-            share = cover[table] / best if best > 0 else 0.0
-            fused[table] = fused.get(table, 0.0) + cfg.weight_cover * share / (cfg.rrf_k + rank)
-        for rank, table in enumerate(value_order, 1):
-            fused[table] = fused.get(table, 0.0) + cfg.weight_values * value_scores[table] / (
-                cfg.rrf_k + rank
-            )
+        best = max(cover.values(), default=0.0)
+        shares = {t: cover[t] / best for t in sorted(cover)} if best > 0 else {}  # ties by name
+        _add_scored(fused, shares, cfg.weight_cover, cfg.rrf_k)
+        _add_scored(fused, value_scores, cfg.weight_values, cfg.rrf_k)
         if scope is not None:
             fused = {t: s for t, s in fused.items() if t in scope}
         if cfg.weight_join and fused:

@@ -83,10 +83,6 @@ class Synonyms:
                 tokens.extend(t for t in tokenize(peer) if not t.startswith("#"))
         return tokens
 
-    def variants(self, value: str) -> tuple[str, ...]:
-        """The other words of ``value``'s group when the value is one of its words (KOL -> 达人, 博主)."""
-        return self.peers(value)
-
 
 def synonyms_for(notes_groups: Iterable[Group] = ()) -> Synonyms:
     """The packaged groups and a database's own (from its notes)."""

@@ -152,10 +152,11 @@ class ValueMatcher:
                 self._where.setdefault(key, []).append((cv.table, cv.column, value))
         self._reserved = {fold(w) for w in reserved}
         self._tables = len({cv.table for cv in columns if cv.values})
+        self._holders = {key: len({table for table, _, _ in where}) for key, where in self._where.items()}
         taken = set(self._where) | self._reserved
         named: dict[str, set[str]] = {}
         for key in self._where:
-            for alias in _aliases(key) | set(synonyms.variants(key) if synonyms else ()):
+            for alias in _aliases(key) | set(synonyms.peers(key) if synonyms else ()):
                 named.setdefault(alias, set()).add(key)
         # An alias naming two values (or a value, or a schema word) would be a guess: it names none.
         self._alias = {a: next(iter(keys)) for a, keys in named.items() if len(keys) == 1 and a not in taken}
@@ -183,7 +184,7 @@ class ValueMatcher:
     def specificity(self, key: str) -> float:
         """IDF of a value over the tables holding values, scaled to (0, 1]: 1 for a value only one
         table holds, less the more tables hold it (北京 in a dozen databases says little)."""
-        holders = len({table for table, _, _ in self._where.get(key, ())}) or 1
+        holders = self._holders.get(key) or 1
         if self._tables <= 1:
             return 1.0
         return max(math.log((1 + self._tables) / holders) / math.log(1 + self._tables), 0.05)
