@@ -61,6 +61,7 @@ from askdb.frames import plain_rows
 from askdb.llm.base import LLM, Message, Usage
 from askdb.llm.budget import Budget, budget_for, calibrate, count_prompt, is_reasoning_model
 from askdb.llm.extract import NoSql, SqlFound, ThinkStream, extract
+from askdb.llm.loops import LOOP, LoopWatch
 from askdb.prompts import messages as prompt_messages
 from askdb.prompts.fit import Fitted, fit_prompt
 from askdb.rag.dates import date_lines
@@ -435,12 +436,16 @@ class Assistant:
             # a reply cut at its budget: the repair says so, so the model answers shorter
             cut = replied.max_tokens if replied.cut else None
             found = yield from self._extract(run, reply)
-            if isinstance(found, NoSql) and not cut:
+            if isinstance(found, NoSql) and not (cut or replied.looped):
                 run.answer.outcome = "declined"
                 run.answer.analysis = found.text.strip() or "无法回答这个问题。"
                 return None
             if isinstance(found, NoSql):  # cut before any SQL: not a decline, the budget ran out
-                problem = f"the reply was cut at its budget of {cut} tokens before any SQL"
+                problem = (
+                    "the reply kept repeating itself before any SQL"
+                    if replied.looped
+                    else f"the reply was cut at its budget of {cut} tokens before any SQL"
+                )
                 said = reply[:200] + "…"
                 repair = {"sql": "", "violations": [], "error": None}
             else:
@@ -464,7 +469,7 @@ class Assistant:
             # The repair goes on the same conversation (the cached prefix still matches) and carries
             # the rejected statement and the problem, not a long rambling reply.
             tail = [*fitted.messages[len(first.messages) :], Message("assistant", said)]
-            tail += prompt_messages("repair", **repair, cut=cut)
+            tail += prompt_messages("repair", **repair, cut=cut, looped=replied.looped)
             fitted = self._refit(run, first, tail)
         raise NoAnswer(
             f"no acceptable SQL after {self.max_attempts} attempts; last problem: {problem}",
@@ -498,16 +503,23 @@ class Assistant:
             "max_tokens": budget.max_tokens,
             "n_ctx": budget.n_ctx,
         }
+        watch, thinking = LoopWatch(), LoopWatch()
+        stream = self.llm.stream(fitted.messages, temperature=self.temperature, max_tokens=budget.max_tokens)
         try:
-            for chunk in self.llm.stream(
-                fitted.messages, temperature=self.temperature, max_tokens=budget.max_tokens
-            ):
+            for chunk in stream:
                 if chunk.reasoning:
                     reasoning.append(chunk.reasoning)
                     yield ReasoningDelta(chunk.reasoning)
                 if chunk.content:
                     content.append(chunk.content)
                     yield ContentDelta(chunk.content)
+                if watch.feed(chunk.content) or thinking.feed(chunk.reasoning):
+                    # the rest would be the same words until max_tokens: stop the model now
+                    close = getattr(stream, "close", None)
+                    if close is not None:
+                        close()
+                    finish, usage = LOOP, Usage(fitted.tokens, None)
+                    break
                 usage = chunk.usage or usage
                 finish = chunk.finish_reason or finish
         except LLMError as exc:  # the trace keeps the call that failed, with what it wrote so far
@@ -519,12 +531,12 @@ class Assistant:
             raise
         if fitted.counted_by == "estimate" and usage is not None:
             calibrate(self.llm, fitted.messages, usage.prompt_tokens)
-        reply = "".join(content)
+        reply = watch.loop.kept(watch.text) if watch.loop else "".join(content)
         # Backends that split reasoning give it here; R1 text with <think> is split by extract().
         run.answer.reasoning += "".join(reasoning)
         output = ReplyOutput(reply, finish_reason=finish, cut=finish == "length")
         yield self._step(run, Step(name, step_input, output, tokens=usage), started)
-        return _Reply(reply, output.cut, budget.max_tokens)
+        return _Reply(reply, output.cut, budget.max_tokens, looped=finish == LOOP)
 
     @staticmethod
     def _analysis_pieces(pieces: list[tuple[str, str]], thought: list[str]) -> Iterator[Event]:
@@ -795,6 +807,7 @@ class _Reply:
     reply: str
     cut: bool
     max_tokens: int
+    looped: bool = False  # stopped early because its end kept repeating (askdb.llm.loops)
 
 
 @dataclass(frozen=True)

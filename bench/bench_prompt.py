@@ -508,7 +508,9 @@ def speed(settings: Any, retriever: Any, items: list[Item], args: argparse.Names
         repair = [
             *later,
             Message("assistant", reply or "SELECT"),
-            *prompt_messages("repair", sql=reply[:200], violations=[], error="no such column", cut=None),
+            *prompt_messages(
+                "repair", sql=reply[:200], violations=[], error="no such column", cut=None, looped=False
+            ),
         ]
         timed(llm, repair, "repair")
         del llm
