@@ -59,6 +59,9 @@ ROWS = (  # (label, key in a row, format)
     ("p95 s / question", "p95_s", "{:.2f}"),
     ("prompt tokens / question", "prompt_tokens", "{:.0f}"),
     ("reply tokens / question", "reply_tokens", "{:.0f}"),
+    ("SQL calls", "calls", "{}"),
+    ("calls cut at max_tokens", "calls_cut", "{}"),
+    ("calls stopped as loops", "calls_looped", "{}"),
 )
 
 
@@ -88,6 +91,9 @@ def figures(summary: dict[str, Any]) -> dict[str, Any]:
         "p95_s": None if latency["p95"] is None else latency["p95"] / 1000,
         "prompt_tokens": summary["tokens"]["prompt"] / n,
         "reply_tokens": summary["tokens"]["completion"] / n,
+        "calls": summary["model_calls"]["calls"],
+        "calls_cut": summary["model_calls"]["cut"],
+        "calls_looped": summary["model_calls"]["looped"],
     }
 
 

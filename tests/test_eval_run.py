@@ -211,6 +211,40 @@ def test_report_names_the_backend_and_says_a_replay_checks_the_harness(tmp_path)
     assert write_report(tmp_path, result).read_text(encoding="utf-8").count("█") > 0
 
 
+def test_summary_and_report_count_sql_calls_cut_or_stopped_as_loops():
+    base = {
+        "id": "x",
+        "question": "q",
+        "outcome": "failed",
+        "correct": False,
+        "gold_sql": "SELECT 1",
+        "pred_sql": None,
+        "valid_sql": False,
+        "exact_match": False,
+        "repairs": 2,
+        "guard_checks": 0,
+        "guard_rejections": 0,
+        "table_recall": 1.0,
+        "steps_ms": {"sql_llm": [5.0]},
+        "total_ms": 9.0,
+        "tokens": {"prompt": 1, "completion": 1},
+        "category": "filter",
+        "difficulty": "easy",
+    }
+    records = [
+        {**base, "stops": ["loop", "length", "stop"]},
+        {**base, "id": "y", "stops": ["loop"]},
+        {**base, "id": "z"},  # a results file from before stops were recorded
+    ]
+    summary = summarize(records)
+    assert summary["model_calls"] == {"calls": 4, "cut": 1, "looped": 2}
+    meta = {"dataset": "ads", "split": "test", "backend": "llamacpp", "model": "m"}
+    text = markdown_report({"meta": meta, "summary": summary, "records": records})
+    assert "| SQL calls cut at max_tokens / stopped as loops | 1 / 2 of 4 |" in text
+    older = markdown_report({"meta": meta, "summary": summarize([base]), "records": [base]})
+    assert "stopped as loops" not in older
+
+
 def test_cli_eval_with_replay_then_resume_then_compare(small_demo, tmp_path, gold_replay):
     home = tmp_path / "home"
     home.mkdir()

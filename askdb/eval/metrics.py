@@ -265,8 +265,19 @@ def summarize(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "prompt": sum(r["tokens"]["prompt"] for r in records),
             "completion": sum(r["tokens"]["completion"] for r in records),
         },
+        "model_calls": _calls_ended(records),
         "by_category": _by(records, "category"),
         "by_difficulty": _by(records, "difficulty"),
+    }
+
+
+def _calls_ended(records: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """The SQL calls of a run and how many ran to their budget (``cut``) or were stopped as loops."""
+    stops = [stop for r in records for stop in r.get("stops", ())]  # older results files have none
+    return {
+        "calls": len(stops),
+        "cut": sum(1 for stop in stops if stop == "length"),
+        "looped": sum(1 for stop in stops if stop == "loop"),
     }
 
 

@@ -69,6 +69,9 @@ class ResultLine(TypedDict):
     # The model's replies for SQL (sql_llm, then each repair_llm), so a failure can be read after the
     # run. Results files written before it was added lack the key; --resume and reports accept that.
     replies: NotRequired[list[str]]
+    # Why each of those calls ended: "stop" (the model ended it), "length" (cut at max_tokens), "loop"
+    # (stopped because it kept repeating itself, askdb.llm.loops), None where the backend did not say.
+    stops: NotRequired[list[str | None]]
 
 
 RESULT_LINE = TypeAdapter(ResultLine)

@@ -124,6 +124,7 @@ def markdown_report(result: dict[str, Any], chart: str | None = None) -> str:
         f"| table-retrieval recall | {_pct(s['table_recall'])} |",
         f"| tokens (prompt / completion) | {s['tokens']['prompt']:,} / {s['tokens']['completion']:,} |",
         f"| model errors | {s['errors']} |",
+        *_calls_row(s.get("model_calls")),
         "",
         "## Latency per step (ms)",
         "",
@@ -151,6 +152,16 @@ def markdown_report(result: dict[str, Any], chart: str | None = None) -> str:
     ]
     lines += failed_section(result["records"])
     return "\n".join(lines) + "\n"
+
+
+def _calls_row(calls: dict[str, int] | None) -> list[str]:
+    """How the SQL calls ended; summaries written before it was counted have no such row."""
+    if not calls or not calls["calls"]:
+        return []
+    return [
+        f"| SQL calls cut at max_tokens / stopped as loops | {calls['cut']} / {calls['looped']} "
+        f"of {calls['calls']} |"
+    ]
 
 
 def failed_section(records: list[dict[str, Any]], shown: int = FAILED_SHOWN) -> list[str]:

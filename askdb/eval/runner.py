@@ -108,13 +108,23 @@ def _steps(trace: Iterable[Any]) -> list[StepRecord]:
     return [s if isinstance(s, dict) else s.to_dict() for s in trace]
 
 
-def _replies(steps: list[StepRecord]) -> list[str]:
-    """What the model wrote for SQL, call by call (``ReplyOutput.reply``), including a failed call's part."""
+def _calls(steps: list[StepRecord]) -> list[dict[str, Any]]:
+    """The outputs of the model's SQL calls (``ReplyOutput``), in order, including a failed call's part."""
     return [
-        s["output"]["reply"]
+        s["output"]
         for s in steps
         if s["name"] in MODEL_STEPS and isinstance(s.get("output"), dict) and "reply" in s["output"]
     ]
+
+
+def _replies(steps: list[StepRecord]) -> list[str]:
+    """What the model wrote for SQL, call by call."""
+    return [call["reply"] for call in _calls(steps)]
+
+
+def _stops(steps: list[StepRecord]) -> list[str | None]:
+    """Why each SQL call ended: the model's own stop, its budget ("length") or a loop ("loop")."""
+    return [call.get("finish_reason") for call in _calls(steps)]
 
 
 def _retrieved_tables(steps: list[StepRecord]) -> list[str] | None:
@@ -196,6 +206,7 @@ def record(
         "tokens": tokens,
         "error": error,
         "replies": _replies(steps),
+        "stops": _stops(steps),
     }
 
 
