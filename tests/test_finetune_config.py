@@ -314,3 +314,48 @@ def test_final_eval_loss_is_none_without_an_eval_split():
 
     trainer = _EvalCountingTrainer([{"loss": 0.5, "step": 10}], eval_dataset=None)
     assert final_eval_loss(trainer, 10) is None and trainer.evaluations == 0
+
+
+def _run_folder(config: TrainConfig) -> None:
+    """What a finished `finetune all` leaves: checkpoints, adapter, merged model, GGUF files."""
+    for folder in (
+        config.output_dir / "checkpoint-25",
+        config.adapter_dir,
+        config.merged_dir,
+        config.gguf_dir,
+    ):
+        folder.mkdir(parents=True)
+    (config.adapter_dir / "adapter_config.json").write_text("{}")
+    (config.merged_dir / "config.json").write_text("{}")
+    for name in ("model-f16.gguf", "model-Q4_K_M.gguf", "Modelfile"):
+        (config.gguf_dir / name).write_bytes(b"GGUF")
+
+
+@pytest.mark.parametrize(
+    ("stage", "kept"),
+    [
+        ("merge", {"checkpoint-25", "adapter", "merged", "Modelfile"}),
+        ("train", {"checkpoint-25", "adapter", "Modelfile"}),
+        ("data", {"Modelfile"}),
+    ],
+)
+def test_a_stage_that_runs_again_removes_what_later_stages_made_from_its_old_output(tmp_path, stage, kept):
+    from askdb.finetune.cli import _maybe, stale_after
+
+    config = load_config(packaged_config("gemma3-270m-cpu.yaml"), tmp_path)
+    _run_folder(config)
+    ran = _maybe(1, stage, False, "x", lambda: {"ran": True}, stale=lambda: stale_after(config, stage))
+    assert ran == {"ran": True}
+    left = {p.name for p in (*config.output_dir.iterdir(), *config.gguf_dir.iterdir())} - {"gguf"}
+    assert left == kept  # the old GGUF is never deployed or evaluated as if it were the new one
+    # a stage that is skipped touches nothing
+    _maybe(1, stage, True, "x", lambda: {}, stale=lambda: pytest.fail("a skipped stage removed files"))
+
+
+def test_export_of_files_already_there_is_a_skipped_stage(tmp_path):
+    from askdb.finetune.cli import _run_export
+
+    config = load_config(packaged_config("gemma3-270m-cpu.yaml"), tmp_path)
+    _run_folder(config)
+    result = _run_export(None, config)  # no converter is needed: nothing is written
+    assert result["skipped"] and result["gguf"][-1].endswith("model-Q4_K_M.gguf")

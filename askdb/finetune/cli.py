@@ -264,8 +264,12 @@ def _run_merge(config: Any) -> dict[str, Any]:
 
 def _run_export(ctx: click.Context, config: Any) -> dict[str, Any]:
     from askdb.finetune.export import export as export_gguf
+    from askdb.finetune.export import gguf_path
     from askdb.finetune.llamacpp import source_dir
 
+    targets = [gguf_path(config.gguf_dir, k) for k in (config.export.outtype, *config.export.quantize)]
+    if all(t.is_file() for t in targets):  # a rerun: keep the earlier run's figures for this stage
+        return {"gguf": [str(t) for t in targets], "skipped": True}
     llama_cpp = source_dir(settings_from(ctx).home / "cache")
     files = export_gguf(
         config.merged_dir,
@@ -448,6 +452,7 @@ def run_all(
             lambda: _write_data(
                 settings, config.data, augment_count=config.augment, reasoning=config.reasoning
             ),
+            stale=lambda: stale_after(config, "data"),
         ),
     )
     summary["train"] = log(
@@ -458,12 +463,18 @@ def run_all(
             adapter_complete(config.adapter_dir),
             str(config.adapter_dir),
             lambda: _run_train(config),
+            stale=lambda: stale_after(config, "train"),
         ),
     )
     summary["merge"] = log(
         "merge",
         lambda: _maybe(
-            3, "merge", merged_complete(config.merged_dir), str(config.merged_dir), lambda: _run_merge(config)
+            3,
+            "merge",
+            merged_complete(config.merged_dir),
+            str(config.merged_dir),
+            lambda: _run_merge(config),
+            stale=lambda: stale_after(config, "merge"),
         ),
     )
     _stage(4, "export", f"GGUF into {config.gguf_dir}")
@@ -563,10 +574,40 @@ def _check_deployable(config: Any) -> None:
         ) from None
 
 
-def _maybe(number: int, name: str, done: bool, where: str, work: Any) -> dict[str, Any]:
-    """Run a stage unless its output is already there and whole."""
+def _maybe(number: int, name: str, done: bool, where: str, work: Any, *, stale: Any = None) -> dict[str, Any]:
+    """Run a stage unless its output is already there and whole; ``stale`` first removes what the
+    later stages made from this stage's old output."""
     if done:
         _stage(number, name, f"done already ({where}); skipped")
         return {"skipped": True, "path": where}
+    if stale is not None and (removed := stale()):
+        click.echo(f"  removed what was made from the old {name} output: {', '.join(removed)}", err=True)
     _stage(number, name, f"writing {where}")
     return work()
+
+
+def stale_after(config: Any, stage: str) -> list[str]:
+    """Remove the outputs of the stages after ``stage``, which is about to write its output anew.
+
+    Each later stage is skipped when its output is there, so without this a new adapter would be
+    followed by the old merged model and GGUF, deployed and evaluated as if they were the new one.
+    New data also ends the checkpoints' run: resuming it would train on the old records' order.
+    """
+    import shutil
+
+    later: list[Path] = []
+    if stage == "data":
+        later += [*sorted(Path(config.output_dir).glob("checkpoint-*")), config.adapter_dir]
+    if stage in ("data", "train"):
+        later.append(config.merged_dir)
+    later += sorted(Path(config.gguf_dir).glob("*.gguf"))
+    removed = []
+    for path in later:
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.is_file():
+            path.unlink()
+        else:
+            continue
+        removed.append(path.name)
+    return removed
