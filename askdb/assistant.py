@@ -515,9 +515,7 @@ class Assistant:
                     yield ContentDelta(chunk.content)
                 if watch.feed(chunk.content) or thinking.feed(chunk.reasoning):
                     # the rest would be the same words until max_tokens: stop the model now
-                    close = getattr(stream, "close", None)
-                    if close is not None:
-                        close()
+                    getattr(stream, "close", lambda: None)()
                     finish, usage = LOOP, Usage(fitted.tokens, None)
                     break
                 usage = chunk.usage or usage
@@ -657,7 +655,9 @@ class Assistant:
             # An R1 model writes <think>...</think> before its analysis (the template may open it):
             # that text streams as reasoning, never as the analysis people read.
             split = ThinkStream(opened=is_reasoning_model(llm.model) and self.think is not False)
-            for chunk in llm.stream(chat, temperature=self.temperature, max_tokens=budget.max_tokens):
+            watch = LoopWatch()
+            stream = llm.stream(chat, temperature=self.temperature, max_tokens=budget.max_tokens)
+            for chunk in stream:
                 if chunk.reasoning:
                     thought.append(chunk.reasoning)
                     yield ReasoningDelta(chunk.reasoning)
@@ -665,6 +665,12 @@ class Assistant:
                     parts.append(chunk.content)
                     yield from self._analysis_pieces(split.feed(chunk.content), thought)
                 usage = chunk.usage or usage
+                if watch.feed(chunk.content) and watch.loop is not None:
+                    # the same sentence until max_tokens: stop, and keep it once in the answer
+                    getattr(stream, "close", lambda: None)()
+                    parts = [watch.loop.kept(watch.text)]
+                    usage = Usage(tokens, None)
+                    break
             yield from self._analysis_pieces(split.close(), thought)
         except LLMError as exc:  # the rows are still the answer; say why the analysis is missing
             yield self._step(

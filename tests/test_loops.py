@@ -67,3 +67,12 @@ def test_a_looping_reply_is_stopped_and_repaired_through_ollama(demo_retrieval_p
     assert len(first.output.reply) < len(LOOPING) // 2  # the loop is kept once, not forty times
     assert answer.repairs == 1 and answer.sql.startswith("SELECT platform, COUNT(*)")
     assert "不停重复" in repair_prompt
+
+
+def test_a_looping_analysis_is_stopped_and_kept_once(demo_retrieval_parts):
+    looping = "抖音的达人最多。" + "快手紧随其后," * 60
+    with FakeOllamaServer(lambda m: looping if "数据分析师" in m[0]["content"] else GOOD) as server:
+        llm = OllamaLLM("fake-model", host=server.url, timeout_s=10, num_ctx=4096)
+        answer = Assistant(llm=llm, **demo_retrieval_parts).ask("各平台有多少达人")
+    assert answer.analysis.startswith("抖音的达人最多。快手紧随其后,")
+    assert answer.analysis.count("快手紧随其后") == 1 and answer.analysis in answer.markdown
