@@ -177,26 +177,29 @@ def test_a_replay_without_questions_plays_in_file_order_and_says_when_it_runs_ou
         list(llm.stream([Message("user", "## 问题\n随便")]))
 
 
+ANSWERED = {  # the keys summarize and the report read, of one answered question
+    "id": "x",
+    "question": "q",
+    "outcome": "answered",
+    "correct": True,
+    "gold_sql": "SELECT 1",
+    "pred_sql": "SELECT 1",
+    "valid_sql": True,
+    "exact_match": True,
+    "repairs": 0,
+    "guard_checks": 1,
+    "guard_rejections": 0,
+    "table_recall": 1.0,
+    "steps_ms": {"sql_llm": [5.0]},
+    "total_ms": 9.0,
+    "tokens": {"prompt": 1, "completion": 1},
+    "category": "filter",
+    "difficulty": "easy",
+}
+
+
 def test_report_names_the_backend_and_says_a_replay_checks_the_harness(tmp_path):
-    record = {
-        "id": "x",
-        "question": "q",
-        "outcome": "answered",
-        "correct": True,
-        "gold_sql": "SELECT 1",
-        "pred_sql": "SELECT 1",
-        "valid_sql": True,
-        "exact_match": True,
-        "repairs": 0,
-        "guard_checks": 1,
-        "guard_rejections": 0,
-        "table_recall": 1.0,
-        "steps_ms": {"sql_llm": [5.0]},
-        "total_ms": 9.0,
-        "tokens": {"prompt": 1, "completion": 1},
-        "category": "filter",
-        "difficulty": "easy",
-    }
+    record = dict(ANSWERED)
     meta = {"dataset": "ads", "split": "test", "backend": "replay", "model": "gold", "harness_only": True}
     result = {"meta": meta, "summary": summarize([record]), "records": [record]}
     text = markdown_report(result)
@@ -212,25 +215,8 @@ def test_report_names_the_backend_and_says_a_replay_checks_the_harness(tmp_path)
 
 
 def test_summary_and_report_count_sql_calls_cut_or_stopped_as_loops():
-    base = {
-        "id": "x",
-        "question": "q",
-        "outcome": "failed",
-        "correct": False,
-        "gold_sql": "SELECT 1",
-        "pred_sql": None,
-        "valid_sql": False,
-        "exact_match": False,
-        "repairs": 2,
-        "guard_checks": 0,
-        "guard_rejections": 0,
-        "table_recall": 1.0,
-        "steps_ms": {"sql_llm": [5.0]},
-        "total_ms": 9.0,
-        "tokens": {"prompt": 1, "completion": 1},
-        "category": "filter",
-        "difficulty": "easy",
-    }
+    base = {**ANSWERED, "outcome": "failed", "correct": False, "pred_sql": None, "valid_sql": False}
+    base |= {"exact_match": False, "repairs": 2, "guard_checks": 0}
     records = [
         {**base, "stops": ["loop", "length", "stop"]},
         {**base, "id": "y", "stops": ["loop"]},

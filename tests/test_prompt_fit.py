@@ -177,7 +177,9 @@ def test_a_window_too_small_for_the_minimum_is_an_error_before_any_call(runner):
 
 
 def test_a_reply_that_never_stops_is_cut_at_the_budget_and_repaired_with_the_statement(runner):
-    rambling = "我想想。" + "然后再想想," * 500 + "\n```sql\nSELECT nope FROM ads_summary\n```"
+    # never the same sentence twice (a reply that repeats itself is stopped as a loop before its budget)
+    rambling = "我想想。" + "".join(f"然后再想想第{i}点," for i in range(500))
+    rambling += "\n```sql\nSELECT nope FROM ads_summary\n```"
     assistant, llm = make(runner, [rambling, f"```sql\n{GOOD}\n```", "分析"], max_tokens=5000)
     answer = assistant.ask("有多少条笔记")
     first = answer.trace[1]
@@ -192,7 +194,7 @@ def test_a_reply_that_never_stops_is_cut_at_the_budget_and_repaired_with_the_sta
 
 
 def test_replies_cut_every_time_end_in_no_answer_that_names_the_reply_budget(runner):
-    rambling = "让我想想," * 400
+    rambling = "".join(f"让我想想第{i}点," for i in range(400))
     assistant, _ = make(runner, [rambling, rambling], max_tokens=100, max_attempts=2)
     with pytest.raises(NoAnswer) as caught:
         assistant.ask("有多少条笔记")
@@ -202,7 +204,8 @@ def test_replies_cut_every_time_end_in_no_answer_that_names_the_reply_budget(run
 
 
 def test_a_repair_carries_the_rejected_statement_not_the_whole_reply(runner):
-    rambling = "让我仔细想一想这个问题。" * 40 + "\n```sql\nSELECT nope FROM ads_summary\n```\n以上就是答案。"
+    rambling = "".join(f"让我仔细想一想这个问题的第{i}个方面。" for i in range(40))
+    rambling += "\n```sql\nSELECT nope FROM ads_summary\n```\n以上就是答案。"
     assistant, llm = make(runner, [rambling, f"```sql\n{GOOD}\n```", "分析"])
     answer = assistant.ask("有多少条笔记")
     assert answer.outcome == "answered" and answer.repairs == 1
