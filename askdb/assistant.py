@@ -59,7 +59,7 @@ from askdb.forecast.intent import ForecastIntent, forecast_intent, forecast_mark
 from askdb.forecast.pipeline import forecast_series
 from askdb.frames import plain_rows
 from askdb.llm.base import LLM, Message, Usage
-from askdb.llm.budget import Budget, budget_for, calibrate, count_prompt, is_reasoning_model
+from askdb.llm.budget import Budget, budget_for, calibrate, count_prompt, count_reply, is_reasoning_model
 from askdb.llm.extract import NoSql, SqlFound, ThinkStream, extract
 from askdb.llm.loops import LOOP, LoopWatch
 from askdb.prompts import messages as prompt_messages
@@ -516,7 +516,8 @@ class Assistant:
                 if watch.feed(chunk.content) or thinking.feed(chunk.reasoning):
                     # the rest would be the same words until max_tokens: stop the model now
                     getattr(stream, "close", lambda: None)()
-                    finish, usage = LOOP, Usage(fitted.tokens, None)
+                    written = count_reply(self.llm, fitted.messages, "".join(content) + "".join(reasoning))
+                    finish, usage = LOOP, Usage(fitted.tokens, min(written, budget.max_tokens))
                     break
                 usage = chunk.usage or usage
                 finish = chunk.finish_reason or finish
@@ -668,8 +669,9 @@ class Assistant:
                 if watch.feed(chunk.content) and watch.loop is not None:
                     # the same sentence until max_tokens: stop, and keep it once in the answer
                     getattr(stream, "close", lambda: None)()
+                    written = count_reply(llm, chat, watch.text)
                     parts = [watch.loop.kept(watch.text)]
-                    usage = Usage(tokens, None)
+                    usage = Usage(tokens, min(written, budget.max_tokens))
                     break
             yield from self._analysis_pieces(split.close(), thought)
         except LLMError as exc:  # the rows are still the answer; say why the analysis is missing

@@ -64,6 +64,8 @@ def test_a_looping_reply_is_stopped_and_repaired_through_ollama(demo_retrieval_p
         repair_prompt = server.requests_to("/api/chat")[1].json["messages"][-1]["content"]
     first = answer.trace[[s.name.value for s in answer.trace].index("sql_llm")]
     assert first.output.finish_reason == LOOP
+    # the server's usage never came; the tokens written before the stop are counted instead
+    assert 0 < first.tokens.completion_tokens < len(LOOPING) // 2
     assert len(first.output.reply) < len(LOOPING) // 2  # the loop is kept once, not forty times
     assert answer.repairs == 1 and answer.sql.startswith("SELECT platform, COUNT(*)")
     assert "不停重复" in repair_prompt

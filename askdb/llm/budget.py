@@ -109,6 +109,14 @@ def count_prompt(llm: LLM, messages: Sequence[Message]) -> tuple[int, str]:
     return math.ceil(estimate_chat_tokens(messages) * llm.estimate_scale), "estimate"
 
 
+def count_reply(llm: LLM, messages: Sequence[Message], reply: str) -> int:
+    """The tokens of a reply that was stopped before the backend reported usage (a loop, askdb.llm.loops):
+    the chat with the reply as the assistant's turn, less the chat with an empty one."""
+    with_reply, _ = count_prompt(llm, [*messages, Message("assistant", reply)])
+    empty, _ = count_prompt(llm, [*messages, Message("assistant", "")])
+    return max(1, with_reply - empty)
+
+
 def calibrate(llm: LLM, messages: Sequence[Message], reported: int | None) -> None:
     """Learn from the prompt tokens a server reported for ``messages``: later estimates scale up to match.
 
