@@ -59,9 +59,9 @@ from askdb.forecast.intent import ForecastIntent, forecast_intent, forecast_mark
 from askdb.forecast.pipeline import forecast_series
 from askdb.frames import plain_rows
 from askdb.llm.base import LLM, Message, Usage
-from askdb.llm.budget import Budget, budget_for, calibrate, count_prompt, count_reply, is_reasoning_model
+from askdb.llm.budget import Budget, budget_for, calibrate, count_prompt, is_reasoning_model
 from askdb.llm.extract import NoSql, SqlFound, ThinkStream, extract
-from askdb.llm.loops import LOOP, LoopWatch
+from askdb.llm.loops import LOOP, LoopGuard
 from askdb.prompts import messages as prompt_messages
 from askdb.prompts.fit import Fitted, fit_prompt
 from askdb.rag.dates import date_lines
@@ -503,24 +503,22 @@ class Assistant:
             "max_tokens": budget.max_tokens,
             "n_ctx": budget.n_ctx,
         }
-        watch, thinking = LoopWatch(), LoopWatch()
-        stream = self.llm.stream(fitted.messages, temperature=self.temperature, max_tokens=budget.max_tokens)
+        guard = LoopGuard(
+            self.llm.stream(fitted.messages, temperature=self.temperature, max_tokens=budget.max_tokens)
+        )
         try:
-            for chunk in stream:
+            for chunk in guard:
                 if chunk.reasoning:
                     reasoning.append(chunk.reasoning)
                     yield ReasoningDelta(chunk.reasoning)
                 if chunk.content:
                     content.append(chunk.content)
                     yield ContentDelta(chunk.content)
-                if watch.feed(chunk.content) or thinking.feed(chunk.reasoning):
-                    # the rest would be the same words until max_tokens: stop the model now
-                    getattr(stream, "close", lambda: None)()
-                    written = count_reply(self.llm, fitted.messages, "".join(content) + "".join(reasoning))
-                    finish, usage = LOOP, Usage(fitted.tokens, min(written, budget.max_tokens))
-                    break
                 usage = chunk.usage or usage
                 finish = chunk.finish_reason or finish
+            if guard.stopped:
+                finish = LOOP
+                usage = guard.usage(self.llm, fitted.messages, fitted.tokens, budget.max_tokens)
         except LLMError as exc:  # the trace keeps the call that failed, with what it wrote so far
             yield self._step(
                 run,
@@ -530,7 +528,7 @@ class Assistant:
             raise
         if fitted.counted_by == "estimate" and usage is not None:
             calibrate(self.llm, fitted.messages, usage.prompt_tokens)
-        reply = watch.loop.kept(watch.text) if watch.loop else "".join(content)
+        reply = guard.kept()
         # Backends that split reasoning give it here; R1 text with <think> is split by extract().
         run.answer.reasoning += "".join(reasoning)
         output = ReplyOutput(reply, finish_reason=finish, cut=finish == "length")
@@ -656,9 +654,10 @@ class Assistant:
             # An R1 model writes <think>...</think> before its analysis (the template may open it):
             # that text streams as reasoning, never as the analysis people read.
             split = ThinkStream(opened=is_reasoning_model(llm.model) and self.think is not False)
-            watch = LoopWatch()
-            stream = llm.stream(chat, temperature=self.temperature, max_tokens=budget.max_tokens)
-            for chunk in stream:
+            guard = LoopGuard(
+                llm.stream(chat, temperature=self.temperature, max_tokens=budget.max_tokens), reasoning=False
+            )
+            for chunk in guard:
                 if chunk.reasoning:
                     thought.append(chunk.reasoning)
                     yield ReasoningDelta(chunk.reasoning)
@@ -666,13 +665,9 @@ class Assistant:
                     parts.append(chunk.content)
                     yield from self._analysis_pieces(split.feed(chunk.content), thought)
                 usage = chunk.usage or usage
-                if watch.feed(chunk.content) and watch.loop is not None:
-                    # the same sentence until max_tokens: stop, and keep it once in the answer
-                    getattr(stream, "close", lambda: None)()
-                    written = count_reply(llm, chat, watch.text)
-                    parts = [watch.loop.kept(watch.text)]
-                    usage = Usage(tokens, min(written, budget.max_tokens))
-                    break
+            if guard.stopped:  # the same sentence until max_tokens: kept once in the answer
+                parts = [guard.kept()]
+                usage = guard.usage(llm, chat, tokens, budget.max_tokens)
             yield from self._analysis_pieces(split.close(), thought)
         except LLMError as exc:  # the rows are still the answer; say why the analysis is missing
             yield self._step(

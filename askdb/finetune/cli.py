@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -264,12 +265,11 @@ def _run_merge(config: Any) -> dict[str, Any]:
 
 def _run_export(ctx: click.Context, config: Any) -> dict[str, Any]:
     from askdb.finetune.export import export as export_gguf
-    from askdb.finetune.export import gguf_path
     from askdb.finetune.llamacpp import source_dir
 
-    targets = [gguf_path(config.gguf_dir, k) for k in (config.export.outtype, *config.export.quantize)]
-    if all(t.is_file() for t in targets):  # a rerun: keep the earlier run's figures for this stage
-        return {"gguf": [str(t) for t in targets], "skipped": True}
+    files = config.gguf_files
+    if all(f.is_file() for f in files):  # a rerun: keep the earlier run's figures for this stage
+        return {"gguf": [str(f) for f in files], "skipped": True}
     llama_cpp = source_dir(settings_from(ctx).home / "cache")
     files = export_gguf(
         config.merged_dir,
@@ -574,7 +574,15 @@ def _check_deployable(config: Any) -> None:
         ) from None
 
 
-def _maybe(number: int, name: str, done: bool, where: str, work: Any, *, stale: Any = None) -> dict[str, Any]:
+def _maybe(
+    number: int,
+    name: str,
+    done: bool,
+    where: str,
+    work: Callable[[], dict[str, Any]],
+    *,
+    stale: Callable[[], list[str]] | None = None,
+) -> dict[str, Any]:
     """Run a stage unless its output is already there and whole; ``stale`` first removes what the
     later stages made from this stage's old output."""
     if done:

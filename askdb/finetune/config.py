@@ -129,11 +129,14 @@ class TrainConfig(_Strict):
     @property
     def deployed_gguf(self) -> Path:
         """The GGUF that deploy registers and eval asks: the last quantisation, else the converter's file."""
-        from askdb.finetune.export import gguf_path
+        return self.gguf_files[-1]
 
-        return gguf_path(
-            self.gguf_dir, self.export.quantize[-1] if self.export.quantize else self.export.outtype
-        )
+    @property
+    def gguf_files(self) -> list[Path]:
+        """Every file export writes: the converter's GGUF, then each quantisation."""
+        from askdb.finetune.export import targets
+
+        return targets(self.gguf_dir, self.export.outtype, self.export.quantize)
 
     @property
     def eval_dir(self) -> Path:

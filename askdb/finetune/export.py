@@ -111,18 +111,20 @@ def quantize(src: Path, out: Path, kind: str = "Q4_K_M", *, threads: int = 0) ->
     return out
 
 
+def targets(gguf_dir: Path, outtype: str, quants: list[str]) -> list[Path]:
+    """The files ``export`` writes, in order: the converter's GGUF, then each quantisation."""
+    return [gguf_path(gguf_dir, kind) for kind in (outtype, *quants)]
+
+
 def export(
     model_dir: Path, gguf_dir: Path, *, outtype: str, quants: list[str], llama_cpp: Path, log: Log = _no_log
 ) -> list[Path]:
     """The converter's GGUF, then each quantisation; files already there are kept (resumable)."""
-    base = gguf_path(gguf_dir, outtype)
+    base, *quantised = files = targets(gguf_dir, outtype, quants)
     if not base.is_file():
         convert(model_dir, base, outtype=outtype, llama_cpp=llama_cpp, log=log)
-    files = [base]
-    for kind in quants:
-        target = gguf_path(gguf_dir, kind)
+    for kind, target in zip(quants, quantised):
         if not target.is_file():
             log(f"quantising {base.name} to {kind}")
             quantize(base, target, kind)
-        files.append(target)
     return files

@@ -10,7 +10,11 @@ periodic: the same unit of text, ``period`` characters long, written back to bac
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+
+from askdb.llm.base import LLM, Chunk, Message, Usage
+from askdb.llm.budget import count_reply
 
 LOOP = "loop"  # the finish_reason of a reply stopped this way
 MIN_CHARS = 160  # the periodic tail covers at least this much text
@@ -74,3 +78,44 @@ class LoopWatch:
             self._checked = len(self.text)
             self.loop = find_loop(self.text)
         return self.loop is not None
+
+
+class LoopGuard:
+    """A model's stream of chunks, stopped (and closed) as soon as its text starts to loop.
+
+    Iterate it instead of the stream. ``reasoning``: watch the reasoning text too, not only the
+    content. After the loop: ``loop`` is the content's loop (None if none, or if the reasoning
+    looped), ``stopped`` whether either did, and ``usage`` counts what was written, since a closed
+    stream reports no usage.
+    """
+
+    def __init__(self, stream: Iterable[Chunk], *, reasoning: bool = True) -> None:
+        self.stream = stream
+        self.content = LoopWatch()
+        self.reasoning = LoopWatch() if reasoning else None
+        self.stopped = False
+
+    def __iter__(self) -> Iterator[Chunk]:
+        for chunk in self.stream:
+            yield chunk
+            looped = self.content.feed(chunk.content)
+            if self.reasoning is not None:
+                looped = self.reasoning.feed(chunk.reasoning) or looped
+            if looped:
+                # the rest would be the same words until max_tokens: stop the model now
+                getattr(self.stream, "close", lambda: None)()
+                self.stopped = True
+                return
+
+    @property
+    def loop(self) -> Loop | None:
+        return self.content.loop
+
+    def kept(self) -> str:
+        """The content written, its loop kept once."""
+        return self.loop.kept(self.content.text) if self.loop else self.content.text
+
+    def usage(self, llm: LLM, messages: Sequence[Message], prompt_tokens: int, max_tokens: int) -> Usage:
+        """The usage of a stopped reply: its prompt, and the tokens written before the stop."""
+        written = self.content.text + (self.reasoning.text if self.reasoning else "")
+        return Usage(prompt_tokens, min(count_reply(llm, messages, written), max_tokens))
