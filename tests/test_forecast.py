@@ -119,6 +119,55 @@ def test_the_drift_transform_is_seasonal_naive_plus_the_change_over_the_last_sea
     assert np.allclose(base(design, 1, np.array([23]), "drift"), base(design, 1, np.array([23]), "season"))
 
 
+def test_the_profile_transform_is_the_seasons_mean_plus_the_phases_mean_departure() -> None:
+    from askdb.forecast.features import base, build_design
+
+    days = pd.date_range("2025-01-01", periods=70, freq="D")
+    pattern = np.array([0.0, 1, 2, 3, 4, 20, 30])  # Monday..Sunday departures before centring
+    y = 100 + pattern[days.day_of_week] - pattern.mean()
+    frame = pd.DataFrame({"day": days, "v": y})
+    design = build_design(prepare_series(frame, "day", "v"), 7)
+    origins = np.array([60, 62, 63])
+    for step in (1, 3, 7):
+        # a strictly weekly series: the profile is the series itself
+        assert np.allclose(base(design, step, origins, "profile"), y[origins + step - 7])
+    spiked = frame.assign(
+        v=np.where(np.arange(70) == 56, y + 80, y)
+    )  # one odd day (a holiday) eight weeks back
+    spiked_design = build_design(prepare_series(spiked, "day", "v"), 7)
+    moved = base(spiked_design, 7, np.array([63]), "profile")[0] - y[63]
+    # seasonal naive would be 80 off on that weekday a week later; the profile, the spike's eighth less its share
+    # of its season's mean
+    assert moved == pytest.approx(80 / 8 - 80 / 7 / 8)
+
+
+def test_a_candidate_without_trees_forecasts_its_base_alone_and_the_answer_says_so() -> None:
+    from askdb.forecast.features import base, build_design
+    from askdb.forecast.model import Candidate
+
+    frame = daily(days=120)
+    series = prepare_series(frame, "day", "orders")
+    plan = plan_backtest(120, 7)
+    run = LightGBMDirect(grid=(Candidate("profile", 0, 0, 0.1),)).run(series, plan)
+    design = build_design(series, 7)
+    expected = np.column_stack([base(design, step, plan.origins, "profile") for step in range(1, 8)])
+    assert run.backtest is not None and np.allclose(run.backtest, expected)
+    assert run.info["steps"] == ["profile/no trees"] * 7 and run.info["importance"] == {}
+    from askdb.forecast.pipeline import _choose
+
+    steps = ["profile/no trees"] * 5 + ["last/4 leaves/80 trees"] * 2
+    model = MethodRun("lightgbm", info={"steps": steps})
+    scored = {"lightgbm": {"mae": 1.0, "mase": 0.5}, "naive": {"mae": 3.0, "mase": 1.5}}
+    chosen, reason = _choose(model, [MethodRun("naive")], scored)
+    assert (
+        chosen == "lightgbm"
+        and "for 5 of its 7 steps" in reason
+        and "profile transform's base alone" in reason
+    )
+    model.info["steps"] = ["last/4 leaves/80 trees"] * 7
+    assert "trees did not help" not in _choose(model, [MethodRun("naive")], scored)[1]
+
+
 def test_a_long_horizon_chooses_settings_on_a_few_steps_and_the_rest_follow(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
