@@ -207,3 +207,36 @@ def test_a_table_joining_the_best_one_goes_before_an_unrelated_one(pooled, embed
     neighbour = next(iter(pooled.graph[best]))
     assert joined[neighbour] - joined["CBA__篮球运动员"] > plain[neighbour] - plain["CBA__篮球运动员"]
     assert joined[neighbour] < joined[best]
+
+
+@pytest.mark.skipif(not (BENCH / "dusql").is_dir(), reason="../shared/bench/dusql is not here")
+def test_a_table_the_question_names_outright_wins_over_a_sibling_in_the_dusql_pool(embedder):
+    """Misses of the 813-table pool before the name signal: the sibling tied or led on columns
+    (中国旅行社's agency table counts 出境游路线数量, 平台自制节目's 艺人 led 经纪公司)."""
+    from askdb.eval.external import dusql_tables
+
+    tables, _, values = dusql_tables(BENCH)
+    index = build_index(Catalog(tuple(tables)), embedder, notes=(), values=values)
+    asked = {
+        "给出成人总费用最少的3条出境游路线": "中国旅行社__出境游路线",
+        "一共有多少家经纪公司": "明星与经纪公司__经纪公司",
+        "共有多少个运动项目": "赛事运动项目__运动项目",
+    }
+    for question, gold in asked.items():
+        assert _top(index, embedder, question, RetrievalConfig(weight_exact=0.0))[0] != gold, question
+        assert _top(index, embedder, question)[0] == gold, question
+
+
+def test_a_name_inside_a_longer_name_the_question_writes_counts_half(embedder):
+    emperor = _table("古代人物__皇帝", "词条id", "姓名", "子女数量")
+    portrayals = _table("古代人物__皇帝皇后影视形象", "皇帝id", "皇后", "影视作品")
+    index = build_index(Catalog((emperor, portrayals)), embedder, notes=(), values=())
+    assert index.own_names == {"古代人物__皇帝": "皇帝", "古代人物__皇帝皇后影视形象": "皇帝皇后影视形象"}
+    named = HybridRetriever(index, embedder)._named("皇帝皇后影视形象有哪些", set(index.own_names))
+    assert named == {"古代人物__皇帝皇后影视形象": 1.0, "古代人物__皇帝": 0.5}
+    assert HybridRetriever(index, embedder)._named("有几个皇帝", set(index.own_names)) == {
+        "古代人物__皇帝": 1.0
+    }
+    # English names are left to BM25 (its stems already meet "singers")
+    english = build_index(Catalog((_table("singer", "name"),)), embedder, notes=(), values=())
+    assert english.own_names == {}
