@@ -227,6 +227,20 @@ def test_a_table_the_question_names_outright_wins_over_a_sibling_in_the_dusql_po
         assert _top(index, embedder, question)[0] == gold, question
 
 
+@pytest.mark.skipif(not (BENCH / "dusql").is_dir(), reason="../shared/bench/dusql is not here")
+def test_column_names_the_question_writes_out_pick_the_table_in_the_dusql_pool(embedder):
+    from askdb.eval.external import dusql_tables
+
+    tables, _, values = dusql_tables(BENCH)
+    index = build_index(Catalog(tuple(tables)), embedder, notes=(), values=values)
+    # 期刊__期刊 has a column 语言, written out in 使用语言; no column name of 世界语言分布__语言 is
+    question = "哪些期刊创刊15年了？使用语言是什么？"
+    assert _top(index, embedder, question, RetrievalConfig(weight_column_exact=0.0))[0] != "期刊__期刊"
+    assert _top(index, embedder, question)[0] == "期刊__期刊"
+    named = HybridRetriever(index, embedder)._named_columns(question, {"期刊__期刊", "世界语言分布__语言"})
+    assert set(named) == {"期刊__期刊"}
+
+
 def test_a_name_inside_a_longer_name_the_question_writes_counts_half(embedder):
     emperor = _table("古代人物__皇帝", "词条id", "姓名", "子女数量")
     portrayals = _table("古代人物__皇帝皇后影视形象", "皇帝id", "皇后", "影视作品")
