@@ -254,3 +254,23 @@ def test_a_name_inside_a_longer_name_the_question_writes_counts_half(embedder):
     # English names are left to BM25 (its stems already meet "singers")
     english = build_index(Catalog((_table("singer", "name"),)), embedder, notes=(), values=())
     assert english.own_names == {}
+
+
+def test_coverage_is_weighed_by_the_questions_language(embedder):
+    index = build_index(
+        Catalog((_table("singer", "name", "country"), _table("concert", "name", "year"))),
+        embedder,
+        notes=(),
+        values=(),
+    )
+
+    def scores(question: str, **weights: float) -> dict[str, float]:
+        return HybridRetriever(index, embedder, RetrievalConfig(**weights)).rank_tables(question)[0]
+
+    english, chinese = "which country is each singer from", "每个 singer 的 country 是什么"
+    # an English question reads weight_cover only, a Chinese one weight_cover_cjk only
+    assert scores(english, weight_cover=0.0) == scores(english, weight_cover=0.0, weight_cover_cjk=0.0)
+    assert scores(english, weight_cover=0.0) != scores(english, weight_cover=1.0)
+    assert scores(chinese, weight_cover_cjk=0.0) == scores(chinese, weight_cover_cjk=0.0, weight_cover=0.0)
+    assert scores(chinese, weight_cover_cjk=0.0) != scores(chinese, weight_cover_cjk=1.0)
+    assert RetrievalConfig().weight_cover < RetrievalConfig().weight_cover_cjk
