@@ -325,6 +325,7 @@ class RagIndex:
 
     @cached_property
     def own_column_counts(self) -> dict[str, int]:
+        """How many tables have each Chinese column name (名称: most of them; 场上位置: one)."""
         counts: dict[str, int] = {}
         for names in self.own_columns.values():
             for n in set(names):
