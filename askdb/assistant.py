@@ -491,7 +491,6 @@ class Assistant:
 
     def _generate(self, run: _Run, fitted: Fitted, name: StepName) -> Steps[_Reply]:
         started = time.perf_counter()
-        content: list[str] = []
         reasoning: list[str] = []
         usage: Usage | None = None
         finish: str | None = None
@@ -512,7 +511,6 @@ class Assistant:
                     reasoning.append(chunk.reasoning)
                     yield ReasoningDelta(chunk.reasoning)
                 if chunk.content:
-                    content.append(chunk.content)
                     yield ContentDelta(chunk.content)
                 usage = chunk.usage or usage
                 finish = chunk.finish_reason or finish
@@ -522,7 +520,7 @@ class Assistant:
         except LLMError as exc:  # the trace keeps the call that failed, with what it wrote so far
             yield self._step(
                 run,
-                Step(name, step_input, ReplyOutput("".join(content)), tokens=usage, error=exc.message),
+                Step(name, step_input, ReplyOutput(guard.content.text), tokens=usage, error=exc.message),
                 started,
             )
             raise
@@ -640,7 +638,6 @@ class Assistant:
             table=answer.table,
             forecast=answer.forecast_markdown,  # the analyst reads the forecast and its backtest too
         )
-        parts: list[str] = []
         thought: list[str] = []
         usage: Usage | None = None
         budget = self.budget(llm)
@@ -662,11 +659,9 @@ class Assistant:
                     thought.append(chunk.reasoning)
                     yield ReasoningDelta(chunk.reasoning)
                 if chunk.content:
-                    parts.append(chunk.content)
                     yield from self._analysis_pieces(split.feed(chunk.content), thought)
                 usage = chunk.usage or usage
-            if guard.stopped:  # the same sentence until max_tokens: kept once in the answer
-                parts = [guard.kept()]
+            if guard.stopped:  # the same sentence until max_tokens: kept once in the answer (guard.kept())
                 usage = guard.usage(llm, chat, tokens, budget.max_tokens)
             yield from self._analysis_pieces(split.close(), thought)
         except LLMError as exc:  # the rows are still the answer; say why the analysis is missing
@@ -675,7 +670,7 @@ class Assistant:
             )
             yield self._notice(answer, f"分析未生成:{exc.one_line()}", NoticeReason.ANALYSIS_FAILED)
             return
-        answer.analysis = extract("".join(parts)).answer.strip()
+        answer.analysis = extract(guard.kept()).answer.strip()
         if thought:
             answer.reasoning = "\n\n".join(
                 t for t in (answer.reasoning.strip(), "".join(thought).strip()) if t

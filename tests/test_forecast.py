@@ -156,7 +156,7 @@ def test_a_candidate_without_trees_forecasts_its_base_alone_and_the_answer_says_
     from askdb.forecast.pipeline import _choose
 
     steps = ["profile/no trees"] * 5 + ["last/4 leaves/80 trees"] * 2
-    model = MethodRun("lightgbm", info={"steps": steps})
+    model = MethodRun("lightgbm", info={"steps": steps, "base_only": ["profile"] * 5})
     scored = {"lightgbm": {"mae": 1.0, "mase": 0.5}, "naive": {"mae": 3.0, "mase": 1.5}}
     chosen, reason = _choose(model, [MethodRun("naive")], scored)
     assert (
@@ -164,7 +164,7 @@ def test_a_candidate_without_trees_forecasts_its_base_alone_and_the_answer_says_
         and "for 5 of its 7 steps" in reason
         and "profile transform's base alone" in reason
     )
-    model.info["steps"] = ["last/4 leaves/80 trees"] * 7
+    model.info.update(steps=["last/4 leaves/80 trees"] * 7, base_only=[])
     assert "trees did not help" not in _choose(model, [MethodRun("naive")], scored)[1]
 
 

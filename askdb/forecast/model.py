@@ -146,7 +146,7 @@ class LightGBMDirect:
             )
             for step, d in data.items()
         }
-        chosen: list[str] = []
+        chosen: list[Candidate] = []
         for step in range(1, plan.horizon + 1):
             candidate = choice[int(selected[np.argmin(np.abs(selected - step))])]
             rows = data.pop(step, None) or self._rows(design, plan, step)
@@ -154,8 +154,12 @@ class LightGBMDirect:
                 lgb, design, plan, step, candidate, rows
             )
             importance += gain
-            chosen.append(candidate.label())
-        info = {"steps": chosen, "importance": _shares(design, importance)}
+            chosen.append(candidate)
+        info = {
+            "steps": [c.label() for c in chosen],
+            "importance": _shares(design, importance),
+            "base_only": [c.transform for c in chosen if c.n_estimators == 0],  # steps with no trees
+        }
         return MethodRun(self.name, backtest, forecast, info=info)
 
     def _rows(self, design: Design, plan: Plan, step: int) -> StepRows:

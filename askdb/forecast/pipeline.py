@@ -182,24 +182,21 @@ def _choose(
         return (
             model.name,
             f"{model.name}'s backtest {model_text} beats the best baseline, {best} ({best_text})"
-            + _treeless_text(model.info.get("steps")),
+            + _treeless_text(model.info),
         )
     return best, (
         f"{model.name}'s backtest {model_text} did not beat {best}'s {best_text}, so the forecast is {best}'s"
     )
 
 
-def _treeless_text(steps: object) -> str:
+def _treeless_text(info: dict[str, object]) -> str:
     """What to add to the reason when cross-validation chose a base with no trees for some steps."""
-    if not isinstance(steps, list):
+    bare, steps = info.get("base_only"), info.get("steps")
+    if not isinstance(bare, list) or not bare or not isinstance(steps, list):
         return ""
-    bare = [label for label in steps if str(label).endswith("/no trees")]
-    if not bare:
-        return ""
-    kinds = sorted({str(label).split("/")[0] for label in bare})
     return (
         f"; for {len(bare)} of its {len(steps)} steps cross-validation found that trees did not help, "
-        f"and the forecast there is the {'/'.join(kinds)} transform's base alone"
+        f"and the forecast there is the {'/'.join(sorted(set(bare)))} transform's base alone"
     )
 
 

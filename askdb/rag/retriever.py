@@ -11,7 +11,7 @@ token budget without silently dropping anything: what does not fit is listed in 
 from __future__ import annotations
 
 import re
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Collection as Sized
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -326,11 +326,7 @@ class RagIndex:
     @cached_property
     def own_column_counts(self) -> dict[str, int]:
         """How many tables have each Chinese column name (名称: most of them; 场上位置: one)."""
-        counts: dict[str, int] = {}
-        for names in self.own_columns.values():
-            for n in set(names):
-                counts[n] = counts.get(n, 0) + 1
-        return counts
+        return dict(Counter(name for names in self.own_columns.values() for name in set(names)))
 
     @cached_property
     def column_tokens(self) -> dict[tuple[str, str], set[str]]:
