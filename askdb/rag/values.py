@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -160,6 +160,10 @@ class ValueMatcher:
                 named.setdefault(alias, set()).add(key)
         # An alias naming two values (or a value, or a schema word) would be a guess: it names none.
         self._alias = {a: next(iter(keys)) for a, keys in named.items() if len(keys) == 1 and a not in taken}
+        # The distinct key lengths, longest first, that every question is scanned for: computed once, as
+        # collecting them from tens of thousands of keys took longer than the scan itself.
+        self._where_lengths = _lengths(self._where)
+        self._alias_lengths = _lengths(self._alias)
 
     def __len__(self) -> int:
         return len(self._where)
@@ -167,8 +171,8 @@ class ValueMatcher:
     def match(self, question: str) -> list[ValueHit]:
         """Values that occur in the question; a value inside a longer matched one is not reported."""
         text = fold(question)
-        spans = _spans(text, self._where, [], _inside)
-        spans = _spans(text, self._alias, spans, _overlaps)
+        spans = _spans(text, self._where, self._where_lengths, [], _inside)
+        spans = _spans(text, self._alias, self._alias_lengths, spans, _overlaps)
         words = _word_spans(text) if spans else []
         hits: list[ValueHit] = []
         for start, end, key in spans:
@@ -238,14 +242,24 @@ def _word_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def _lengths(keys: Mapping[str, object]) -> tuple[int, ...]:
+    """The distinct lengths of ``keys``, longest first."""
+    return tuple(sorted({len(k) for k in keys}, reverse=True))
+
+
 def _spans(
-    text: str, keys: Mapping[str, object], spans: Spans, blocked: Callable[[int, int, Spans], bool]
+    text: str,
+    keys: Mapping[str, object],
+    lengths: Sequence[int],
+    spans: Spans,
+    blocked: Callable[[int, int, Spans], bool],
 ) -> Spans:
-    """``spans`` and, longest first, every key of ``keys`` found in ``text`` where ``blocked`` allows."""
+    """``spans`` and every key of ``keys`` (whose distinct ``lengths``, longest first, are given) found
+    in ``text`` where ``blocked`` allows."""
     spans = list(spans)
     # Looking up every substring of the question is O(len * distinct lengths): independent of
     # how many values are known, which matters at thousands of accounts.
-    for length in sorted({len(k) for k in keys}, reverse=True):
+    for length in lengths:
         for start in range(len(text) - length + 1):
             key = text[start : start + length]
             if key in keys and not blocked(start, start + length, spans) and _bounded(text, start, length):
