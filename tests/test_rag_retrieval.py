@@ -14,7 +14,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the packaged model must never reach for the hub
 
 from askdb.rag.documents import ColumnValues
-from askdb.rag.retriever import HybridRetriever
+from askdb.rag.retriever import HybridRetriever, RetrievalConfig
 from askdb.rag.store import IndexStore
 from askdb.rag.text import estimate_tokens
 from askdb.rag.values import sample_values
@@ -313,6 +313,22 @@ def test_a_note_that_explains_the_question_brings_its_tables(retriever: HybridRe
     result = retriever.retrieve("按投放平台算投产比")
     assert "roi_and_cost" in {n.name for n in result.notes}
     assert {"ads_order", "ads_material_hourly"} <= set(result.table_names)
+
+
+def test_the_tables_of_a_note_that_explains_the_question_rank_above_the_rest(
+    retriever: HybridRetriever,
+) -> None:
+    # 回报率 is a word of the ROI note only; the note is about ads_order, ads_material_hourly (消耗) and
+    # the tables between them. ads_summary, which the note does not name, ranked above
+    # ads_material_hourly before the note counted in the ranking.
+    question = "哪个平台的广告回报率最高"
+    note_tables = {"ads_order", "ads_material_hourly"}
+    for weight, expected in ((0.0, False), (RetrievalConfig().weight_note_tables, True)):
+        ranking = HybridRetriever(
+            retriever.index, retriever.embedder, RetrievalConfig(weight_note_tables=weight)
+        )
+        fused, _ = ranking.rank_tables(question)
+        assert (min(fused[t] for t in note_tables) > fused["ads_summary"]) is expected, weight
 
 
 def test_context_shows_tables_in_the_catalogs_order_and_reports_them_by_rank(
