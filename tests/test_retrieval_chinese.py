@@ -12,7 +12,7 @@ from askdb.rag.documents import ColumnValues, table_document
 from askdb.rag.retriever import HybridRetriever, RetrievalConfig
 from askdb.rag.store import build_index
 from askdb.rag.synonyms import Synonyms, parse_groups, synonyms_for
-from askdb.rag.text import split_identifier
+from askdb.rag.text import split_identifier, tokenize
 from askdb.rag.values import ValueMatcher
 from askdb.schemas.catalog import Catalog, Column, ForeignKey, Table
 from askdb.schemas.knowledge import Note, parse_note
@@ -274,3 +274,24 @@ def test_coverage_is_weighed_by_the_questions_language(embedder):
     assert scores(chinese, weight_cover_cjk=0.0) == scores(chinese, weight_cover_cjk=0.0, weight_cover=0.0)
     assert scores(chinese, weight_cover_cjk=0.0) != scores(chinese, weight_cover_cjk=1.0)
     assert RetrievalConfig().weight_cover < RetrievalConfig().weight_cover_cjk
+
+
+def test_a_synonym_group_counts_once_at_the_weight_of_the_word_written(embedder):
+    """省 (a peer of 省份) is a rarer token than 省份 but no rarer a word: the table holding the 所属省份
+    the question writes must not lose to one whose 所属省id holds 所属 and 省."""
+    written = _table("城市外资__城市", "词条id", "名称", "所属省份", "行政级别")
+    peer = _table("中国城市__城市", "词条id", "名称", "所属省id", "人口")
+    others = [_table(f"库{i}__省份", "词条id", "名称", "所属省份") for i in range(3)]
+    index = build_index(Catalog((written, peer, *others)), embedder, notes=(), values=())
+    question = "哪些城市所属省份不为北京"
+    concepts = index.synonyms.concepts(question)
+    assert (("省份",), ("省",)) in concepts
+    retriever = HybridRetriever(index, embedder)
+    docs = list(range(len(index.schema.docs)))
+    tokens = tokenize(question)
+    cover = retriever._coverage(tokens, docs, None, concepts)
+    assert cover["城市外资__城市"] > cover["中国城市__城市"], cover
+    # the old reading, every peer token a word of the question at its own IDF, ranked them the other way
+    expanded = retriever._coverage(tokens + index.synonyms.expand(question), docs, None)
+    assert expanded["城市外资__城市"] < expanded["中国城市__城市"], expanded
+    assert _top(index, embedder, question)[0] == "城市外资__城市"

@@ -427,29 +427,56 @@ class HybridRetriever:
         )
         return sorted(fused.items(), key=lambda item: -item[1])
 
-    def _coverage(self, tokens: list[str], doc_ids: list[int], scope: Sized[str] | None) -> dict[str, float]:
+    def _coverage(
+        self,
+        tokens: list[str],
+        doc_ids: list[int],
+        scope: Sized[str] | None,
+        concepts: Sequence[tuple[tuple[str, ...], tuple[str, ...]]] = (),
+    ) -> dict[str, float]:
         """How much of the question a candidate table and its join neighbourhood account for.
 
         The IDF of the question's words that the table's names hold, plus ``neighbour_share`` of those
         only its foreign-key neighbours hold: of twenty tables named 城市, the one whose columns, or whose
         neighbours' names, the question's other words name. Candidates are the tables of ``doc_ids``.
+        A synonym group the question names (``concepts``: the written word's tokens, its peers' tokens)
+        is one word of the question, held by a table holding any of them, at the IDF of the word written:
+        省 for 省份 is no rarer a word than 省份, and a table holding both does not hold it twice.
         """
         bm25, words, graph = self.index.schema.bm25, self.index.table_words, self.index.graph
-        wanted = {t: bm25.idf(t) for t in dict.fromkeys(tokens)}
-        wanted = {t: w for t, w in wanted.items() if w > 0}
-        if not wanted:
+        items: list[float] = []  # the question's words, each a weight
+        holders: dict[str, list[int]] = {}  # token -> the items it stands for
+        grouped: set[str] = set()
+        for own, peers in concepts:
+            weight = max(bm25.idf(t) for t in own)
+            if weight > 0:
+                for t in dict.fromkeys(own + peers):
+                    holders.setdefault(t, []).append(len(items))
+                items.append(weight)
+                grouped.update(own)
+        for t in dict.fromkeys(tokens):
+            if t not in grouped and t not in holders and (weight := bm25.idf(t)) > 0:
+                holders.setdefault(t, []).append(len(items))
+                items.append(weight)
+        if not items:
             return {}
+
+        def held(table: str) -> set[int]:
+            return {i for t in holders.keys() & words.get(table, frozenset()) for i in holders[t]}
+
         docs, share = self.index.schema.docs, self.config.neighbour_share
         scores: dict[str, float] = {}
         for doc_id in doc_ids:
             for table in docs[doc_id].tables:
                 if table in scores or (scope is not None and table not in scope):
                     continue
-                own = wanted.keys() & words.get(table, frozenset())
-                near: set[str] = set()
+                own_items = held(table)
+                near: set[int] = set()
                 for other in graph.get(table, ()):
-                    near |= wanted.keys() & words.get(other, frozenset())
-                scores[table] = sum(wanted[t] for t in own) + share * sum(wanted[t] for t in near - own)
+                    near |= held(other)
+                scores[table] = sum(items[i] for i in own_items) + share * sum(
+                    items[i] for i in near - own_items
+                )
         return scores
 
     def _named(self, question: str, tables: Iterable[str]) -> dict[str, float]:
@@ -531,7 +558,9 @@ class HybridRetriever:
             ],
             cfg.rrf_k,
         )
-        cover = self._coverage(searched, schema_bm25 + schema_dense, scope)
+        cover = self._coverage(
+            tokens, schema_bm25 + schema_dense, scope, self.index.synonyms.concepts(question)
+        )
         # In proportion to the best coverage too: a table holding one of the question's words is no
         # second best to one holding them all, as a bare rank would make it.
         best = max(cover.values(), default=0.0)

@@ -75,6 +75,16 @@ class Synonyms:
                 start = text.find(word, start + 1)
         return list(dict.fromkeys(words))
 
+    def concepts(self, text: str) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+        """Each group ``text`` names: the BM25 tokens of the word written, and of its group's other words."""
+        out = []
+        for word in self.found(text):
+            own = tuple(t for t in tokenize(word) if not t.startswith("#"))
+            peers = tuple(t for peer in self.peers(word) for t in tokenize(peer) if not t.startswith("#"))
+            if own and peers:
+                out.append((own, peers))
+        return out
+
     def expand(self, text: str) -> list[str]:
         """BM25 tokens of the other words of each group ``text`` names: what the question also says."""
         tokens: list[str] = []
