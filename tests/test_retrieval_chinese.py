@@ -157,6 +157,14 @@ def test_a_synonym_finds_the_table_and_the_value(embedder):
     assert [(h.table, h.value) for h in hits["values"]] == [("creator", "KOL")]
 
 
+def test_a_synonym_stands_for_its_words_not_for_the_characters_jieba_cuts_them_into():
+    synonyms = Synonyms([("网红", "达人", "up主", "博主"), ("省份", "省")])
+    # jieba knows neither 达人 nor up主: 达, 人 and 主 would find every table holding 人 or 主
+    assert set(synonyms.expand("网红")) == {"#达人", "up", "博主"}
+    assert ("省",) in [peers for own, peers in synonyms.concepts("各省份的人数")]
+    assert synonyms.concepts("每个省") == [(("省",), ("省份",))]
+
+
 @pytest.mark.skipif(not (BENCH / "dusql").is_dir(), reason="../shared/bench/dusql is not here")
 def test_dusql_loads_as_one_pool_with_gold_tables_read_off_the_sql():
     from askdb.eval.external import dusql_questions, dusql_tables

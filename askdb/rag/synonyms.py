@@ -79,8 +79,8 @@ class Synonyms:
         """Each group ``text`` names: the BM25 tokens of the word written, and of its group's other words."""
         out = []
         for word in self.found(text):
-            own = tuple(t for t in tokenize(word) if not t.startswith("#"))
-            peers = tuple(t for peer in self.peers(word) for t in tokenize(peer) if not t.startswith("#"))
+            own = _word_tokens(word)
+            peers = tuple(t for peer in self.peers(word) for t in _word_tokens(peer))
             if own and peers:
                 out.append((own, peers))
         return out
@@ -90,8 +90,21 @@ class Synonyms:
         tokens: list[str] = []
         for word in self.found(text):
             for peer in self.peers(word):
-                tokens.extend(t for t in tokenize(peer) if not t.startswith("#"))
+                tokens.extend(_word_tokens(peer))
         return tokens
+
+
+def _word_tokens(word: str) -> tuple[str, ...]:
+    """The BM25 tokens that stand for ``word``: its pieces of two characters or more, or the word itself
+    when it is one character (省); the pieces jieba cuts an unknown word into (达人: 达, 人) would find any
+    table holding 人."""
+    if len(word) == 1:
+        return (word,)
+    tokens = tokenize(word)
+    kept = [t for t in tokens if not t.startswith("#") and len(t) >= 2]
+    if len(word) == 2 and f"#{word}" in tokens and word not in kept:
+        kept.append(f"#{word}")
+    return tuple(kept)
 
 
 def synonyms_for(notes_groups: Iterable[Group] = ()) -> Synonyms:
