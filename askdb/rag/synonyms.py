@@ -2,7 +2,8 @@
 
 The packaged groups are ``askdb/rag/data/synonyms.txt``; a database adds its own in a note's header
 (``synonyms: 投放=推广, 素材=创意``). BM25 searches a question's word together with its group's other
-words, and a column value is also found under them.
+words, a column value is also found under them, and coverage counts the group as one word of the
+question (``concepts``).
 """
 
 from __future__ import annotations
