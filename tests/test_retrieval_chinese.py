@@ -163,6 +163,7 @@ def test_a_synonym_stands_for_its_words_not_for_the_characters_jieba_cuts_them_i
     assert set(synonyms.expand("网红")) == {"#达人", "up", "博主"}
     assert ("省",) in [peers for own, peers in synonyms.concepts("各省份的人数")]
     assert synonyms.concepts("每个省") == [(("省",), ("省份",))]
+    assert Synonyms([("哔哩哔哩", "b站")]).expand("哔哩哔哩") == ["b", "站"]  # no longer piece: kept as cut
 
 
 @pytest.mark.skipif(not (BENCH / "dusql").is_dir(), reason="../shared/bench/dusql is not here")

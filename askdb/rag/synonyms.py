@@ -105,7 +105,8 @@ def _word_tokens(word: str) -> tuple[str, ...]:
     kept = [t for t in tokens if not t.startswith("#") and len(t) >= 2]
     if len(word) == 2 and f"#{word}" in tokens and word not in kept:
         kept.append(f"#{word}")
-    return tuple(kept)
+    # a word with no such piece (B站: b, 站) keeps the pieces it has rather than go unsearched
+    return tuple(kept) or tuple(t for t in tokens if not t.startswith("#"))
 
 
 def synonyms_for(notes_groups: Iterable[Group] = ()) -> Synonyms:
