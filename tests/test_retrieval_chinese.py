@@ -304,3 +304,16 @@ def test_a_synonym_group_counts_once_at_the_weight_of_the_word_written(embedder)
     expanded = retriever._coverage(tokens + index.synonyms.expand(question), docs, None)
     assert expanded["城市外资__城市"] < expanded["中国城市__城市"], expanded
     assert _top(index, embedder, question)[0] == "城市外资__城市"
+
+
+def test_a_lone_digit_of_the_question_is_no_word_a_table_can_cover(embedder):
+    """3月2号 holds the digits 3 and 2; Spider's ``q3`` and ``address_line_2`` hold them as name pieces."""
+    spend = Table("spend", (Column("day", "date", "日期"), Column("cost", "decimal", "消耗金额")), "每日消耗")
+    laps = Table("laps", (Column("q2", "int"), Column("q3", "int")), "")
+    index = build_index(Catalog((spend, laps)), embedder, notes=(), values=())
+    retriever = HybridRetriever(index, embedder)
+    docs = list(range(len(index.schema.docs)))
+    question = "3月2号消耗了多少"
+    cover = retriever._coverage(tokenize(question), docs, None)
+    assert "laps" not in cover or cover["laps"] == 0, cover
+    assert cover["spend"] > 0

@@ -455,6 +455,8 @@ class HybridRetriever:
                 items.append(weight)
                 grouped.update(own)
         for t in dict.fromkeys(tokens):
+            if len(t) == 1 and t.isdigit():
+                continue  # a lone digit (3月2号, top 3) is part of a value, not a word of a name (q3, line_2)
             if t not in grouped and t not in holders and (weight := bm25.idf(t)) > 0:
                 holders.setdefault(t, []).append(len(items))
                 items.append(weight)
