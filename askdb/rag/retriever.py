@@ -364,13 +364,9 @@ def _rrf(rankings: Iterable[tuple[float, dict[Any, int]]], k: float) -> dict[Any
 
 
 def _add_scored(fused: dict[str, float], scores: dict[str, float], weight: float, k: float) -> None:
-    """Add to ``fused`` a ranking by ``scores`` (in (0, 1], best first), each place weighted by its score
-    as well as its rank: a signal whose second table is far behind says so. Equal scores share a place:
-    of two tables holding the same words, neither is second because of its name."""
-    rank, last = 0, None
-    for place, table in enumerate(sorted(scores, key=lambda t: -scores[t]), 1):
-        if scores[table] != last:
-            rank, last = place, scores[table]
+    """Add to ``fused`` a ranking by ``scores`` (in (0, 1], best first; ties in ``scores``' order), each
+    place weighted by its score as well as its rank: a signal whose second table is far behind says so."""
+    for rank, table in enumerate(sorted(scores, key=lambda t: -scores[t]), 1):
         fused[table] = fused.get(table, 0.0) + weight * scores[table] / (k + rank)
 
 
