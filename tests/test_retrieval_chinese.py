@@ -317,3 +317,19 @@ def test_a_lone_digit_of_the_question_is_no_word_a_table_can_cover(embedder):
     cover = retriever._coverage(tokenize(question), docs, None)
     assert "laps" not in cover or cover["laps"] == 0, cover
     assert cover["spend"] > 0
+
+
+def test_a_copy_of_a_table_ranked_above_comes_after_the_distinct_tables(embedder):
+    """Two tenants' identical 订单 tables: the second copy shows the model nothing new, so the 客户 table
+    the question also needs must not be pushed below it."""
+    orders = ("订单id", "客户id", "金额", "下单时间")
+    a = _table("租户甲__订单", *orders)
+    b = _table("租户乙__订单", *orders)
+    customers = _table("租户甲__客户", "客户id", "客户名称", "所在城市")
+    index = build_index(Catalog((a, b, customers)), embedder, notes=(), values=())
+    question = "下单时间在3月的订单金额合计和客户名称"
+    copies_in_full = _top(index, embedder, question, RetrievalConfig(copy_share=1.0))
+    assert set(copies_in_full[:2]) == {"租户甲__订单", "租户乙__订单"}, copies_in_full
+    ranked = _top(index, embedder, question)
+    assert ranked[1:] == ["租户甲__客户", copies_in_full[1]], ranked
+    assert index.shapes["租户甲__订单"] == index.shapes["租户乙__订单"] != index.shapes["租户甲__客户"]
