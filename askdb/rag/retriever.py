@@ -79,7 +79,7 @@ class RetrievalConfig:
     # schema, a tenant's or shard's) shows the model nothing new; its score counts this share, so the
     # distinct tables a question also needs come before the copies. Spider's 10,518-table pool (12 copies)
     # recall@5 .738 / .799 -> .820 / .929 (.7: .798 / .880, .9: .757 / .824); the 882-table pool's strict
-    # .939 -> .935 (of identical tables in two databases the question's own was second), lenient .961;
+    # .939 -> .934 (of identical tables in two databases the question's own was second), lenient .961;
     # DuSQL and the ads set have no copies: unchanged.
     copy_share: float = 0.5
     value_floor: float = 0.0  # value matches scoring less than this (ValueHit.score) are ignored
