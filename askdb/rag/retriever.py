@@ -318,7 +318,7 @@ class RagIndex:
         """Each Chinese-named table's own name: after a pooled schema's ``<database>__`` or ``schema.``."""
         names = {}
         for t in self.catalog.tables:
-            own = re.split(r"__|\.", t.name)[-1]
+            own = _own_name(t.name)
             if has_cjk(own):
                 names[t.name] = normalise_question(own)
         return names
@@ -328,7 +328,7 @@ class RagIndex:
         """Each table's own name (after ``<database>__`` or ``schema.``) and column names, lower case:
         tables of one shape are copies of one another."""
         return {
-            t.name: (re.split(r"__|\.", t.name)[-1].lower(), tuple(sorted(c.name.lower() for c in t.columns)))
+            t.name: (_own_name(t.name).lower(), tuple(sorted(c.name.lower() for c in t.columns)))
             for t in self.catalog.tables
         }
 
@@ -356,6 +356,11 @@ class RagIndex:
             for t in self.catalog.tables
             for c in t.columns
         }
+
+
+def _own_name(name: str) -> str:
+    """A table's name after a pooled schema's ``<database>__`` or ``schema.``."""
+    return re.split(r"__|\.", name)[-1]
 
 
 def _table_ranks(order: Iterable[int], docs: Sequence[Document]) -> dict[str, int]:
@@ -462,18 +467,16 @@ class HybridRetriever:
         bm25, words, graph = self.index.schema.bm25, self.index.table_words, self.index.graph
         items: list[float] = []  # the question's words, each a weight
         holders: dict[str, list[int]] = {}  # token -> the items it stands for
-        grouped: set[str] = set()
         for own, peers in concepts:
             weight = max(bm25.idf(t) for t in own)
             if weight > 0:
                 for t in dict.fromkeys(own + peers):
                     holders.setdefault(t, []).append(len(items))
                 items.append(weight)
-                grouped.update(own)
         for t in dict.fromkeys(tokens):
             if len(t) == 1 and t.isdigit():
                 continue  # a lone digit (3月2号, top 3) is part of a value, not a word of a name (q3, line_2)
-            if t not in grouped and t not in holders and (weight := bm25.idf(t)) > 0:
+            if t not in holders and (weight := bm25.idf(t)) > 0:  # a group's word is counted with it
                 holders.setdefault(t, []).append(len(items))
                 items.append(weight)
         if not items:
